@@ -1,0 +1,174 @@
+/*
+ * cpuid.c - what CPUID tells the guest.
+ *
+ * KVM's supported set, with: the vCPU's APIC ID and the CPU count in the
+ * topology leaves; the hypervisor bit; VMX and SVM hidden (vmm does not
+ * offer nested virtualization); and the timing leaf 0x40000010 that
+ * VMware defined and QEMU also fills (EAX = TSC kHz, EBX = LAPIC timer
+ * kHz), so the guest knows its TSC frequency without calibrating.
+ */
+#include "vmm.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define CPUID_HYPERVISOR_BASE 0x40000000u
+#define CPUID_TIMING_LEAF 0x40000010u
+#define KVM_LAPIC_TIMER_KHZ 1000000u   /* KVM's APIC timer counts at 1 GHz */
+
+#define CPUID_1_ECX_VMX (1u << 5)
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+#define CPUID_1_EDX_HTT (1u << 28)
+#define CPUID_80000001_ECX_SVM (1u << 2)
+
+static unsigned bits_for(unsigned n)
+{
+	unsigned b = 0;
+
+	while ((1u << b) < n)
+		b++;
+	return b;
+}
+
+void cpuid_adjust_entry(struct kvm_cpuid_entry2 *e, unsigned vcpu_index,
+			unsigned vcpus, uint32_t tsc_khz)
+{
+	switch (e->function) {
+	case 1:
+		e->ebx &= 0x0000ffffu;
+		e->ebx |= (vcpu_index & 0xffu) << 24;
+		e->ebx |= (vcpus > 255 ? 255u : vcpus) << 16;
+		if (vcpus > 1)
+			e->edx |= CPUID_1_EDX_HTT;
+		e->ecx |= CPUID_1_ECX_HYPERVISOR;
+		e->ecx &= ~CPUID_1_ECX_VMX;
+		break;
+	case 0xb:
+	case 0x1f:
+		/* All vCPUs are cores of one package, one thread each. */
+		e->edx = vcpu_index;
+		if (e->index == 0) {
+			e->eax = 0;
+			e->ebx = 1;
+			e->ecx = (1u << 8) | 0;
+		} else if (e->index == 1) {
+			e->eax = bits_for(vcpus);
+			e->ebx = vcpus;
+			e->ecx = (2u << 8) | 1;
+		} else {
+			e->eax = e->ebx = 0;
+			e->ecx = e->index;
+		}
+		break;
+	case 0x80000001:
+		e->ecx &= ~CPUID_80000001_ECX_SVM;
+		break;
+	case 0x80000008:
+		/* AMD: number of cores minus one, in ECX[7:0]. */
+		e->ecx = (e->ecx & ~0xffu) | ((vcpus > 256 ? 256 : vcpus) - 1);
+		break;
+	case 0x8000000a:
+		/* SVM revision and features: none, since SVM is hidden. */
+		e->eax = e->ebx = e->ecx = e->edx = 0;
+		break;
+	case CPUID_HYPERVISOR_BASE:
+		if (e->eax < CPUID_TIMING_LEAF)
+			e->eax = CPUID_TIMING_LEAF;
+		break;
+	case CPUID_TIMING_LEAF:
+		e->eax = tsc_khz;
+		e->ebx = KVM_LAPIC_TIMER_KHZ;
+		e->ecx = e->edx = 0;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Some KVMs report the brand-string leaves as zeros; the guest should
+ * still see the name of the CPU it runs on, as QEMU -cpu host shows it. */
+static void fill_brand_from_host(struct kvm_cpuid2 *c)
+{
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function >= 0x80000002 && e->function <= 0x80000004 &&
+		    !(e->eax | e->ebx | e->ecx | e->edx))
+			__cpuid(e->function, e->eax, e->ebx, e->ecx, e->edx);
+	}
+}
+
+/* KVM's supported CPUID, fetched once per VM and grown until it fits. */
+static int fetch_supported(struct vm *vm, char *errbuf, size_t errlen)
+{
+	for (unsigned nent = 128; nent <= 4096; nent *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+
+		if (!c) {
+			snprintf(errbuf, errlen, "out of memory");
+			return -1;
+		}
+		c->nent = nent;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			fill_brand_from_host(c);
+			vm->cpuid = c;
+			return 0;
+		}
+		free(c);
+		if (errno != E2BIG)
+			break;
+	}
+	snprintf(errbuf, errlen, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+	return -1;
+}
+
+int cpuid_setup(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errlen)
+{
+	struct kvm_cpuid2 *c;
+	unsigned n;
+	bool have_timing = false, have_hv = false;
+
+	if (!vm->cpuid && fetch_supported(vm, errbuf, errlen))
+		return -1;
+	/* Room for the hypervisor leaves if KVM did not list them. */
+	c = calloc(1, sizeof(*c) + (vm->cpuid->nent + 2) * sizeof(c->entries[0]));
+	if (!c) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	n = vm->cpuid->nent;
+	memcpy(c->entries, vm->cpuid->entries, n * sizeof(c->entries[0]));
+	for (unsigned i = 0; i < n; i++) {
+		have_hv |= c->entries[i].function == CPUID_HYPERVISOR_BASE;
+		have_timing |= c->entries[i].function == CPUID_TIMING_LEAF;
+	}
+	if (!have_hv)
+		c->entries[n++] = (struct kvm_cpuid_entry2){
+			.function = CPUID_HYPERVISOR_BASE,
+			/* "KVMKVMKVM\0\0\0", as KVM itself reports */
+			.ebx = 0x4b4d564b, .ecx = 0x564b4d56, .edx = 0x4d,
+		};
+	if (!have_timing)
+		c->entries[n++] = (struct kvm_cpuid_entry2){.function = CPUID_TIMING_LEAF};
+	c->nent = n;
+
+	bool deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	for (unsigned i = 0; i < n; i++) {
+		cpuid_adjust_entry(&c->entries[i], vcpu->index, vm->nvcpus, vm->tsc_khz);
+		/* KVM emulates the TSC-deadline timer but leaves advertising it
+		 * to userspace. */
+		if (c->entries[i].function == 1 && deadline)
+			c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
+	}
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
+		snprintf(errbuf, errlen, "KVM_SET_CPUID2 failed: %s", strerror(errno));
+		free(c);
+		return -1;
+	}
+	free(c);
+	return 0;
+}

@@ -1,0 +1,178 @@
+/*
+ * dev_serial.c - a 16550A UART at COM1 (0x3f8), output only.
+ *
+ * Bytes go to vmm's stdout a line at a time (one write per line, so output
+ * from a long run appears as it happens and a pipe reader sees whole
+ * lines).  Lines starting "VMBENCH-RESULT " are also kept for --json.
+ * The transmitter is always ready (LSR = THRE|TEMT), so a guest's polled
+ * driver never waits; `rep outsb` bursts arrive as one exit (burst_fn).
+ * No interrupts are raised: the guest polls, as early consoles do.
+ */
+#include "vmm.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define COM1_BASE 0x3f8
+#define RESULT_PREFIX "VMBENCH-RESULT "
+#define LINE_MAX_BYTES 65536
+
+enum {
+	UART_RBR_THR = 0, UART_IER = 1, UART_IIR_FCR = 2, UART_LCR = 3,
+	UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,
+	LCR_DLAB = 0x80,
+	LSR_THRE = 0x20, LSR_TEMT = 0x40,
+	IIR_NO_INTERRUPT = 0x01, IIR_FIFO_ENABLED = 0xc0,
+	MSR_CTS = 0x10, MSR_DSR = 0x20, MSR_DCD = 0x80,
+};
+
+struct uart {
+	pthread_mutex_t lock;
+	struct vm *vm;
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	size_t len;
+	bool overlong;            /* current line exceeded the buffer */
+	char line[LINE_MAX_BYTES];
+};
+
+static struct uart com1 = {.lock = PTHREAD_MUTEX_INITIALIZER, .dll = 1};
+
+static void write_all(const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(STDOUT_FILENO, p, n);
+
+		if (w <= 0)
+			return;   /* stdout gone: the guest runs on regardless */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void flush_line(struct uart *u)
+{
+	if (!u->len)
+		return;
+	write_all(u->line, u->len);
+	if (!u->overlong && u->line[u->len - 1] == '\n') {
+		size_t n = u->len - 1;
+
+		if (n && u->line[n - 1] == '\r')
+			n--;
+		if (n >= sizeof(RESULT_PREFIX) - 1 &&
+		    !memcmp(u->line, RESULT_PREFIX, sizeof(RESULT_PREFIX) - 1))
+			vm_add_result(u->vm, u->line + sizeof(RESULT_PREFIX) - 1,
+				      n - (sizeof(RESULT_PREFIX) - 1));
+	}
+	if (u->line[u->len - 1] == '\n')
+		u->overlong = false;
+	else
+		u->overlong = true;   /* a partial line was flushed for space */
+	u->len = 0;
+}
+
+static void put_byte(struct uart *u, uint8_t ch)
+{
+	if (!u->vm->timeline.first_output)
+		u->vm->timeline.first_output = now_ns();
+	u->line[u->len++] = (char)ch;
+	if (ch == '\n' || u->len == sizeof(u->line))
+		flush_line(u);
+}
+
+static uint8_t uart_read(struct uart *u, unsigned reg)
+{
+	switch (reg) {
+	case UART_RBR_THR: return (u->lcr & LCR_DLAB) ? u->dll : 0;
+	case UART_IER: return (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
+	case UART_IIR_FCR: return IIR_NO_INTERRUPT | ((u->fcr & 1) ? IIR_FIFO_ENABLED : 0);
+	case UART_LCR: return u->lcr;
+	case UART_MCR: return u->mcr;
+	case UART_LSR: return LSR_THRE | LSR_TEMT;
+	case UART_MSR: return MSR_CTS | MSR_DSR | MSR_DCD;
+	default: return u->scr;
+	}
+}
+
+static void uart_write(struct uart *u, unsigned reg, uint8_t v)
+{
+	switch (reg) {
+	case UART_RBR_THR:
+		if (u->lcr & LCR_DLAB)
+			u->dll = v;
+		else
+			put_byte(u, v);
+		break;
+	case UART_IER:
+		if (u->lcr & LCR_DLAB)
+			u->dlm = v;
+		else
+			u->ier = v & 0x0f;
+		break;
+	case UART_IIR_FCR: u->fcr = v; break;
+	case UART_LCR: u->lcr = v; break;
+	case UART_MCR: u->mcr = v & 0x1f; break;
+	case UART_SCR: u->scr = v; break;
+	default: break;   /* LSR and MSR are read-only */
+	}
+}
+
+static bool uart_io(struct vcpu *vcpu, uint64_t addr, bool is_write, uint8_t *data,
+		    unsigned size, void *opaque)
+{
+	struct uart *u = opaque;
+
+	(void)vcpu;
+	pthread_mutex_lock(&u->lock);
+	/* A wider access touches consecutive registers, as on the ISA bus. */
+	for (unsigned i = 0; i < size; i++) {
+		unsigned reg = (unsigned)(addr - COM1_BASE + i) & 7;
+
+		if (is_write)
+			uart_write(u, reg, data[i]);
+		else
+			data[i] = uart_read(u, reg);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return true;
+}
+
+static bool uart_burst(struct vcpu *vcpu, uint64_t addr, bool is_write, uint8_t *data,
+		       unsigned size, unsigned count, void *opaque)
+{
+	struct uart *u = opaque;
+
+	if (!is_write || size != 1 || addr != COM1_BASE) {
+		for (unsigned i = 0; i < count; i++)
+			uart_io(vcpu, addr, is_write, data + i * size, size, opaque);
+		return true;
+	}
+	pthread_mutex_lock(&u->lock);
+	for (unsigned i = 0; i < count; i++)
+		uart_write(u, UART_RBR_THR, data[i]);
+	pthread_mutex_unlock(&u->lock);
+	return true;
+}
+
+static int serial_setup(struct vm *vm, const struct vmm_config *cfg, char *errbuf,
+			size_t errlen)
+{
+	struct io_region r = {
+		.space = IO_PORT, .base = COM1_BASE, .len = 8, .name = "serial",
+		.fn = uart_io, .burst_fn = uart_burst, .opaque = &com1,
+	};
+
+	(void)cfg;
+	com1.vm = vm;
+	return io_register(&vm->io, &r, errbuf, errlen);
+}
+
+static void serial_teardown(struct vm *vm)
+{
+	(void)vm;
+	pthread_mutex_lock(&com1.lock);
+	flush_line(&com1);
+	pthread_mutex_unlock(&com1.lock);
+}
+
+VMM_DEVICE(serial, .name = "serial", .setup = serial_setup, .teardown = serial_teardown);

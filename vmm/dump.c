@@ -1,0 +1,197 @@
+/*
+ * dump.c - what vmm prints when a guest goes wrong: the reason, the
+ * registers, and the code around RIP disassembled with Capstone (the
+ * instruction at RIP marked "=>").  --trace uses the one-instruction form.
+ *
+ * Guest code is read through KVM_TRANSLATE (so paging is honoured) and
+ * guest_ptr() (so nothing outside guest RAM is touched).
+ */
+#include "vmm.h"
+
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define CODE_BEFORE 32   /* bytes of code read before RIP */
+#define CODE_AFTER 32
+
+/* Copies up to `len` bytes of guest code at linear address `la`; returns
+ * how many could be read (it stops at the first unmapped page). */
+static size_t read_guest_linear(struct vcpu *vcpu, uint64_t la, uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct kvm_translation tr = {.linear_address = la + done};
+		size_t chunk = 4096 - ((la + done) & 4095);
+		const uint8_t *src;
+
+		if (chunk > len - done)
+			chunk = len - done;
+		if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+			break;
+		src = guest_ptr(&vcpu->vm->mem, tr.physical_address, chunk);
+		if (!src)
+			break;
+		memcpy(buf + done, src, chunk);
+		done += chunk;
+	}
+	return done;
+}
+
+static cs_mode code_mode(const struct kvm_sregs *s)
+{
+	if (s->efer & (1 << 10) && s->cs.l)   /* EFER.LMA and a 64-bit CS */
+		return CS_MODE_64;
+	if (s->cr0 & 1 && s->cs.db)
+		return CS_MODE_32;
+	return CS_MODE_16;
+}
+
+static const char *mode_name(cs_mode m)
+{
+	return m == CS_MODE_64 ? "64-bit" : m == CS_MODE_32 ? "32-bit" : "16-bit";
+}
+
+static void print_segment(FILE *out, const char *name, const struct kvm_segment *s)
+{
+	fprintf(out, "  %-3s %04x base %016llx limit %08x type %x dpl %u%s%s%s%s\n", name,
+		s->selector, (unsigned long long)s->base, s->limit, s->type, s->dpl,
+		s->present ? " P" : "", s->l ? " L" : "", s->db ? " D" : "",
+		s->unusable ? " unusable" : "");
+}
+
+/* Disassembles code[0..len) (placed at `addr`) and prints the instructions
+ * around `rip`.  Decoding backwards is ambiguous on x86, so it tries each
+ * start point before RIP and keeps the first whose stream lands on RIP. */
+static void print_code(FILE *out, cs_mode mode, const uint8_t *code, size_t len,
+		       uint64_t addr, uint64_t rip)
+{
+	csh cs;
+	cs_insn *insn = NULL;
+	size_t count = 0;
+
+	if (cs_open(CS_ARCH_X86, mode, &cs) != CS_ERR_OK) {
+		fprintf(out, "  (Capstone could not start)\n");
+		return;
+	}
+	for (uint64_t start = addr; start <= rip; start++) {
+		count = cs_disasm(cs, code + (start - addr), len - (start - addr), start, 0, &insn);
+		bool lands = false;
+
+		for (size_t i = 0; i < count; i++)
+			lands |= insn[i].address == rip;
+		if (lands)
+			break;
+		cs_free(insn, count);
+		insn = NULL;
+		count = 0;
+	}
+	if (!count) {
+		/* Nothing decodes into RIP: show what RIP itself holds. */
+		count = cs_disasm(cs, code + (rip - addr), len - (rip - addr), rip, 0, &insn);
+	}
+	size_t at = 0;
+	for (size_t i = 0; i < count; i++)
+		if (insn[i].address == rip)
+			at = i;
+	for (size_t i = at > 4 ? at - 4 : 0; i < count && i <= at + 4; i++) {
+		char bytes[3 * 16 + 1] = "";
+
+		for (unsigned b = 0; b < insn[i].size && b < 16; b++)
+			snprintf(bytes + 3 * b, 4, "%02x ", insn[i].bytes[b]);
+		fprintf(out, "  %s %llx: %-24s %s %s\n", insn[i].address == rip ? "=>" : "  ",
+			(unsigned long long)insn[i].address, bytes, insn[i].mnemonic,
+			insn[i].op_str);
+	}
+	if (!count)
+		fprintf(out, "  (the bytes at RIP do not decode as an instruction)\n");
+	cs_free(insn, count);
+	cs_close(&cs);
+}
+
+void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	uint8_t code[CODE_BEFORE + CODE_AFTER];
+
+	fprintf(out, "vmm: vCPU %u stopped: %s\n", vcpu->index, why);
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(out, "  (cannot read registers: %s)\n", strerror(errno));
+		return;
+	}
+	cs_mode mode = code_mode(&s);
+	fprintf(out, "  %s mode, ring %u, paging %s\n", mode_name(mode), s.cs.dpl,
+		(s.cr0 & (1u << 31)) ? "on" : "off");
+	fprintf(out, "  rip %016llx  rsp %016llx  rflags %016llx\n",
+		(unsigned long long)r.rip, (unsigned long long)r.rsp,
+		(unsigned long long)r.rflags);
+	fprintf(out, "  rax %016llx  rbx %016llx  rcx %016llx  rdx %016llx\n",
+		(unsigned long long)r.rax, (unsigned long long)r.rbx,
+		(unsigned long long)r.rcx, (unsigned long long)r.rdx);
+	fprintf(out, "  rsi %016llx  rdi %016llx  rbp %016llx  r8  %016llx\n",
+		(unsigned long long)r.rsi, (unsigned long long)r.rdi,
+		(unsigned long long)r.rbp, (unsigned long long)r.r8);
+	fprintf(out, "  r9  %016llx  r10 %016llx  r11 %016llx  r12 %016llx\n",
+		(unsigned long long)r.r9, (unsigned long long)r.r10,
+		(unsigned long long)r.r11, (unsigned long long)r.r12);
+	fprintf(out, "  r13 %016llx  r14 %016llx  r15 %016llx\n",
+		(unsigned long long)r.r13, (unsigned long long)r.r14,
+		(unsigned long long)r.r15);
+	fprintf(out, "  cr0 %016llx  cr2 %016llx  cr3 %016llx  cr4 %016llx  efer %llx\n",
+		(unsigned long long)s.cr0, (unsigned long long)s.cr2,
+		(unsigned long long)s.cr3, (unsigned long long)s.cr4,
+		(unsigned long long)s.efer);
+	print_segment(out, "cs", &s.cs);
+	print_segment(out, "ss", &s.ss);
+	print_segment(out, "ds", &s.ds);
+	print_segment(out, "tr", &s.tr);
+	fprintf(out, "  gdt base %016llx limit %04x  idt base %016llx limit %04x\n",
+		(unsigned long long)s.gdt.base, s.gdt.limit,
+		(unsigned long long)s.idt.base, s.idt.limit);
+
+	uint64_t rip_la = s.cs.base + r.rip;
+	uint64_t start = rip_la >= CODE_BEFORE ? rip_la - CODE_BEFORE : 0;
+	size_t got = read_guest_linear(vcpu, start, code, sizeof(code));
+
+	if (got <= rip_la - start) {
+		/* The page before RIP may be unmapped; try from RIP itself. */
+		start = rip_la;
+		got = read_guest_linear(vcpu, start, code, CODE_AFTER);
+	}
+	if (got == 0 || got <= rip_la - start) {
+		fprintf(out, "  code: RIP %llx is not in guest RAM\n", (unsigned long long)rip_la);
+		return;
+	}
+	fprintf(out, "  code:\n");
+	print_code(out, mode, code, got, start, rip_la);
+}
+
+void dump_instruction(struct vcpu *vcpu, char *buf, size_t len)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	uint8_t code[16];
+	csh cs;
+	cs_insn *insn;
+	size_t got;
+
+	snprintf(buf, len, "?");
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	got = read_guest_linear(vcpu, s.cs.base + r.rip, code, sizeof(code));
+	if (!got || cs_open(CS_ARCH_X86, code_mode(&s), &cs) != CS_ERR_OK) {
+		snprintf(buf, len, "%llx: (unreadable)", (unsigned long long)r.rip);
+		return;
+	}
+	if (cs_disasm(cs, code, got, r.rip, 1, &insn) == 1) {
+		snprintf(buf, len, "%llx: %s %s", (unsigned long long)r.rip, insn->mnemonic,
+			 insn->op_str);
+		cs_free(insn, 1);
+	} else {
+		snprintf(buf, len, "%llx: (undecodable)", (unsigned long long)r.rip);
+	}
+	cs_close(&cs);
+}

@@ -1,0 +1,277 @@
+/*
+ * options.c - vmm's command line.
+ *
+ *   vmm [options] GUEST.elf [guest command line ...]
+ *
+ * Parsing stops at the guest file (getopt's "+"), so everything after it -
+ * `cpu --threads=2 run` - belongs to the guest untouched.  No function here
+ * exits or touches KVM, so all of it is unit-tested.
+ */
+#include "vmm.h"
+
+#include "../isolation/cpulist.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MEM (512 * MIB)
+#define ABSOLUTE_MAX_VCPUS 4096   /* KVM's own limit is checked later */
+
+static const char usage_text[] =
+	"Usage: vmm [options] GUEST.elf [guest command line ...]\n"
+	"\n"
+	"Boots a Multiboot 1 kernel (ELF32 or ELF64) on KVM.  Everything after\n"
+	"GUEST.elf is the guest's command line, e.g.\n"
+	"  vmm --smp 2 --mem 2G build/guest.elf cpu --cpu-max-prime=20000 --threads=2\n"
+	"\n"
+	"Options:\n"
+	"  -c, --smp N          number of vCPUs (default 1; up to KVM's limit)\n"
+	"  -m, --mem SIZE       guest RAM, with suffix K, M, G or T; a bare number\n"
+	"                       is MiB, as in QEMU (default 512M)\n"
+	"  -p, --pin CPULIST    run vCPU i on the i-th host CPU of CPULIST (0-3,6)\n"
+	"      --hugepages      back guest RAM with hugetlbfs pages (default:\n"
+	"                       anonymous memory with MADV_HUGEPAGE)\n"
+	"  -t, --timeout SEC    stop the guest after SEC seconds (status 124)\n"
+	"  -s, --stats          print exit counts and handling time at exit\n"
+	"      --trace          print every userspace exit with the guest\n"
+	"                       instruction that caused it (to stderr)\n"
+	"  -j, --json FILE      write the guest's results and host figures as JSON\n"
+	"  -h, --help           show this help\n"
+	"  -V, --version        show the version\n"
+	"\n"
+	"Exit status: the guest's isa-debug-exit value (0-119), or 120 triple\n"
+	"fault, 121 KVM error, 122 unhandled I/O, 123 guest stopped without a\n"
+	"status, 124 timeout, 125 setup error, 128+N killed by signal N.\n";
+
+bool parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes)
+{
+	uint64_t unit = bare_unit, value;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	value = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': unit = KIB; end++; break;
+	case 'm': case 'M': unit = MIB; end++; break;
+	case 'g': case 'G': unit = GIB; end++; break;
+	case 't': case 'T': unit = 1024 * GIB; end++; break;
+	default: return false;
+	}
+	/* Accept "2GiB" and "2GB" as people write them. */
+	if (unit != bare_unit && (!strcmp(end, "iB") || !strcmp(end, "B")))
+		end += strlen(end);
+	if (*end != '\0')
+		return false;
+	if (value > UINT64_MAX / unit)
+		return false;
+	*bytes = value * unit;
+	return true;
+}
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return !errno && *end == '\0' && *out <= max;
+}
+
+/* Joins the guest's arguments with single spaces.  The multiboot command
+ * line is one string that the guest splits at spaces, so an argument that
+ * itself contains white space could not survive the trip: refuse it. */
+static char *join_guest_args(const char *guest, int argc, char **argv,
+			     char *errbuf, size_t errlen)
+{
+	size_t len = strlen(guest) + 1;
+	char *line, *p;
+
+	for (int i = 0; i < argc; i++) {
+		if (strpbrk(argv[i], " \t\n\r")) {
+			snprintf(errbuf, errlen,
+				 "guest argument '%s' contains white space, which the "
+				 "multiboot command line cannot carry", argv[i]);
+			return NULL;
+		}
+		len += strlen(argv[i]) + 1;
+	}
+	/* Like GRUB and QEMU, the first word is the kernel's own path. */
+	if (len > GUEST_CMDLINE_MAX + 1) {
+		snprintf(errbuf, errlen,
+			 "guest command line is %zu bytes; the limit is %d",
+			 len - 1, GUEST_CMDLINE_MAX);
+		return NULL;
+	}
+	line = malloc(len);
+	if (!line) {
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	p = stpcpy(line, guest);
+	for (int i = 0; i < argc; i++) {
+		*p++ = ' ';
+		p = stpcpy(p, argv[i]);
+	}
+	return line;
+}
+
+enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
+				  char *errbuf, size_t errlen, FILE *out)
+{
+	enum { OPT_HUGEPAGES = 256, OPT_TRACE };
+	static const struct option longopts[] = {
+		{"smp", required_argument, NULL, 'c'},
+		{"mem", required_argument, NULL, 'm'},
+		{"pin", required_argument, NULL, 'p'},
+		{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+		{"timeout", required_argument, NULL, 't'},
+		{"stats", no_argument, NULL, 's'},
+		{"trace", no_argument, NULL, OPT_TRACE},
+		{"json", required_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *pin_list = NULL;
+	unsigned long ul;
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->vcpus = 1;
+	cfg->mem_bytes = DEFAULT_MEM;
+
+	/* getopt keeps global state; reset it so tests can parse repeatedly. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:c:m:p:t:sj:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (!parse_uint(optarg, ABSOLUTE_MAX_VCPUS, &ul) || ul == 0) {
+				snprintf(errbuf, errlen,
+					 "--smp '%s': expected a number of vCPUs from 1 to %d",
+					 optarg, ABSOLUTE_MAX_VCPUS);
+				return OPTIONS_ERROR;
+			}
+			cfg->vcpus = (unsigned)ul;
+			break;
+		case 'm':
+			if (!parse_size(optarg, MIB, &cfg->mem_bytes)) {
+				snprintf(errbuf, errlen,
+					 "--mem '%s': expected a size such as 512M or 2G", optarg);
+				return OPTIONS_ERROR;
+			}
+			if (cfg->mem_bytes < 2 * MIB) {
+				snprintf(errbuf, errlen,
+					 "--mem '%s': the guest needs at least 2M of RAM", optarg);
+				return OPTIONS_ERROR;
+			}
+			if (cfg->mem_bytes % (4 * KIB)) {
+				snprintf(errbuf, errlen,
+					 "--mem '%s': must be a multiple of 4K", optarg);
+				return OPTIONS_ERROR;
+			}
+			break;
+		case 'p':
+			pin_list = optarg;
+			break;
+		case OPT_HUGEPAGES:
+			cfg->hugepages = true;
+			break;
+		case 't': {
+			char *end;
+
+			errno = 0;
+			cfg->timeout_s = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !isfinite(cfg->timeout_s) ||
+			    cfg->timeout_s <= 0) {
+				snprintf(errbuf, errlen,
+					 "--timeout '%s': expected a positive number of seconds",
+					 optarg);
+				return OPTIONS_ERROR;
+			}
+			break;
+		}
+		case 's':
+			cfg->stats = true;
+			break;
+		case OPT_TRACE:
+			cfg->trace = true;
+			break;
+		case 'j':
+			cfg->json_path = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, out);
+			return OPTIONS_EXIT_OK;
+		case 'V':
+			fprintf(out, "vmm %s (vmbench)\n", VMM_VERSION);
+			return OPTIONS_EXIT_OK;
+		case ':':
+			snprintf(errbuf, errlen, "option '%s' needs a value (see --help)",
+				 argv[optind - 1]);
+			return OPTIONS_ERROR;
+		default:
+			if (optopt)
+				snprintf(errbuf, errlen, "unknown option '-%c' (see --help)", optopt);
+			else
+				snprintf(errbuf, errlen, "unknown option '%s' (see --help)",
+					 argv[optind - 1]);
+			return OPTIONS_ERROR;
+		}
+	}
+
+	if (optind >= argc) {
+		snprintf(errbuf, errlen, "no guest kernel given (see --help)");
+		return OPTIONS_ERROR;
+	}
+	cfg->guest_path = argv[optind];
+
+	if (pin_list) {
+		int n;
+
+		cfg->pin_cpus = calloc(ABSOLUTE_MAX_VCPUS, sizeof(int));
+		if (!cfg->pin_cpus) {
+			snprintf(errbuf, errlen, "out of memory");
+			return OPTIONS_ERROR;
+		}
+		char why[160];
+		n = cpulist_parse(pin_list, cfg->pin_cpus, ABSOLUTE_MAX_VCPUS, why, sizeof(why));
+		if (n < 0) {
+			snprintf(errbuf, errlen, "--pin: %s", why);
+			return OPTIONS_ERROR;
+		}
+		if ((unsigned)n < cfg->vcpus) {
+			snprintf(errbuf, errlen,
+				 "--pin '%s' names %d host CPUs for %u vCPUs; give one per vCPU",
+				 pin_list, n, cfg->vcpus);
+			return OPTIONS_ERROR;
+		}
+		cfg->pin_count = (unsigned)n;
+	}
+
+	cfg->guest_cmdline = join_guest_args(cfg->guest_path, argc - optind - 1,
+					     argv + optind + 1, errbuf, errlen);
+	if (!cfg->guest_cmdline)
+		return OPTIONS_ERROR;
+	return OPTIONS_RUN;
+}
+
+void options_free(struct vmm_config *cfg)
+{
+	free(cfg->guest_cmdline);
+	free(cfg->pin_cpus);
+	cfg->guest_cmdline = NULL;
+	cfg->pin_cpus = NULL;
+}

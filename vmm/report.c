@@ -1,0 +1,340 @@
+/*
+ * report.c - the --json document: the guest's VMBENCH-RESULT objects plus
+ * what only the host knows (vmm version, host CPU and kernel, pinning,
+ * wall time, exit counts).
+ *
+ * Result lines come from the guest, so they are untrusted: each is
+ * embedded only if it is one valid JSON object (json_is_object, a small
+ * depth-limited syntax check); anything else is kept as an escaped string
+ * under "invalid_results" so the file always parses.
+ */
+#include "vmm.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+/* ---- validation ----------------------------------------------------------- */
+
+#define JSON_MAX_DEPTH 32
+
+struct json_cursor {
+	const char *p, *end;
+};
+
+static void skip_ws(struct json_cursor *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' ||
+				 *c->p == '\r'))
+		c->p++;
+}
+
+static bool take(struct json_cursor *c, char ch)
+{
+	skip_ws(c);
+	if (c->p < c->end && *c->p == ch) {
+		c->p++;
+		return true;
+	}
+	return false;
+}
+
+static bool parse_value(struct json_cursor *c, int depth);
+
+static bool parse_string(struct json_cursor *c)
+{
+	if (!take(c, '"'))
+		return false;
+	while (c->p < c->end) {
+		unsigned char ch = (unsigned char)*c->p++;
+
+		if (ch == '"')
+			return true;
+		if (ch < 0x20)
+			return false;
+		if (ch == '\\') {
+			if (c->p >= c->end)
+				return false;
+			ch = (unsigned char)*c->p++;
+			if (ch == 'u') {
+				for (int i = 0; i < 4; i++)
+					if (c->p >= c->end || !isxdigit((unsigned char)*c->p++))
+						return false;
+			} else if (!strchr("\"\\/bfnrt", ch)) {
+				return false;
+			}
+		}
+	}
+	return false;
+}
+
+static bool parse_number(struct json_cursor *c)
+{
+	const char *start = c->p;
+
+	if (c->p < c->end && *c->p == '-')
+		c->p++;
+	if (c->p >= c->end || !isdigit((unsigned char)*c->p))
+		return false;
+	if (*c->p == '0')
+		c->p++;
+	else
+		while (c->p < c->end && isdigit((unsigned char)*c->p))
+			c->p++;
+	if (c->p < c->end && *c->p == '.') {
+		c->p++;
+		if (c->p >= c->end || !isdigit((unsigned char)*c->p))
+			return false;
+		while (c->p < c->end && isdigit((unsigned char)*c->p))
+			c->p++;
+	}
+	if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
+		c->p++;
+		if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
+			c->p++;
+		if (c->p >= c->end || !isdigit((unsigned char)*c->p))
+			return false;
+		while (c->p < c->end && isdigit((unsigned char)*c->p))
+			c->p++;
+	}
+	return c->p > start;
+}
+
+static bool parse_word(struct json_cursor *c, const char *w)
+{
+	size_t n = strlen(w);
+
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, w, n))
+		return false;
+	c->p += n;
+	return true;
+}
+
+static bool parse_container(struct json_cursor *c, int depth, bool object)
+{
+	char close = object ? '}' : ']';
+
+	if (depth > JSON_MAX_DEPTH)
+		return false;
+	if (take(c, close))
+		return true;
+	do {
+		if (object) {
+			skip_ws(c);
+			if (!parse_string(c) || !take(c, ':'))
+				return false;
+		}
+		if (!parse_value(c, depth + 1))
+			return false;
+	} while (take(c, ','));
+	return take(c, close);
+}
+
+static bool parse_value(struct json_cursor *c, int depth)
+{
+	skip_ws(c);
+	if (c->p >= c->end)
+		return false;
+	switch (*c->p) {
+	case '{': c->p++; return parse_container(c, depth, true);
+	case '[': c->p++; return parse_container(c, depth, false);
+	case '"': return parse_string(c);
+	case 't': return parse_word(c, "true");
+	case 'f': return parse_word(c, "false");
+	case 'n': return parse_word(c, "null");
+	default: return parse_number(c);
+	}
+}
+
+bool json_is_object(const char *s, size_t len)
+{
+	struct json_cursor c = {s, s + len};
+
+	skip_ws(&c);
+	if (c.p >= c.end || *c.p != '{' || !parse_value(&c, 0))
+		return false;
+	skip_ws(&c);
+	return c.p == c.end;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+static void put_string(FILE *f, const char *s, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void put_cstring(FILE *f, const char *s)
+{
+	if (s)
+		put_string(f, s, strlen(s));
+	else
+		fputs("null", f);
+}
+
+static void host_cpu_model(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+
+	snprintf(buf, len, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "model name", 10)) {
+			char *v = strchr(line, ':');
+
+			if (v) {
+				v += 1 + strspn(v + 1, " \t");
+				v[strcspn(v, "\n")] = 0;
+				snprintf(buf, len, "%s", v);
+			}
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static const char *stop_reason_name(enum stop_reason r)
+{
+	switch (r) {
+	case STOP_GUEST_EXIT: return "guest-exit";
+	case STOP_TRIPLE_FAULT: return "triple-fault";
+	case STOP_KVM_ERROR: return "kvm-error";
+	case STOP_BAD_ACCESS: return "unhandled-access";
+	case STOP_TIMEOUT: return "timeout";
+	case STOP_SIGNAL: return "signal";
+	case STOP_SYSTEM_EVENT: return "system-event";
+	case STOP_NONE: break;
+	}
+	return "none";
+}
+
+static void put_counters(FILE *f, const struct vm *vm, const struct exit_counter *slots)
+{
+	bool first = true;
+
+	fputc('{', f);
+	for (unsigned s = 0; s < STATS_SLOTS; s++) {
+		if (!slots[s].count)
+			continue;
+		fprintf(f, "%s", first ? "" : ",");
+		put_cstring(f, stats_slot_name(vm, s));
+		fprintf(f, ":{\"count\":%llu,\"total_us\":%.1f,\"max_us\":%.1f}",
+			(unsigned long long)slots[s].count, slots[s].ns_total / 1e3,
+			slots[s].ns_max / 1e3);
+		first = false;
+	}
+	fputc('}', f);
+}
+
+static void put_exits(FILE *f, const struct vm *vm)
+{
+	struct exit_counter total[STATS_SLOTS];
+	uint64_t count = 0;
+
+	memset(total, 0, sizeof(total));
+	for (unsigned v = 0; v < vm->nvcpus; v++)
+		for (unsigned s = 0; s < STATS_SLOTS; s++) {
+			const struct exit_counter *c = &vm->vcpus[v].stats.slot[s];
+
+			total[s].count += c->count;
+			total[s].ns_total += c->ns_total;
+			if (c->ns_max > total[s].ns_max)
+				total[s].ns_max = c->ns_max;
+			count += c->count;
+		}
+	fprintf(f, "{\"total\":%llu,\"by_kind\":", (unsigned long long)count);
+	put_counters(f, vm, total);
+	fputs(",\"per_vcpu\":[", f);
+	for (unsigned v = 0; v < vm->nvcpus; v++) {
+		const struct vcpu_stats *st = &vm->vcpus[v].stats;
+
+		fprintf(f, "%s{\"vcpu\":%u,\"host_cpu\":%d,\"run_ms\":%.3f,\"exits\":",
+			v ? "," : "", v, vm->vcpus[v].host_cpu, st->run_ns / 1e6);
+		put_counters(f, vm, st->slot);
+		fputc('}', f);
+	}
+	fputs("]}", f);
+}
+
+int report_write_json(const struct vm *vm, const char *path, double wall_s,
+		      char *errbuf, size_t errlen)
+{
+	const struct vmm_config *cfg = vm->cfg;
+	char cpu[256];
+	struct utsname uts;
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		snprintf(errbuf, errlen, "cannot write --json file '%s': %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	host_cpu_model(cpu, sizeof(cpu));
+	if (uname(&uts))
+		snprintf(uts.release, sizeof(uts.release), "unknown");
+
+	fputs("{\"schema\":\"vmbench.vmm/1\",\"vmm_version\":\"" VMM_VERSION "\",\"guest\":", f);
+	put_cstring(f, cfg->guest_path);
+	fputs(",\"cmdline\":", f);
+	put_cstring(f, cfg->guest_cmdline);
+	fputs(",\"host\":{\"cpu\":", f);
+	put_cstring(f, cpu);
+	fprintf(f, ",\"cpus_online\":%ld,\"kernel\":", sysconf(_SC_NPROCESSORS_ONLN));
+	put_cstring(f, uts.release);
+	fprintf(f, "},\"config\":{\"vcpus\":%u,\"mem_mib\":%llu,\"hugepages\":%s,"
+		"\"timeout_s\":%g,\"pin\":",
+		vm->nvcpus, (unsigned long long)(cfg->mem_bytes / MIB),
+		cfg->hugepages ? "true" : "false", cfg->timeout_s);
+	if (cfg->pin_cpus) {
+		fputc('[', f);
+		for (unsigned i = 0; i < vm->nvcpus; i++)
+			fprintf(f, "%s%d", i ? "," : "", cfg->pin_cpus[i]);
+		fputc(']', f);
+	} else {
+		fputs("null", f);
+	}
+	fprintf(f, "},\"tsc_khz\":%u,\"wall_time_s\":%.6f,\"exit_status\":%d,\"stop_reason\":\"%s\","
+		"\"exits\":", vm->tsc_khz, wall_s, vm->exit_status,
+		stop_reason_name(vm->stop_reason));
+	put_exits(f, vm);
+
+	fputs(",\"results\":[", f);
+	bool first = true;
+	for (unsigned i = 0; i < vm->nresults; i++) {
+		if (!json_is_object(vm->results[i], strlen(vm->results[i])))
+			continue;
+		fprintf(f, "%s%s", first ? "" : ",", vm->results[i]);
+		first = false;
+	}
+	fputs("],\"invalid_results\":[", f);
+	first = true;
+	for (unsigned i = 0; i < vm->nresults; i++) {
+		if (json_is_object(vm->results[i], strlen(vm->results[i])))
+			continue;
+		fputs(first ? "" : ",", f);
+		put_cstring(f, vm->results[i]);
+		first = false;
+	}
+	fputs("]}\n", f);
+	if (fclose(f)) {
+		snprintf(errbuf, errlen, "cannot write --json file '%s': %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}

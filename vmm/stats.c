@@ -1,0 +1,109 @@
+/*
+ * stats.c - per-vCPU exit counters (count, total and worst handling time)
+ * and the --stats report, in the spirit of Firecracker's metrics: every
+ * exit to userspace is counted under its device or KVM exit reason.
+ */
+#include "vmm.h"
+
+#include <string.h>
+#include <time.h>
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const char *const reason_names[] = {
+	[KVM_EXIT_UNKNOWN] = "unknown",
+	[KVM_EXIT_EXCEPTION] = "exception",
+	[KVM_EXIT_IO] = "io",
+	[KVM_EXIT_HYPERCALL] = "hypercall",
+	[KVM_EXIT_DEBUG] = "debug",
+	[KVM_EXIT_HLT] = "hlt",
+	[KVM_EXIT_MMIO] = "mmio",
+	[KVM_EXIT_IRQ_WINDOW_OPEN] = "irq-window",
+	[KVM_EXIT_SHUTDOWN] = "shutdown",
+	[KVM_EXIT_FAIL_ENTRY] = "fail-entry",
+	[KVM_EXIT_INTR] = "intr",
+	[KVM_EXIT_SET_TPR] = "set-tpr",
+	[KVM_EXIT_TPR_ACCESS] = "tpr-access",
+	[KVM_EXIT_NMI] = "nmi",
+	[KVM_EXIT_INTERNAL_ERROR] = "internal-error",
+	[KVM_EXIT_SYSTEM_EVENT] = "system-event",
+};
+
+const char *stats_slot_name(const struct vm *vm, unsigned slot)
+{
+	if (slot < STATS_REASONS) {
+		if (slot < sizeof(reason_names) / sizeof(reason_names[0]) && reason_names[slot])
+			return reason_names[slot];
+		return "other";
+	}
+	if (slot == STATS_SLOT_IO_UNHANDLED)
+		return "io (no device)";
+	if (slot == STATS_SLOT_MMIO_UNHANDLED)
+		return "mmio (no device)";
+	if (slot - STATS_REASONS < vm->io.count)
+		return vm->io.regions[slot - STATS_REASONS].name;
+	return "?";
+}
+
+static void print_row(FILE *out, const char *vcpu, const char *name,
+		      const struct exit_counter *c)
+{
+	fprintf(out, "  %-6s %-18s %10llu %12.1f %9.2f %9.1f\n", vcpu, name,
+		(unsigned long long)c->count, c->ns_total / 1e3,
+		c->count ? c->ns_total / 1e3 / (double)c->count : 0.0, c->ns_max / 1e3);
+}
+
+static double ms_since_start(const struct vm *vm, uint64_t t)
+{
+	return t ? (t - vm->timeline.start) / 1e6 : 0.0;
+}
+
+void stats_print(const struct vm *vm, FILE *out)
+{
+	struct exit_counter total[STATS_SLOTS];
+	uint64_t run_ns = 0, exits = 0;
+
+	memset(total, 0, sizeof(total));
+	fprintf(out, "vmm: exits to userspace (time = handling in vmm, microseconds)\n");
+	fprintf(out, "  %-6s %-18s %10s %12s %9s %9s\n", "vcpu", "exit", "count",
+		"total_us", "avg_us", "max_us");
+	for (unsigned v = 0; v < vm->nvcpus; v++) {
+		const struct vcpu_stats *st = &vm->vcpus[v].stats;
+		char name[16];
+
+		snprintf(name, sizeof(name), "%u", v);
+		run_ns += st->run_ns;
+		for (unsigned s = 0; s < STATS_SLOTS; s++) {
+			const struct exit_counter *c = &st->slot[s];
+
+			if (!c->count)
+				continue;
+			print_row(out, name, stats_slot_name(vm, s), c);
+			total[s].count += c->count;
+			total[s].ns_total += c->ns_total;
+			if (c->ns_max > total[s].ns_max)
+				total[s].ns_max = c->ns_max;
+			exits += c->count;
+		}
+	}
+	for (unsigned s = 0; s < STATS_SLOTS; s++)
+		if (total[s].count)
+			print_row(out, "all", stats_slot_name(vm, s), &total[s]);
+	fprintf(out, "  %llu exits; %.3f ms inside KVM_RUN over %u vCPUs\n",
+		(unsigned long long)exits, run_ns / 1e6, vm->nvcpus);
+	fprintf(out, "vmm: host timeline (ms since start): guest loaded %.3f, "
+		"/dev/kvm open %.3f, VM ready %.3f, vCPUs started %.3f, "
+		"first output %.3f, stopped %.3f\n",
+		ms_since_start(vm, vm->timeline.guest_loaded),
+		ms_since_start(vm, vm->timeline.kvm_open),
+		ms_since_start(vm, vm->timeline.vm_ready),
+		ms_since_start(vm, vm->timeline.vcpus_started),
+		ms_since_start(vm, vm->timeline.first_output),
+		ms_since_start(vm, vm->timeline.stopped));
+}

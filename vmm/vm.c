@@ -1,0 +1,288 @@
+/*
+ * vm.c - the life of one VM: build it from a configuration, run it until
+ * something decides it is over, report, tear down.
+ *
+ *   vm_build()  guest file -> RAM -> image and boot info -> ACPI ->
+ *               /dev/kvm -> VM -> devices -> vCPUs
+ *   vm_run()    start vCPU threads; wait for a stop request, a signal or
+ *               the timeout; stop every vCPU; return the exit status
+ */
+#include "vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void vmm_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("vmm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
+{
+	uint64_t one = 1;
+	bool first;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	first = vm->stop_reason == STOP_NONE;
+	if (first) {
+		vm->stop_reason = reason;
+		vm->exit_status = status;
+		vm->timeline.stopped = now_ns();
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	atomic_store(&vm->stopping, true);
+	if (first && write(vm->stop_fd, &one, sizeof(one)) < 0)
+		vmm_error("cannot signal the main thread: %s", strerror(errno));
+}
+
+void vm_add_result(struct vm *vm, const char *json, size_t len)
+{
+	char *copy = strndup(json, len);
+
+	if (!copy)
+		return;
+	pthread_mutex_lock(&vm->results_lock);
+	char **grown = realloc(vm->results, (vm->nresults + 1) * sizeof(*grown));
+	if (grown) {
+		vm->results = grown;
+		vm->results[vm->nresults++] = copy;
+	} else {
+		free(copy);
+	}
+	pthread_mutex_unlock(&vm->results_lock);
+}
+
+/* Maps the guest file read-only; errbuf names the file and the reason. */
+static const uint8_t *map_guest_file(const char *path, size_t *size, char *errbuf,
+				     size_t errlen)
+{
+	struct stat st;
+	void *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "cannot open guest '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(errbuf, errlen, "guest '%s' is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size == 0) {
+		snprintf(errbuf, errlen, "guest '%s' is empty", path);
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		snprintf(errbuf, errlen, "cannot read guest '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	*size = (size_t)st.st_size;
+	return p;
+}
+
+static int setup_devices(struct vm *vm, char *errbuf, size_t errlen)
+{
+	for (const struct vmm_device *const *d = __start_vmm_devices; d < __stop_vmm_devices; d++)
+		if ((*d)->setup && (*d)->setup(vm, vm->cfg, errbuf, errlen))
+			return -1;
+	return 0;
+}
+
+int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
+{
+	const uint8_t *image;
+	size_t image_size;
+	char why[256];
+
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->results_lock, NULL);
+
+	/* Everything that can be checked without KVM comes first - the file,
+	 * the memory size, the image - so those errors are reported the same
+	 * on a machine without /dev/kvm. */
+	image = map_guest_file(cfg->guest_path, &image_size, errbuf, errlen);
+	if (!image)
+		return -1;
+	vm->nvcpus = cfg->vcpus;
+	memory_layout(cfg->mem_bytes, &vm->mem);
+	if (memory_map(&vm->mem, cfg->hugepages, errbuf, errlen))
+		goto fail;
+	if (multiboot_load(&vm->mem, image, image_size, cfg->guest_cmdline, &vm->boot,
+			   why, sizeof(why))) {
+		snprintf(errbuf, errlen, "cannot boot '%s': %s", cfg->guest_path, why);
+		goto fail;
+	}
+	munmap((void *)image, image_size);
+	image = NULL;
+	if (acpi_build(guest_ptr(&vm->mem, ACPI_GPA, ACPI_SIZE), ACPI_GPA, ACPI_SIZE,
+		       vm->nvcpus) < 0) {
+		snprintf(errbuf, errlen, "ACPI tables for %u vCPUs do not fit in the BIOS area",
+			 vm->nvcpus);
+		return -1;
+	}
+	vm->timeline.guest_loaded = now_ns();
+
+	if (kvm_open(&vm->kvm_fd, &vm->max_vcpus, errbuf, errlen))
+		return -1;
+	vm->timeline.kvm_open = now_ns();
+	if (cfg->vcpus > vm->max_vcpus) {
+		snprintf(errbuf, errlen, "--smp %u is more than KVM allows here (%u)",
+			 cfg->vcpus, vm->max_vcpus);
+		return -1;
+	}
+	if (kvm_create_vm(vm, errbuf, errlen))
+		return -1;
+	vm->timeline.vm_ready = now_ns();
+
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (vm->stop_fd < 0) {
+		snprintf(errbuf, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	if (setup_devices(vm, errbuf, errlen))
+		return -1;
+
+	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		snprintf(errbuf, errlen, "out of memory for %u vCPUs", vm->nvcpus);
+		return -1;
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		vm->vcpus[i].index = i;
+		vm->vcpus[i].fd = -1;
+		vm->vcpus[i].host_cpu = cfg->pin_cpus ? cfg->pin_cpus[i] : -1;
+		if (kvm_create_vcpu(vm, &vm->vcpus[i], errbuf, errlen))
+			return -1;
+	}
+	return 0;
+
+fail:
+	if (image)
+		munmap((void *)image, image_size);
+	return -1;
+}
+
+/* SIGINT and SIGTERM arrive on a signalfd that vm_run polls, so a ^C ends
+ * the run through the same orderly path as a guest exit. */
+static int block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	/* vCPU threads inherit the mask; they unblock only the kick signal. */
+	sigset_t all = *set;
+	sigaddset(&all, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &all, NULL))
+		return -1;
+	return signalfd(-1, set, SFD_CLOEXEC);
+}
+
+static void wait_for_stop(struct vm *vm, int sig_fd)
+{
+	uint64_t deadline = vm->cfg->timeout_s > 0 ?
+		vm->timeline.start + (uint64_t)(vm->cfg->timeout_s * 1e9) : 0;
+
+	while (!atomic_load(&vm->stopping)) {
+		struct pollfd fds[2] = {{vm->stop_fd, POLLIN, 0}, {sig_fd, POLLIN, 0}};
+		int timeout_ms = -1;
+
+		if (deadline) {
+			uint64_t now = now_ns();
+
+			if (now >= deadline) {
+				vmm_error("timeout: guest still running after %g s; stopping it",
+					  vm->cfg->timeout_s);
+				vm_request_stop(vm, STOP_TIMEOUT, VMM_STATUS_TIMEOUT);
+				break;
+			}
+			timeout_ms = (int)((deadline - now + 999999) / 1000000);
+		}
+		if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				vmm_error("stopping on signal %s", strsignal((int)si.ssi_signo));
+				vm_request_stop(vm, STOP_SIGNAL,
+						VMM_STATUS_SIGNAL_BASE + (int)si.ssi_signo);
+			}
+		}
+	}
+}
+
+int vm_run(struct vm *vm, char *errbuf, size_t errlen)
+{
+	sigset_t set;
+	int sig_fd = block_signals(&set);
+	int ret = 0;
+
+	if (sig_fd < 0) {
+		snprintf(errbuf, errlen, "cannot set up signal handling: %s", strerror(errno));
+		return -1;
+	}
+	if (vcpu_start_all(vm, errbuf, errlen)) {
+		vm_request_stop(vm, STOP_KVM_ERROR, VMM_STATUS_SETUP);
+		ret = -1;
+	} else {
+		vm->timeline.vcpus_started = now_ns();
+		wait_for_stop(vm, sig_fd);
+	}
+	vcpu_kick_all(vm);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].thread_started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+	close(sig_fd);
+	/* Devices are quiet now: let them flush (the last line of output). */
+	for (const struct vmm_device *const *d = __start_vmm_devices; d < __stop_vmm_devices; d++)
+		if ((*d)->teardown)
+			(*d)->teardown(vm);
+	return ret;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; vm->vcpus && i < vm->nvcpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, vm->vcpus[i].run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+	}
+	free(vm->vcpus);
+	free(vm->cpuid);
+	for (unsigned i = 0; i < vm->nresults; i++)
+		free(vm->results[i]);
+	free(vm->results);
+	memory_unmap(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+}
