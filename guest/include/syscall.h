@@ -1,0 +1,33 @@
+/*
+ * syscall.h - the system calls ring 3 makes with int $0x80: number in
+ * RAX, arguments in RDI, RSI, RDX, RCX, result in RAX.
+ */
+#ifndef GUEST_SYSCALL_H
+#define GUEST_SYSCALL_H
+
+enum syscall_number {
+	SYS_WRITE = 1,        /* (buf, len): to the console */
+	SYS_EXIT = 2,         /* (status): end the run */
+	SYS_SYSINFO = 3,      /* () -> const struct sysinfo * */
+	SYS_SPAWN = 4,        /* (cpu, entry, arg, stack_top) -> tid or -errno */
+	SYS_JOIN = 5,         /* (tid) -> the thread's exit value */
+	SYS_THREAD_EXIT = 6,  /* (value) */
+	SYS_YIELD = 7,
+	SYS_CRASH = 8,        /* (kind): fail on purpose, for vmm's tests */
+	SYS_CPU = 9,          /* () -> index of the CPU running the caller */
+};
+
+/* SYS_CRASH kinds. */
+enum crash_kind {
+	CRASH_KERNEL_PAGE_FAULT = 1,  /* ring 0 touches unmapped memory */
+	CRASH_TRIPLE_FAULT = 2,       /* no IDT, then a fault */
+	CRASH_BAD_PORT = 3,           /* a port no device answers */
+	CRASH_BAD_MMIO = 4,           /* an address in the hole nobody owns */
+	CRASH_HANG = 5,               /* halt forever with interrupts off */
+};
+
+#define SYS_ERR_INVAL 22
+#define SYS_ERR_AGAIN 11
+#define SYS_ERR_SRCH 3
+
+#endif

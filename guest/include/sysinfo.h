@@ -1,0 +1,48 @@
+/*
+ * sysinfo.h - what the kernel learned at boot, shared with ring 3 (the
+ * system call SYS_SYSINFO returns a pointer to the kernel's copy).
+ */
+#ifndef GUEST_SYSINFO_H
+#define GUEST_SYSINFO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SYSINFO_MAX_RAM 32
+#define SYSINFO_CMDLINE_MAX 4096
+
+/* Boot milestones, as TSC values; printed by `info`. */
+enum boot_stage {
+	BOOT_ENTRY,          /* first instruction (header.S) */
+	BOOT_LONG_MODE,      /* kernel_main */
+	BOOT_APS_STARTED,    /* SIPIs sent */
+	BOOT_APS_ONLINE,     /* every AP in its scheduler */
+	BOOT_RING3,          /* main thread's first instruction */
+	BOOT_STAGES
+};
+
+struct sysinfo_ram {
+	uint64_t base, size;
+};
+
+struct sysinfo {
+	uint32_t ncpus;              /* CPUs the MADT lists */
+	uint32_t cpus_online;        /* CPUs that reached their scheduler */
+	uint64_t tsc_hz;
+	char tsc_source[24];         /* "cpuid-0x40000010", "cpuid-0x15", "pit" ... */
+	uint64_t lapic_timer_hz;
+	unsigned nram;
+	struct sysinfo_ram ram[SYSINFO_MAX_RAM];  /* usable RAM, from the memory map */
+	uint64_t ram_bytes;          /* sum of ram[] */
+	uint64_t mapped_bytes;       /* RAM the page tables cover */
+	uint64_t free_start;         /* first byte after the kernel's own memory */
+	char loader[64];             /* the boot loader's name */
+	char cmdline[SYSINFO_CMDLINE_MAX];
+	bool virtual_uart;           /* the UART never fills (vmm) */
+	bool x2apic;
+	bool acpi;                   /* CPUs came from an MADT */
+	char acpi_oem[7];
+	uint64_t boot_tsc[BOOT_STAGES];
+};
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * acpi.c - find the CPUs: RSDP (EBDA, then 0xE0000-0xFFFFF) -> XSDT or
+ * RSDT -> MADT -> one Local APIC or Local x2APIC entry per CPU.  The BSP
+ * becomes CPU 0, the rest follow in MADT order.
+ */
+#include "kernel.h"
+
+struct rsdp {
+	char signature[8];
+	uint8_t checksum;
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt;
+	uint32_t length;
+	uint64_t xsdt;
+	uint8_t extended_checksum, reserved[3];
+} __attribute__((packed));
+
+struct sdt_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision, checksum;
+	char oem_id[6], oem_table_id[8];
+	uint32_t oem_revision, creator_id, creator_revision;
+} __attribute__((packed));
+
+#define MADT_LAPIC 0
+#define MADT_X2APIC 9
+#define MADT_ENABLED 1
+#define MADT_ONLINE_CAPABLE 2
+
+unsigned ncpus = 1;
+uint16_t apic_to_cpu[MAX_APIC_ID];
+bool smp_x2apic_ids;
+
+static bool checksum_ok(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *b++;
+	return sum == 0;
+}
+
+static const struct rsdp *scan_rsdp(uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t p = start; p + sizeof(struct rsdp) <= end; p += 16) {
+		const struct rsdp *r = phys_ptr(p);
+
+		/* One 8-byte compare per step keeps the scan cheap. */
+		if (*(const uint64_t *)r == *(const uint64_t *)"RSD PTR " &&
+		    checksum_ok(r, 20))
+			return r;
+	}
+	return NULL;
+}
+
+static const struct rsdp *find_rsdp(void)
+{
+	/* The BIOS data area's EBDA segment comes first, as the spec says;
+	 * vmm and QEMU leave it 0 and put the RSDP at the BIOS area. */
+	uintptr_t ebda = (uintptr_t)*(const volatile uint16_t *)phys_ptr(0x40e) << 4;
+	const struct rsdp *r = NULL;
+
+	if (ebda >= 0x80000 && ebda < 0xa0000)
+		r = scan_rsdp(ebda, ebda + 1024);
+	return r ? r : scan_rsdp(0xe0000, 0x100000);
+}
+
+static const struct sdt_header *table(uint64_t addr, const char *sig)
+{
+	const struct sdt_header *h = (const void *)(uintptr_t)addr;
+
+	if (!addr || addr >= (4ULL << 30) || memcmp(h->signature, sig, 4) ||
+	    h->length < sizeof(*h) || !checksum_ok(h, h->length))
+		return NULL;
+	return h;
+}
+
+static const struct sdt_header *find_madt(const struct rsdp *r)
+{
+	const struct sdt_header *root;
+	unsigned width;
+
+	if (r->revision >= 2 && r->xsdt && (root = table(r->xsdt, "XSDT")))
+		width = 8;
+	else if ((root = table(r->rsdt, "RSDT")))
+		width = 4;
+	else
+		return NULL;
+	for (size_t off = sizeof(*root); off + width <= root->length; off += width) {
+		uint64_t addr = 0;
+		const struct sdt_header *t;
+
+		memcpy(&addr, (const uint8_t *)root + off, width);
+		if ((t = table(addr, "APIC")))
+			return t;
+	}
+	return NULL;
+}
+
+static void add_cpu(uint32_t apic_id, uint32_t bsp_id)
+{
+	unsigned index;
+
+	if (apic_id == bsp_id)
+		return;             /* already CPU 0 */
+	if (apic_id >= MAX_APIC_ID || ncpus == MAX_CPUS) {
+		kprintf("vmbench: ignoring CPU with APIC ID %u (limit: %u CPUs, IDs below %u)\n",
+			apic_id, MAX_CPUS, MAX_APIC_ID);
+		return;
+	}
+	index = ncpus++;
+	cpus[index].index = index;
+	cpus[index].apic_id = apic_id;
+	apic_to_cpu[apic_id] = (uint16_t)index;
+	if (apic_id > 254)
+		smp_x2apic_ids = true;
+}
+
+bool acpi_find_cpus(void)
+{
+	const struct rsdp *r = find_rsdp();
+	const struct sdt_header *madt;
+	uint32_t bsp_id = cpuid_apic_id();
+
+	cpus[0].index = 0;
+	cpus[0].apic_id = bsp_id;
+	if (bsp_id < MAX_APIC_ID)
+		apic_to_cpu[bsp_id] = 0;
+	if (!r || !(madt = find_madt(r)))
+		return false;
+	memcpy(sysinfo.acpi_oem, r->oem_id, 6);
+
+	const uint8_t *p = (const uint8_t *)madt + sizeof(*madt) + 8;
+	const uint8_t *end = (const uint8_t *)madt + madt->length;
+	while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
+		if (p[0] == MADT_LAPIC && p[1] >= 8) {
+			uint32_t flags;
+
+			memcpy(&flags, p + 4, 4);
+			if (flags & (MADT_ENABLED | MADT_ONLINE_CAPABLE))
+				add_cpu(p[3], bsp_id);
+		} else if (p[0] == MADT_X2APIC && p[1] >= 16) {
+			uint32_t id, flags;
+
+			memcpy(&id, p + 4, 4);
+			memcpy(&flags, p + 8, 4);
+			if (flags & (MADT_ENABLED | MADT_ONLINE_CAPABLE))
+				add_cpu(id, bsp_id);
+		}
+		p += p[1];
+	}
+	return true;
+}

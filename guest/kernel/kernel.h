@@ -1,0 +1,217 @@
+/*
+ * kernel.h - the guest's ring-0 side.
+ *
+ * Ring 0 does the minimum (see ../../README.md, "the guest"): boot, page
+ * tables, interrupts, starting the APs, a small scheduler and the system
+ * calls ring 3 needs.  It is built with -mgeneral-regs-only: no SSE, no
+ * x87, nothing an instruction emulator might not know.  The boot path:
+ *
+ *   header.S _start -> kernel_main (main.c): bootinfo, cpu, tsc, acpi,
+ *   smp (APs: trampoline.S -> ap_main), paging -> sched_start -> ring 3
+ */
+#ifndef GUEST_KERNEL_H
+#define GUEST_KERNEL_H
+
+#include "boot.h"
+#include "libc.h"
+#include "sysinfo.h"
+#include "x86.h"
+
+/* ---- the frame every trap builds (entry.S) ------------------------------- */
+
+struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss;   /* pushed by the CPU */
+};
+
+void trap_dispatch(struct trap_frame *tf);
+__attribute__((noreturn)) void trap_resume(struct trap_frame *tf);
+extern const uint64_t trap_stub_table[36];
+
+/* ---- per-CPU state -------------------------------------------------------- */
+
+struct tss {
+	uint32_t reserved0;
+	uint64_t rsp0, rsp1, rsp2;
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3, iomap_base;
+} __attribute__((packed));
+
+struct thread;
+
+struct cpu {
+	struct cpu *self;              /* %gs:0, see this_cpu() */
+	unsigned index;
+	uint32_t apic_id;
+	uint64_t kstack_top;
+	struct tss tss;
+	/* scheduler state, guarded by lock */
+	volatile int lock;
+	struct thread *current;
+	struct thread *run_head, *run_tail;
+	unsigned nrunnable;            /* queued, not counting current */
+	bool idle;                     /* halted, waiting for a wake IPI */
+	bool timer_armed;
+	uint64_t switches;
+	uint64_t online_tsc;           /* when it reached its idle loop */
+};
+
+extern struct cpu cpus[MAX_CPUS];
+extern unsigned ncpus;             /* CPUs in the MADT */
+extern volatile unsigned cpus_online;
+extern uint16_t apic_to_cpu[MAX_APIC_ID];
+extern uint64_t ap_stack_top[MAX_CPUS];
+extern bool smp_x2apic_ids;
+
+/* The CPU running this code (GS base points at its struct cpu). */
+static inline struct cpu *this_cpu(void)
+{
+	struct cpu *c;
+
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(c));
+	return c;
+}
+
+/* A pointer to a fixed physical address (identity-mapped).  The empty asm
+ * hides the constant from the compiler, which otherwise reasons that no
+ * object lives at a small address like 0x40e. */
+static inline void *phys_ptr(uintptr_t addr)
+{
+	void *p = (void *)addr;
+
+	__asm__("" : "+r"(p));
+	return p;
+}
+
+/* ---- instructions ---------------------------------------------------------- */
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+static inline uint64_t read_cr2(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+static inline void reload_cr3(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(v) : : "memory");
+}
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+/* A spinlock: lock xchg and pause only, both handled by every emulator. */
+static inline void spin_lock(volatile int *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+		while (*l)
+			cpu_relax();
+}
+static inline void spin_unlock(volatile int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- modules ---------------------------------------------------------------- */
+
+/* console.c: COM1, polled; kprintf is for boot and failure messages only
+ * (formatting in ring 0 is slow where ring 0 is emulated). */
+void console_init(bool virtual_uart);
+void console_write(const char *s, size_t len);
+int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void panic(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* platform.c: leave the machine: isa-debug-exit, else halt. */
+__attribute__((noreturn)) void platform_exit(int status);
+
+/* bootinfo.c: what the loader told us, copied before anything else runs. */
+void bootinfo_parse(uint32_t magic, uint32_t info_addr);
+extern struct sysinfo sysinfo;     /* facts handed to ring 3 */
+
+/* cpu.c */
+void cpu_init(struct cpu *c);      /* TSS, IDT, GS base; on each CPU */
+void idt_init(void);               /* once, on the BSP */
+uint32_t cpuid_apic_id(void);      /* this CPU's APIC ID, from CPUID */
+bool cpu_has_hypervisor(void);
+
+/* The ring-0 stack of each CPU keeps its top FRAME_RESERVE bytes for the
+ * trap frame of the thread it runs; kernel C code runs below. */
+#define FRAME_RESERVE 256
+
+/* tsc.c */
+void tsc_init(void);               /* fills sysinfo.tsc_hz and its source */
+void tsc_delay_us(uint64_t us);
+
+/* acpi.c: the CPUs from the MADT; false if there is no usable MADT. */
+bool acpi_find_cpus(void);
+
+/* lapic.c */
+void lapic_init(bool x2apic);      /* this CPU */
+uint32_t lapic_id(void);
+void lapic_eoi(void);
+void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low);
+void lapic_timer_oneshot(uint64_t ns);
+void lapic_timer_stop(void);
+#define ICR_INIT 0x00004500        /* INIT, level assert */
+#define ICR_STARTUP 0x00004600     /* SIPI; vector in the low byte */
+#define ICR_FIXED 0x00004000
+
+/* smp.c */
+void smp_start_aps(void);          /* send INIT-SIPI-SIPI to every AP */
+void smp_wait_aps(void);           /* until all are online (or give up) */
+__attribute__((noreturn)) void ap_main(unsigned index);
+
+/* paging.c: map RAM above 4 GiB (0..4 GiB is mapped by header.S). */
+void paging_map_high_ram(void);
+/* Boot-time page allocator (kernel stacks, page directories). */
+void *boot_alloc_pages(size_t npages);
+
+/* sched.c */
+void sched_init(void);
+__attribute__((noreturn)) void sched_start_cpu(void);  /* this CPU */
+int sched_spawn(unsigned cpu, uint64_t entry, uint64_t arg, uint64_t stack_top);
+void sched_yield(struct trap_frame *tf);
+void sched_join(struct trap_frame *tf, int tid);
+void sched_exit(struct trap_frame *tf, uint64_t value);
+void sched_timer_tick(struct trap_frame *tf);
+void sched_wake_ipi(void);
+int sched_current_tid(void);       /* 0 when the CPU is idle */
+
+/* syscall.c */
+void syscall_dispatch(struct trap_frame *tf);
+
+#endif

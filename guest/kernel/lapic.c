@@ -1,0 +1,100 @@
+/*
+ * lapic.c - the local APIC, in xAPIC (MMIO at 0xFEE00000) or x2APIC (MSR)
+ * mode.  x2APIC is used only when a CPU's APIC ID needs more than 8 bits,
+ * so guests with few CPUs run the same on QEMU TCG, which lacks x2APIC.
+ */
+#include "kernel.h"
+
+#define LAPIC_BASE 0xfee00000UL
+#define MSR_APIC_BASE 0x1b
+#define APIC_BASE_ENABLE (1u << 11)
+#define APIC_BASE_X2APIC (1u << 10)
+
+enum {
+	REG_ID = 0x20, REG_TPR = 0x80, REG_EOI = 0xb0, REG_SVR = 0xf0,
+	REG_ICR_LOW = 0x300, REG_ICR_HIGH = 0x310, REG_LVT_TIMER = 0x320,
+	REG_TIMER_INIT = 0x380, REG_TIMER_CURRENT = 0x390, REG_TIMER_DIV = 0x3e0,
+	ICR_BUSY = 1 << 12, LVT_MASKED = 1 << 16, SVR_ENABLE = 1 << 8,
+	TIMER_DIVIDE_BY_1 = 0xb,
+};
+
+static bool x2apic_mode;
+
+static uint32_t lapic_read(unsigned reg)
+{
+	if (x2apic_mode)
+		return (uint32_t)rdmsr(0x800 + (reg >> 4));
+	return *(volatile uint32_t *)(LAPIC_BASE + reg);
+}
+
+static void lapic_write(unsigned reg, uint32_t v)
+{
+	if (x2apic_mode)
+		wrmsr(0x800 + (reg >> 4), v);
+	else
+		*(volatile uint32_t *)(LAPIC_BASE + reg) = v;
+}
+
+void lapic_init(bool x2apic)
+{
+	x2apic_mode = x2apic;
+	if (x2apic)
+		wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
+	lapic_write(REG_TPR, 0);
+	lapic_write(REG_LVT_TIMER, LVT_MASKED | VEC_TIMER);
+	lapic_write(REG_SVR, SVR_ENABLE | VEC_SPURIOUS);
+}
+
+uint32_t lapic_id(void)
+{
+	return x2apic_mode ? lapic_read(REG_ID) : lapic_read(REG_ID) >> 24;
+}
+
+void lapic_eoi(void)
+{
+	lapic_write(REG_EOI, 0);
+}
+
+void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low)
+{
+	if (x2apic_mode) {
+		wrmsr(0x830, ((uint64_t)apic_id << 32) | icr_low);
+		return;
+	}
+	lapic_write(REG_ICR_HIGH, apic_id << 24);
+	lapic_write(REG_ICR_LOW, icr_low);
+	while (lapic_read(REG_ICR_LOW) & ICR_BUSY)
+		cpu_relax();
+}
+
+/* Without a timing leaf, count the timer against the TSC once. */
+static void calibrate_timer(void)
+{
+	lapic_write(REG_TIMER_DIV, TIMER_DIVIDE_BY_1);
+	lapic_write(REG_LVT_TIMER, LVT_MASKED | VEC_TIMER);
+	lapic_write(REG_TIMER_INIT, 0xffffffff);
+	tsc_delay_us(10000);
+	sysinfo.lapic_timer_hz = (uint64_t)(0xffffffffu - lapic_read(REG_TIMER_CURRENT)) * 100;
+	lapic_write(REG_TIMER_INIT, 0);
+}
+
+void lapic_timer_oneshot(uint64_t ns)
+{
+	uint64_t ticks;
+
+	if (!sysinfo.lapic_timer_hz)
+		calibrate_timer();
+	ticks = ns * (sysinfo.lapic_timer_hz / 1000) / 1000000;
+	if (ticks == 0)
+		ticks = 1;
+	if (ticks > 0xffffffff)
+		ticks = 0xffffffff;
+	lapic_write(REG_TIMER_DIV, TIMER_DIVIDE_BY_1);
+	lapic_write(REG_LVT_TIMER, VEC_TIMER);   /* one-shot, unmasked */
+	lapic_write(REG_TIMER_INIT, (uint32_t)ticks);
+}
+
+void lapic_timer_stop(void)
+{
+	lapic_write(REG_TIMER_INIT, 0);
+}

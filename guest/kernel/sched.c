@@ -1,0 +1,288 @@
+/*
+ * sched.c - ring-3 threads on each CPU.
+ *
+ * Threads are pinned: a thread runs on the CPU it was spawned on, as
+ * sysbench's workers effectively do on an idle Linux host with one thread
+ * per CPU.  A CPU with more than one runnable thread round-robins them on
+ * its LAPIC timer (TIMESLICE_NS); a CPU with one never arms the timer, so
+ * a run with threads <= vCPUs takes no timer interrupts at all.  A CPU
+ * with nothing to run halts until a wake IPI.
+ *
+ * A switch rewrites the trap frame at the top of the CPU's ring-0 stack
+ * (the one trap_return will pop) and swaps FPU/SSE state with
+ * fxsave/fxrstor; ring 0 itself never touches the FPU.
+ *
+ * One lock guards all scheduler state: it is taken only on spawn, exit,
+ * join, yield and timer ticks, never while a benchmark loop runs.
+ */
+#include "kernel.h"
+#include "syscall.h"
+
+#define MAX_THREADS 512
+#define TIMESLICE_NS 10000000ULL   /* 10 ms */
+#define RFLAGS_IF 0x200
+#define RFLAGS_RESERVED 0x2
+
+enum thread_state { T_FREE, T_RUNNABLE, T_RUNNING, T_BLOCKED, T_DONE };
+
+struct thread {
+	uint8_t fx[512] __attribute__((aligned(16)));   /* fxsave area */
+	struct trap_frame frame;    /* user context while not running */
+	enum thread_state state;
+	int tid;
+	unsigned cpu;
+	uint64_t exit_value;
+	struct thread *next;        /* run queue link */
+	struct thread *joiner;      /* blocked in join on this thread */
+};
+
+static struct thread threads[MAX_THREADS];
+static volatile int sched_lock;
+static uint8_t fx_initial[512] __attribute__((aligned(16)));
+
+static void fxsave(uint8_t *area)
+{
+	__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+}
+
+static void fxrstor(const uint8_t *area)
+{
+	__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
+}
+
+void sched_init(void)
+{
+	/* The FPU state FNINIT would give: x87 control word 0x37f, MXCSR
+	 * 0x1f80 (all exceptions masked, round to nearest). */
+	uint16_t fcw = 0x37f;
+	uint32_t mxcsr = 0x1f80;
+
+	memcpy(fx_initial, &fcw, 2);
+	memcpy(fx_initial + 24, &mxcsr, 4);
+}
+
+static struct trap_frame *cpu_frame(struct cpu *c)
+{
+	return (struct trap_frame *)(c->kstack_top - sizeof(struct trap_frame));
+}
+
+static void enqueue(struct cpu *c, struct thread *t)
+{
+	t->state = T_RUNNABLE;
+	t->next = NULL;
+	if (c->run_tail)
+		c->run_tail->next = t;
+	else
+		c->run_head = t;
+	c->run_tail = t;
+	c->nrunnable++;
+}
+
+static struct thread *dequeue(struct cpu *c)
+{
+	struct thread *t = c->run_head;
+
+	if (t) {
+		c->run_head = t->next;
+		if (!c->run_head)
+			c->run_tail = NULL;
+		c->nrunnable--;
+	}
+	return t;
+}
+
+/* Arm or stop this CPU's timer: it runs only while threads share it. */
+static void update_timer(struct cpu *c)
+{
+	bool need = c->current && c->nrunnable > 0;
+
+	if (need && !c->timer_armed)
+		lapic_timer_oneshot(TIMESLICE_NS);
+	else if (!need && c->timer_armed)
+		lapic_timer_stop();
+	c->timer_armed = need;
+}
+
+/* Tells CPU `c` that its queue changed (called with the lock held). */
+static void notify(struct cpu *c)
+{
+	if (c == this_cpu())
+		update_timer(c);
+	else if (c->idle || (c->current && !c->timer_armed))
+		lapic_send_ipi(c->apic_id, ICR_FIXED | VEC_WAKE);
+}
+
+/* Makes `next` (or, if NULL, whatever is queued, halting until something
+ * is) the running thread of this CPU, by rewriting `tf`.  The caller has
+ * saved or discarded the current thread; called and returns with the lock
+ * held. */
+static void run_next(struct cpu *c, struct trap_frame *tf, struct thread *next)
+{
+	while (!next && !(next = dequeue(c))) {
+		c->current = NULL;
+		c->idle = true;
+		update_timer(c);
+		spin_unlock(&sched_lock);
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+		spin_lock(&sched_lock);
+		c->idle = false;
+	}
+	next->state = T_RUNNING;
+	c->current = next;
+	c->switches++;
+	*tf = next->frame;
+	fxrstor(next->fx);
+	update_timer(c);
+}
+
+static void save_current(struct cpu *c, const struct trap_frame *tf)
+{
+	c->current->frame = *tf;
+	fxsave(c->current->fx);
+}
+
+void sched_start_cpu(void)
+{
+	struct cpu *c = this_cpu();
+	struct trap_frame *tf = cpu_frame(c);
+
+	spin_lock(&sched_lock);
+	run_next(c, tf, NULL);
+	spin_unlock(&sched_lock);
+	trap_resume(tf);
+}
+
+int sched_spawn(unsigned cpu, uint64_t entry, uint64_t arg, uint64_t stack_top)
+{
+	struct thread *t = NULL;
+
+	if (cpu >= ncpus || !cpus[cpu].online_tsc || (stack_top & 15))
+		return -SYS_ERR_INVAL;
+	spin_lock(&sched_lock);
+	for (unsigned i = 0; i < MAX_THREADS; i++) {
+		if (threads[i].state == T_FREE) {
+			t = &threads[i];
+			break;
+		}
+	}
+	if (!t) {
+		spin_unlock(&sched_lock);
+		return -SYS_ERR_AGAIN;
+	}
+	memset(&t->frame, 0, sizeof(t->frame));
+	t->frame.rip = entry;
+	t->frame.rdi = arg;
+	t->frame.cs = USER_CS;
+	t->frame.ss = USER_DS;
+	t->frame.rsp = stack_top - 8;   /* as if called: rsp+8 is 16-aligned */
+	t->frame.rflags = RFLAGS_IF | RFLAGS_RESERVED;
+	memcpy(t->fx, fx_initial, sizeof(t->fx));
+	t->tid = (int)(t - threads) + 1;
+	t->cpu = cpu;
+	t->joiner = NULL;
+	enqueue(&cpus[cpu], t);
+	notify(&cpus[cpu]);
+	spin_unlock(&sched_lock);
+	return t->tid;
+}
+
+void sched_yield(struct trap_frame *tf)
+{
+	struct cpu *c = this_cpu();
+
+	spin_lock(&sched_lock);
+	if (c->run_head) {
+		save_current(c, tf);
+		enqueue(c, c->current);
+		run_next(c, tf, NULL);
+	}
+	spin_unlock(&sched_lock);
+}
+
+void sched_join(struct trap_frame *tf, int tid)
+{
+	struct cpu *c = this_cpu();
+	struct thread *t;
+
+	if (tid < 1 || tid > MAX_THREADS) {
+		tf->rax = (uint64_t)-SYS_ERR_SRCH;
+		return;
+	}
+	t = &threads[tid - 1];
+	spin_lock(&sched_lock);
+	if (t->state == T_FREE || t == c->current || t->joiner) {
+		spin_unlock(&sched_lock);
+		tf->rax = (uint64_t)-SYS_ERR_SRCH;
+		return;
+	}
+	if (t->state == T_DONE) {
+		tf->rax = t->exit_value;
+		t->state = T_FREE;
+		spin_unlock(&sched_lock);
+		return;
+	}
+	/* Sleep until t exits; sched_exit puts the value in our RAX. */
+	save_current(c, tf);
+	c->current->state = T_BLOCKED;
+	t->joiner = c->current;
+	run_next(c, tf, NULL);
+	spin_unlock(&sched_lock);
+}
+
+void sched_exit(struct trap_frame *tf, uint64_t value)
+{
+	struct cpu *c = this_cpu();
+	struct thread *t = c->current;
+
+	spin_lock(&sched_lock);
+	t->exit_value = value;
+	if (t->joiner) {
+		struct thread *j = t->joiner;
+
+		j->frame.rax = value;
+		t->state = T_FREE;
+		enqueue(&cpus[j->cpu], j);
+		notify(&cpus[j->cpu]);
+	} else {
+		t->state = T_DONE;
+	}
+	c->current = NULL;
+	run_next(c, tf, NULL);
+	spin_unlock(&sched_lock);
+}
+
+void sched_timer_tick(struct trap_frame *tf)
+{
+	struct cpu *c = this_cpu();
+
+	spin_lock(&sched_lock);
+	c->timer_armed = false;
+	/* Preempt only ring-3 threads; an idle CPU's halt loop just goes on. */
+	if ((tf->cs & 3) == 3 && c->current && c->run_head) {
+		save_current(c, tf);
+		enqueue(c, c->current);
+		run_next(c, tf, NULL);
+	} else {
+		update_timer(c);
+	}
+	spin_unlock(&sched_lock);
+}
+
+void sched_wake_ipi(void)
+{
+	struct cpu *c = this_cpu();
+
+	/* An idle CPU re-checks its queue when the halt returns; a busy one
+	 * may now share itself and need its timer. */
+	spin_lock(&sched_lock);
+	if (c->current)
+		update_timer(c);
+	spin_unlock(&sched_lock);
+}
+
+int sched_current_tid(void)
+{
+	struct thread *t = this_cpu()->current;
+
+	return t ? t->tid : 0;
+}

@@ -1,0 +1,149 @@
+/*
+ * report.c - the VMBENCH-RESULT line: one JSON object in the shape of
+ * DESIGN's result schema (vmbench.result/1), built without allocation.
+ */
+#include "user.h"
+
+#define RESULT_MAX 4096
+
+void json_init(struct json *j, char *buf, size_t size)
+{
+	j->buf = buf;
+	j->size = size;
+	j->len = 0;
+	j->depth = 0;
+	j->need_comma[0] = false;
+	buf[0] = 0;
+}
+
+static void append(struct json *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void append(struct json *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (j->len < j->size)
+		j->len += (size_t)vsnprintf(j->buf + j->len, j->size - j->len, fmt, ap);
+	va_end(ap);
+}
+
+static void append_string(struct json *j, const char *s)
+{
+	append(j, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			append(j, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			append(j, "\\u%04x", c);
+		else
+			append(j, "%c", c);
+	}
+	append(j, "\"");
+}
+
+static void key(struct json *j, const char *k)
+{
+	if (j->need_comma[j->depth])
+		append(j, ",");
+	j->need_comma[j->depth] = true;
+	if (k) {
+		append_string(j, k);
+		append(j, ":");
+	}
+}
+
+void json_begin(struct json *j, const char *k)
+{
+	key(j, k);
+	append(j, "{");
+	if (j->depth + 1 < (int)ARRAY_SIZE(j->need_comma))
+		j->need_comma[++j->depth] = false;
+}
+
+void json_end(struct json *j)
+{
+	append(j, "}");
+	if (j->depth > 0)
+		j->depth--;
+}
+
+void json_str(struct json *j, const char *k, const char *value)
+{
+	key(j, k);
+	append_string(j, value);
+}
+
+void json_u64(struct json *j, const char *k, uint64_t value)
+{
+	key(j, k);
+	append(j, "%llu", (unsigned long long)value);
+}
+
+void json_double(struct json *j, const char *k, double value)
+{
+	key(j, k);
+	if (value != value || value > 1e300 || value < -1e300)
+		append(j, "null");    /* JSON has no NaN or infinity */
+	else
+		append(j, "%.10g", value);
+}
+
+void json_bool(struct json *j, const char *k, bool value)
+{
+	key(j, k);
+	append(j, value ? "true" : "false");
+}
+
+const char *platform_name(void)
+{
+	if (!strncmp(sys->loader, "vmbench vmm", 11))
+		return "vmm";
+	if (!strncmp(sys->loader, "qemu", 4))
+		return "qemu-guest";
+	return "bare-metal";
+}
+
+void result_begin(struct json *j, const struct test_args *args)
+{
+	json_begin(j, NULL);
+	json_str(j, "schema", "vmbench.result/1");
+	json_str(j, "test", args->test);
+	json_str(j, "platform", platform_name());
+	json_begin(j, "options");
+	for (unsigned i = 0; i < args->nopts; i++) {
+		const struct option_value *o = &args->opts[i];
+
+		switch (o->def->type) {
+		case OPT_INT:
+		case OPT_SIZE: json_u64(j, o->def->name, o->u); break;
+		case OPT_BOOL: json_bool(j, o->def->name, o->u); break;
+		case OPT_DOUBLE: json_double(j, o->def->name, o->d); break;
+		case OPT_STRING: json_str(j, o->def->name, o->text); break;
+		}
+	}
+	json_end(j);
+}
+
+void result_emit(struct json *j)
+{
+	struct cpu_identity id;
+
+	cpu_identify(&id);
+	json_begin(j, "env");
+	json_u64(j, "vcpus", sys->cpus_online);
+	json_u64(j, "mem_mib", (sys->ram_bytes + (1 << 20) - 1) >> 20);
+	json_str(j, "cpu_vendor", id.vendor);
+	json_str(j, "cpu_brand", id.brand);
+	json_str(j, "hypervisor", id.hypervisor);
+	json_u64(j, "tsc_hz", sys->tsc_hz);
+	json_str(j, "tsc_source", sys->tsc_source);
+	json_str(j, "boot_loader", sys->loader);
+	json_end(j);
+	json_end(j);
+	if (j->len >= j->size)
+		die(STATUS_FAILED, "internal error: result line longer than %zu bytes", j->size);
+	printf("VMBENCH-RESULT %s\n", j->buf);
+}

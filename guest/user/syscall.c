@@ -1,0 +1,59 @@
+/*
+ * syscall.c - int $0x80 wrappers (numbers and arguments: syscall.h).
+ */
+#include "user.h"
+
+static inline long syscall4(long n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	long ret;
+
+	__asm__ volatile("int $0x80"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a0), "S"(a1), "d"(a2), "c"(a3)
+			 : "memory");
+	return ret;
+}
+
+long sys_write(const void *buf, size_t len)
+{
+	return syscall4(SYS_WRITE, (uintptr_t)buf, len, 0, 0);
+}
+
+void sys_exit(int status)
+{
+	syscall4(SYS_EXIT, (uint64_t)status, 0, 0, 0);
+	for (;;)
+		;
+}
+
+const struct sysinfo *sys_sysinfo(void)
+{
+	return (const struct sysinfo *)syscall4(SYS_SYSINFO, 0, 0, 0, 0);
+}
+
+long sys_spawn(unsigned cpu, void (*entry)(void *), void *arg, void *stack_top)
+{
+	return syscall4(SYS_SPAWN, cpu, (uintptr_t)entry, (uintptr_t)arg, (uintptr_t)stack_top);
+}
+
+long sys_join(long tid)
+{
+	return syscall4(SYS_JOIN, (uint64_t)tid, 0, 0, 0);
+}
+
+void sys_thread_exit(uint64_t value)
+{
+	syscall4(SYS_THREAD_EXIT, value, 0, 0, 0);
+	for (;;)
+		;
+}
+
+long sys_crash(int kind)
+{
+	return syscall4(SYS_CRASH, (uint64_t)kind, 0, 0, 0);
+}
+
+unsigned sys_cpu(void)
+{
+	return (unsigned)syscall4(SYS_CPU, 0, 0, 0, 0);
+}

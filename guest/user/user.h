@@ -1,0 +1,170 @@
+/*
+ * user.h - the ring-3 runtime every test is written against: console
+ * output, threads, memory, time, the command line and result reporting.
+ *
+ * Ring 3 runs natively on every host (where guest ring 0 is emulated, it
+ * is the only place a measurement means anything), and it may use SSE.
+ */
+#ifndef GUEST_USER_H
+#define GUEST_USER_H
+
+#include "libc.h"
+#include "syscall.h"
+#include "sysinfo.h"
+#include "x86.h"
+
+#define GUEST_VERSION "0.1.0"
+
+/* Exit statuses of the guest (the isa-debug-exit value). */
+enum guest_status {
+	STATUS_OK = 0,
+	STATUS_FAILED = 1,        /* a test ran and found something wrong */
+	STATUS_USAGE = 2,         /* unknown test or option, bad value */
+	STATUS_UNAVAILABLE = 3,   /* needs hardware that is not there */
+	STATUS_CRASH = 4,         /* an exception (kernel/trap.c) */
+};
+
+/* ---- system calls (syscall.c) ---------------------------------------------- */
+
+long sys_write(const void *buf, size_t len);
+__attribute__((noreturn)) void sys_exit(int status);
+const struct sysinfo *sys_sysinfo(void);
+long sys_spawn(unsigned cpu, void (*entry)(void *), void *arg, void *stack_top);
+long sys_join(long tid);
+__attribute__((noreturn)) void sys_thread_exit(uint64_t value);
+long sys_crash(int kind);
+unsigned sys_cpu(void);
+
+/* ---- output (stdio.c) ------------------------------------------------------- */
+
+/* One console write per call, so lines from several threads never mix. */
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int puts(const char *s);
+/* Prints "vmbench: <message>" and exits with `status`. */
+__attribute__((noreturn)) void die(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- memory (malloc.c) ------------------------------------------------------ */
+
+void heap_init(void);
+/* Aligned allocation from free RAM; NULL when it does not fit.  Memory is
+ * never returned: a test allocates its buffers once. */
+void *heap_alloc(size_t size, size_t align);
+uint64_t heap_free_bytes(void);
+
+/* ---- threads (thread.c) ----------------------------------------------------- */
+
+typedef uint64_t (*thread_fn)(void *arg);
+/* Runs fn(arg) on `cpu`; returns a thread id, or a negative error. */
+long thread_spawn(unsigned cpu, thread_fn fn, void *arg, size_t stack_size);
+uint64_t thread_join(long tid);
+
+/* ---- time (time.c) ---------------------------------------------------------- */
+
+void time_init(uint64_t tsc_hz);
+uint64_t tsc_to_ns(uint64_t ticks);
+uint64_t ns_to_tsc(uint64_t ns);
+double tsc_to_seconds(uint64_t ticks);
+
+/* ---- CPU identification (cpuinfo.c) ----------------------------------------- */
+
+struct cpu_identity {
+	char vendor[13];
+	char brand[49];
+	char hypervisor[13];      /* empty on bare metal */
+	uint32_t family, model, stepping;
+};
+void cpu_identify(struct cpu_identity *id);
+uint32_t cpu_apic_id(void);
+
+/* ---- the command line (cmdline.c) ------------------------------------------- */
+
+/* sysbench's grammar: TEST [--name=value ...] [command ...] */
+#define MAX_ARGS 64
+
+enum opt_type { OPT_INT, OPT_SIZE, OPT_BOOL, OPT_STRING, OPT_DOUBLE };
+
+struct option_def {
+	const char *name;
+	enum opt_type type;
+	const char *default_value;
+	const char *help;
+	const char *choices;      /* OPT_STRING: "a,b,c", or NULL for any */
+};
+
+struct option_value {
+	const struct option_def *def;
+	const char *text;         /* as given, or the default */
+	bool given;
+	uint64_t u;               /* OPT_INT, OPT_SIZE, OPT_BOOL */
+	double d;                 /* OPT_DOUBLE */
+};
+
+struct test_args {
+	const char *test;
+	unsigned nopts;
+	struct option_value opts[MAX_ARGS];
+	unsigned ncommands;
+	const char *commands[MAX_ARGS];
+};
+
+/* Splits the multiboot command line (its first word, the kernel path, is
+ * dropped).  Returns false, with a message printed, on a malformed line. */
+bool cmdline_split(const char *line, char *storage, size_t storage_len,
+		   const char **words, unsigned *nwords);
+/* Checks options against `defs` (general options are added by the
+ * caller); prints one line and returns false on an unknown option or a
+ * bad value. */
+bool cmdline_parse(unsigned nwords, const char **words, const struct option_def *const *defs,
+		   struct test_args *args);
+const struct option_value *opt_get(const struct test_args *args, const char *name);
+uint64_t opt_u64(const struct test_args *args, const char *name);
+bool opt_bool(const struct test_args *args, const char *name);
+const char *opt_str(const struct test_args *args, const char *name);
+double opt_double(const struct test_args *args, const char *name);
+
+/* ---- results (report.c) ---------------------------------------------------- */
+
+/* Builds the single-line JSON object after "VMBENCH-RESULT ". */
+struct json {
+	char *buf;
+	size_t size, len;
+	bool need_comma[16];
+	int depth;
+};
+void json_init(struct json *j, char *buf, size_t size);
+void json_begin(struct json *j, const char *key);    /* object; key NULL at top */
+void json_end(struct json *j);
+void json_str(struct json *j, const char *key, const char *value);
+void json_u64(struct json *j, const char *key, uint64_t value);
+void json_double(struct json *j, const char *key, double value);
+void json_bool(struct json *j, const char *key, bool value);
+/* The start every result shares: schema, test, platform, options, and
+ * the environment block. */
+void result_begin(struct json *j, const struct test_args *args);
+/* Prints "VMBENCH-RESULT <json>". */
+void result_emit(struct json *j);
+/* "vmm", "qemu-guest" or "bare-metal", from the boot loader's name. */
+const char *platform_name(void);
+
+/* ---- tests (guest/tests) ------------------------------------------------------ */
+
+struct guest_test {
+	const char *name;
+	const char *summary;
+	const struct option_def *options;   /* NULL-name terminated */
+	const char *commands;               /* "run", or "prepare run cleanup" */
+	bool hidden;                        /* not listed in help */
+	/* Runs one command (run, prepare, cleanup ...); returns a status. */
+	int (*run)(const struct test_args *args, const char *command);
+};
+
+#define GUEST_TEST(ident, ...)                                               \
+	static const struct guest_test ident##_test = {__VA_ARGS__};          \
+	static const struct guest_test *const ident##_test_ptr               \
+		__attribute__((used, section("guest_tests"), aligned(8))) = &ident##_test
+
+/* Facts every test may read (set by main.c before the test runs). */
+extern const struct sysinfo *sys;
+
+#endif
