@@ -259,3 +259,36 @@ int kvm_create_vcpu(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errle
 	}
 	return 0;
 }
+
+int kvm_check(FILE *out, char *errbuf, size_t errlen)
+{
+	unsigned max_vcpus;
+	int kvm_fd, vm_fd, vcpu_fd, khz;
+
+	if (kvm_open(&kvm_fd, &max_vcpus, errbuf, errlen))
+		return -1;
+	/* Creating a VM and a vCPU is what fails on some half-working hosts. */
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0) {
+		snprintf(errbuf, errlen, "KVM_CREATE_VM failed: %s", strerror(errno));
+		close(kvm_fd);
+		return -1;
+	}
+	vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0UL);
+	khz = vcpu_fd >= 0 ? ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0) : -1;
+	if (vcpu_fd < 0 || khz <= 0) {
+		snprintf(errbuf, errlen, "%s failed: %s",
+			 vcpu_fd < 0 ? "KVM_CREATE_VCPU" : "KVM_GET_TSC_KHZ", strerror(errno));
+		if (vcpu_fd >= 0)
+			close(vcpu_fd);
+		close(vm_fd);
+		close(kvm_fd);
+		return -1;
+	}
+	fprintf(out, "vmm: " KVM_DEVICE " is usable: KVM API %d, up to %u vCPUs, "
+		"TSC %.3f MHz\n", KVM_API_VERSION, max_vcpus, khz / 1e3);
+	close(vcpu_fd);
+	close(vm_fd);
+	close(kvm_fd);
+	return 0;
+}

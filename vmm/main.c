@@ -21,6 +21,12 @@ int main(int argc, char **argv)
 	case OPTIONS_ERROR:
 		vmm_error("%s", err);
 		return VMM_STATUS_SETUP;
+	case OPTIONS_CHECK:
+		if (kvm_check(stdout, err, sizeof(err))) {
+			vmm_error("cannot run guests here: %s", err);
+			return VMM_STATUS_SETUP;
+		}
+		return 0;
 	case OPTIONS_RUN:
 		break;
 	}

@@ -41,6 +41,7 @@ static const char usage_text[] =
 	"      --trace          print every userspace exit with the guest\n"
 	"                       instruction that caused it (to stderr)\n"
 	"  -j, --json FILE      write the guest's results and host figures as JSON\n"
+	"      --check          tell whether this host can run vmm, and why not\n"
 	"  -h, --help           show this help\n"
 	"  -V, --version        show the version\n"
 	"\n"
@@ -130,7 +131,7 @@ static char *join_guest_args(const char *guest, int argc, char **argv,
 enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 				  char *errbuf, size_t errlen, FILE *out)
 {
-	enum { OPT_HUGEPAGES = 256, OPT_TRACE };
+	enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK };
 	static const struct option longopts[] = {
 		{"smp", required_argument, NULL, 'c'},
 		{"mem", required_argument, NULL, 'm'},
@@ -139,6 +140,7 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 		{"timeout", required_argument, NULL, 't'},
 		{"stats", no_argument, NULL, 's'},
 		{"trace", no_argument, NULL, OPT_TRACE},
+		{"check", no_argument, NULL, OPT_CHECK},
 		{"json", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -209,6 +211,8 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 		case OPT_TRACE:
 			cfg->trace = true;
 			break;
+		case OPT_CHECK:
+			return OPTIONS_CHECK;
 		case 'j':
 			cfg->json_path = optarg;
 			break;

@@ -66,7 +66,7 @@ struct vmm_config {
 	double timeout_s;          /* 0 = none */
 };
 
-enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_ERROR };
+enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_ERROR, OPTIONS_CHECK };
 
 /* Parses argv into *cfg.  On OPTIONS_ERROR, errbuf holds one line that says
  * what is wrong; OPTIONS_EXIT_OK means --help or --version was printed to
@@ -153,6 +153,8 @@ struct vcpu;
  * first one missing.  max_vcpus gets KVM's limit. */
 int kvm_open(int *kvm_fd, unsigned *max_vcpus, char *errbuf, size_t errlen);
 int kvm_create_vm(struct vm *vm, char *errbuf, size_t errlen);
+/* vmm --check: can this host run vmm?  Prints one line; returns 0 if so. */
+int kvm_check(FILE *out, char *errbuf, size_t errlen);
 int kvm_create_vcpu(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errlen);
 /* The CPUID table vCPU `index` sees (KVM's supported set, adjusted). */
 int cpuid_setup(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errlen);

@@ -179,6 +179,9 @@ void tsc_delay_us(uint64_t us);
 /* acpi.c: the CPUs from the MADT; false if there is no usable MADT. */
 bool acpi_find_cpus(void);
 
+/* pic.c: remap and mask the 8259s (before interrupts are ever enabled). */
+void pic_disable(void);
+
 /* lapic.c */
 void lapic_init(bool x2apic);      /* this CPU */
 uint32_t lapic_id(void);
@@ -197,7 +200,8 @@ __attribute__((noreturn)) void ap_main(unsigned index);
 
 /* paging.c: map RAM above 4 GiB (0..4 GiB is mapped by header.S). */
 void paging_map_high_ram(void);
-/* Boot-time page allocator (kernel stacks, page directories). */
+/* Boot-time page allocator (kernel stacks, page directories); the pages
+ * come uninitialised. */
 void *boot_alloc_pages(size_t npages);
 
 /* sched.c */

@@ -28,6 +28,7 @@ void kernel_main(uint32_t magic, uint32_t info)
 	bsp->kstack_top = (uint64_t)bsp_boot_stack_top;
 	idt_init();
 	cpu_init(bsp);
+	pic_disable();
 	tsc_init();
 	sysinfo.acpi = acpi_find_cpus();
 	sysinfo.ncpus = ncpus;

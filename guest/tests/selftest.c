@@ -1,7 +1,8 @@
 /*
- * crash.c - a hidden test that fails on purpose, so the tests of vmm and
- * QEMU can check each failure gives a clear message, a distinct status
- * and no hang.  `crash --kind=K`:
+ * selftest.c - a hidden test for the test suites of vmm and QEMU: it
+ * fails on purpose, so they can check each failure gives a clear message,
+ * a distinct status and no hang, and it exercises paths a benchmark would
+ * only hit by chance.  `selftest --kind=K`:
  *
  *   user-page-fault    ring 3 reads address 0 (page 0 is kernel-only)
  *   kernel-page-fault  ring 0 reads unmapped memory
@@ -10,6 +11,8 @@
  *   bad-mmio           ring 0 reads the MMIO hole where nothing lives
  *   hang               ring 0 halts with interrupts off, forever
  *   status             exit with --status=N
+ *   spin               busy in ring 3 (interrupts on) for --ms=N, then
+ *                      exit 0: a stray legacy interrupt would land here
  */
 #include "user.h"
 
@@ -24,14 +27,22 @@ static const struct {
 	{"hang", CRASH_HANG},
 };
 
-static int crash_run(const struct test_args *args, const char *command)
+static int selftest_run(const struct test_args *args, const char *command)
 {
 	const char *kind = opt_str(args, "kind");
 
 	(void)command;
-	printf("vmbench: crashing on purpose: %s\n", kind);
 	if (!strcmp(kind, "status"))
 		return (int)opt_u64(args, "status");
+	if (!strcmp(kind, "spin")) {
+		uint64_t end = rdtsc() + ns_to_tsc(opt_u64(args, "ms") * 1000000);
+
+		while (rdtsc() < end)
+			;
+		printf("vmbench: spun for %llu ms\n", (unsigned long long)opt_u64(args, "ms"));
+		return STATUS_OK;
+	}
+	printf("vmbench: failing on purpose: %s\n", kind);
 	if (!strcmp(kind, "user-page-fault")) {
 		volatile uint8_t *null = NULL;
 
@@ -49,12 +60,13 @@ static int crash_run(const struct test_args *args, const char *command)
 	return STATUS_USAGE;
 }
 
-static const struct option_def crash_options[] = {
-	{"kind", OPT_STRING, "user-page-fault", "how to fail",
-	 "user-page-fault,kernel-page-fault,triple-fault,bad-port,bad-mmio,hang,status"},
+static const struct option_def selftest_options[] = {
+	{"kind", OPT_STRING, "user-page-fault", "what to do",
+	 "user-page-fault,kernel-page-fault,triple-fault,bad-port,bad-mmio,hang,status,spin"},
 	{"status", OPT_INT, "0", "exit status for --kind=status", NULL},
+	{"ms", OPT_INT, "200", "milliseconds for --kind=spin", NULL},
 	{NULL, 0, NULL, NULL, NULL},
 };
 
-GUEST_TEST(crash, .name = "crash", .summary = "fail on purpose (for tests)",
-	   .options = crash_options, .commands = "run", .hidden = true, .run = crash_run);
+GUEST_TEST(selftest, .name = "selftest", .summary = "fail on purpose, for test suites",
+	   .options = selftest_options, .commands = "run", .hidden = true, .run = selftest_run);

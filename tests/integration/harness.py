@@ -1,0 +1,113 @@
+"""What the integration tests share: where the products are, how to run
+vmm (on this host's KVM, or inside a Linux VM that offers nested KVM when
+this host cannot run guests), how to boot the guest under QEMU, and how to
+read the guest's VMBENCH-RESULT lines.
+
+VMBENCH_KVM=host|nested|auto (default auto) picks how vmm runs;
+VMBENCH_VMM=PATH picks the vmm binary (default: the ASan+UBSan build).
+"""
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "build"
+GUEST = BUILD / "guest.elf"
+VMM = Path(os.environ.get("VMBENCH_VMM", BUILD / "san" / "vmm"))
+RELEASE_VMM = BUILD / "vmm"
+
+sys.path.insert(0, str(REPO / "tools"))
+from vmbench import linuxvm  # noqa: E402
+
+# Sanitizer findings must fail a test: give them statuses no test expects.
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:exitcode=86:abort_on_error=0",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+}
+
+RESULT_PREFIX = "VMBENCH-RESULT "
+
+
+def results(stdout):
+    """The JSON objects of every VMBENCH-RESULT line in `stdout`."""
+    return [json.loads(line[len(RESULT_PREFIX):])
+            for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+
+
+def one_result(testcase, stdout):
+    found = results(stdout)
+    testcase.assertEqual(len(found), 1, f"expected one VMBENCH-RESULT line in:\n{stdout}")
+    return found[0]
+
+
+class _Runner:
+    """Runs commands where /dev/kvm works: here, or in a nested-KVM VM."""
+
+    def __init__(self):
+        mode = os.environ.get("VMBENCH_KVM", "auto")
+        if mode == "auto":
+            check = subprocess.run([str(RELEASE_VMM), "--check"], capture_output=True)
+            mode = "host" if check.returncode == 0 else "nested"
+        self.mode = mode
+        self._session = None
+        if mode == "host":
+            self.scratch_dir = Path(tempfile.mkdtemp(prefix="vmbench-test-", dir=BUILD))
+        elif mode == "nested":
+            print("harness: this host cannot run KVM guests; running vmm in a Linux VM "
+                  "with nested KVM (tools/linuxvm)", file=sys.stderr)
+            self._session = linuxvm.Session(binaries=[str(VMM), str(RELEASE_VMM)],
+                                            mem="8G", smp=2)
+            self.scratch_dir = Path(self._session.scratch_dir)
+            atexit.register(self._session.close)
+        else:
+            raise ValueError(f"VMBENCH_KVM={mode}: expected host, nested or auto")
+
+    def run(self, argv, timeout, env=None):
+        argv = [str(a) for a in argv]
+        full_env = dict(SANITIZER_ENV, **(env or {}))
+        if self._session:
+            res = self._session.run(argv, timeout=timeout, env=full_env)
+        else:
+            res = subprocess.run(argv, capture_output=True, timeout=timeout,
+                                 env=dict(os.environ, **full_env))
+        return subprocess.CompletedProcess(argv, res.returncode,
+                                           res.stdout.decode(errors="replace"),
+                                           res.stderr.decode(errors="replace"))
+
+
+_runner = None
+
+
+def kvm():
+    """The one runner of this test process (starting the nested VM once)."""
+    global _runner
+    if _runner is None:
+        _runner = _Runner()
+    return _runner
+
+
+def run_vmm(*args, timeout=120, vmm=None, env=None):
+    return kvm().run([vmm or VMM, *args], timeout=timeout, env=env)
+
+
+def run_sh(script, timeout=120):
+    return kvm().run(["sh", "-c", script], timeout=timeout)
+
+
+def run_qemu_guest(append, smp=1, mem="256M", timeout=60, extra=()):
+    """Boots build/guest.elf under QEMU TCG.  Returns (guest status or None
+    when the guest never wrote one, stdout, stderr)."""
+    argv = ["qemu-system-x86_64", "-accel", "tcg", "-kernel", str(GUEST),
+            "-smp", str(smp), "-m", mem, "-append", append,
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-display", "none", "-serial", "stdio", "-no-reboot", *extra]
+    res = subprocess.run(argv, capture_output=True, timeout=timeout)
+    # isa-debug-exit makes QEMU exit with status*2+1; 0 means QEMU stopped
+    # some other way (a triple fault with -no-reboot, for one).
+    status = (res.returncode - 1) // 2 if res.returncode % 2 == 1 else None
+    return status, res.stdout.decode(errors="replace"), res.stderr.decode(errors="replace")

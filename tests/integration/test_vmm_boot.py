@@ -1,0 +1,164 @@
+"""The real guest under vmm: every vCPU count and memory size the contract
+names, the --json and --stats reports, vCPU threads and pinning."""
+
+import json
+import re
+import unittest
+
+import harness
+from harness import GUEST, run_sh, run_vmm
+
+KVM_TIMEOUT = 120
+
+
+class InfoMatrix(unittest.TestCase):
+    """`info` with --smp 1, 2, 8 and --mem 64M, 2G, 5G (above the hole)."""
+
+    def check_info(self, smp, mem, mem_mib):
+        res = run_vmm("--smp", smp, "--mem", mem, "--timeout", 60, GUEST, "info",
+                      "--touch-ram", timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr + res.stdout)
+        self.assertNotIn("Sanitizer", res.stderr)
+        r = harness.one_result(self, res.stdout)
+        self.assertEqual(r["schema"], "vmbench.result/1")
+        self.assertEqual(r["test"], "info")
+        self.assertEqual(r["platform"], "vmm")
+        self.assertEqual(r["threads"], smp, "every vCPU ran a ring-3 thread")
+        self.assertTrue(r["ram_ok"], "every RAM range holds what was written")
+        env = r["env"]
+        self.assertEqual(env["vcpus"], smp)
+        self.assertEqual(env["mem_mib"], mem_mib)
+        self.assertEqual(env["hypervisor"], "KVMKVMKVM")
+        self.assertEqual(env["tsc_source"], "cpuid-0x40000010")
+        self.assertGreater(env["tsc_hz"], 100_000_000)
+        self.assertTrue(env["boot_loader"].startswith("vmbench vmm"))
+        self.assertTrue(env["cpu_brand"], "the brand string is filled in")
+        return r
+
+    def test_smp1_mem64m(self):
+        self.check_info(1, "64M", 64)
+
+    def test_smp2_mem64m(self):
+        self.check_info(2, "64M", 64)
+
+    def test_smp8_mem64m(self):
+        self.check_info(8, "64M", 64)
+
+    def test_smp1_mem2g(self):
+        self.check_info(1, "2G", 2048)
+
+    def test_smp2_mem2g(self):
+        self.check_info(2, "2G", 2048)
+
+    def test_smp8_mem2g(self):
+        self.check_info(8, "2G", 2048)
+
+    def test_smp1_mem5g(self):
+        r = self.check_info(1, "5G", 5120)
+        self.assertGreaterEqual(r["mapped_bytes"], 5 << 30)
+
+    def test_smp2_mem5g(self):
+        self.check_info(2, "5G", 5120)
+
+    def test_smp8_mem5g(self):
+        self.check_info(8, "5G", 5120)
+
+    def test_more_vcpus_than_host_cpus(self):
+        # The machines this runs on have 2 cores; 16 vCPUs share them.
+        self.check_info(16, "128M", 128)
+
+    def test_release_build_boots_too(self):
+        res = run_vmm("--smp", 2, "--mem", "256M", GUEST, "info", vmm=harness.RELEASE_VMM,
+                      timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(harness.one_result(self, res.stdout)["env"]["vcpus"], 2)
+
+
+class Reports(unittest.TestCase):
+    def test_json_report(self):
+        path = harness.kvm().scratch_dir / "info.json"
+        res = run_vmm("--smp", 2, "--mem", "512M", "--json", path, GUEST, "info",
+                      timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        doc = json.loads(path.read_text())
+        self.assertEqual(doc["schema"], "vmbench.vmm/1")
+        self.assertRegex(doc["vmm_version"], r"^\d+\.\d+\.\d+$")
+        self.assertTrue(doc["host"]["cpu"])
+        self.assertGreaterEqual(doc["host"]["cpus_online"], 1)
+        self.assertEqual(doc["config"], {"vcpus": 2, "mem_mib": 512, "hugepages": False,
+                                         "timeout_s": 0, "pin": None})
+        self.assertEqual(doc["exit_status"], 0)
+        self.assertEqual(doc["stop_reason"], "guest-exit")
+        self.assertGreater(doc["wall_time_s"], 0)
+        kinds = doc["exits"]["by_kind"]
+        self.assertEqual(kinds["debug-exit"]["count"], 1)
+        self.assertGreater(kinds["serial"]["count"], 0)
+        self.assertEqual(len(doc["exits"]["per_vcpu"]), 2)
+        self.assertEqual([r["test"] for r in doc["results"]], ["info"])
+        self.assertEqual(doc["results"][0], harness.one_result(self, res.stdout))
+        self.assertEqual(doc["invalid_results"], [])
+        self.assertEqual(doc["cmdline"], f"{GUEST} info")
+
+    def test_stats_report(self):
+        res = run_vmm("--stats", "--smp", 2, "--mem", "256M", GUEST, "info",
+                      timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertRegex(res.stderr, r"vcpu\s+exit\s+count\s+total_us\s+avg_us\s+max_us")
+        self.assertRegex(res.stderr, r"\n\s+all\s+serial\s+\d+")
+        self.assertRegex(res.stderr, r"\n\s+all\s+debug-exit\s+1\s")
+        self.assertIn("host timeline", res.stderr)
+
+    def test_trace_shows_exits_with_instructions(self):
+        res = run_vmm("--trace", "--mem", "64M", GUEST, "selftest", "--kind=status",
+                      timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        # Every exit names the device and the guest instruction behind it.
+        self.assertRegex(res.stderr, r"\[vcpu 0\] io out port 0x3f8 size 1 count \d+ "
+                                     r"\(serial\)\s+<- [0-9a-f]+: (rep )?outs?b")
+        self.assertRegex(res.stderr, r"\[vcpu 0\] io out port 0xf4 size 4 count 1 "
+                                     r"\(debug-exit\)\s+<- [0-9a-f]+: out dx, eax")
+
+    def test_guest_help_lists_tests(self):
+        res = run_vmm("--mem", "64M", GUEST, "help", timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("info", res.stdout)
+        self.assertNotIn("selftest", res.stdout, "hidden tests stay hidden")
+
+    def test_no_test_named_runs_info(self):
+        res = run_vmm("--mem", "64M", GUEST, timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(harness.one_result(self, res.stdout)["test"], "info")
+
+
+class Threads(unittest.TestCase):
+    """Each vCPU is a thread named "vcpu N"; --pin places them."""
+
+    def running_vmm(self, options):
+        # A guest that spins in ring 3 long enough to look at its threads.
+        return (f"{harness.VMM} {options} --mem 64M {GUEST} selftest --kind=spin --ms=3000 "
+                f"> /dev/null & pid=$!; sleep 1; ")
+
+    def test_vcpu_threads_are_named(self):
+        res = run_sh(self.running_vmm("--smp 3") +
+                     "cat /proc/$pid/task/*/comm; wait $pid")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        names = res.stdout.split()
+        for i in range(3):
+            self.assertIn(f"vcpu {i}", res.stdout.splitlines(), names)
+
+    def test_pinning(self):
+        res = run_sh(self.running_vmm("--smp 2 --pin 1,0") +
+                     "for t in /proc/$pid/task/*; do echo \"$(cat $t/comm)=$(grep "
+                     "Cpus_allowed_list $t/status | cut -f2)\"; done; wait $pid")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("vcpu 0=1", res.stdout.splitlines(), res.stdout)
+        self.assertIn("vcpu 1=0", res.stdout.splitlines(), res.stdout)
+
+    def test_pin_to_missing_cpu_fails_clearly(self):
+        res = run_vmm("--pin", "4000", "--mem", "64M", GUEST, timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 125)
+        self.assertRegex(res.stderr, r"cannot start vCPU 0 on host CPU 4000: no such CPU")
+
+
+if __name__ == "__main__":
+    unittest.main()
