@@ -11,14 +11,14 @@ PREFIX ?= /usr/local
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 HOST_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -pthread
-HOST_LDLIBS := -lcapstone -pthread
+HOST_LDLIBS := -pthread -ldl
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 VMM_SRCS := $(wildcard vmm/*.c) isolation/cpulist.c
 VMM_HDRS := $(wildcard vmm/*.h) isolation/cpulist.h
 
 .PHONY: all
-all: $(BUILD)/vmm $(BUILD)/guest.elf
+all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/timecmd
 $(BUILD)/vmm: $(VMM_SRCS) $(VMM_HDRS) | $(BUILD)
 	$(CC) $(HOST_CFLAGS) -o $@ $(VMM_SRCS) $(HOST_LDLIBS)
 
@@ -29,6 +29,10 @@ $(BUILD)/san/vmm: $(VMM_SRCS) $(VMM_HDRS)
 
 $(BUILD):
 	mkdir -p $@
+
+# Wall time and peak RSS of a command (bench/boot), also inside a Linux VM.
+$(BUILD)/timecmd: tools/timecmd.c | $(BUILD)
+	$(CC) -std=c11 -O2 $(WARN) -o $@ $<
 
 
 # ---- the guest kernel --------------------------------------------------------

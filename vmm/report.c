@@ -312,6 +312,11 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		"\"exits\":", vm->tsc_khz, wall_s, vm->exit_status,
 		stop_reason_name(vm->stop_reason));
 	put_exits(f, vm);
+	struct rss_figures rss;
+	rss_measure(vm, &rss);
+	fprintf(f, ",\"rss_kib\":{\"peak\":%llu,\"guest\":%llu,\"vmm\":%llu}",
+		(unsigned long long)rss.peak_kib, (unsigned long long)rss.guest_kib,
+		(unsigned long long)(rss.peak_kib - rss.guest_kib));
 
 	fputs(",\"results\":[", f);
 	bool first = true;

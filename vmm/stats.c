@@ -5,8 +5,12 @@
  */
 #include "vmm.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t now_ns(void)
 {
@@ -14,6 +18,24 @@ uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void rss_measure(const struct vm *vm, struct rss_figures *rss)
+{
+	struct rusage ru;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t npages = vm->mem.base ? vm->mem.size / (size_t)page : 0;
+	unsigned char *vec = npages ? malloc(npages) : NULL;
+
+	getrusage(RUSAGE_SELF, &ru);
+	rss->peak_kib = (uint64_t)ru.ru_maxrss;
+	rss->guest_kib = 0;
+	/* Guest RAM is never given back during a run, so what is resident at
+	 * the end is the most the guest ever had. */
+	if (vec && mincore(vm->mem.base, vm->mem.size, vec) == 0)
+		for (size_t i = 0; i < npages; i++)
+			rss->guest_kib += (vec[i] & 1) ? (uint64_t)page / 1024 : 0;
+	free(vec);
 }
 
 static const char *const reason_names[] = {
@@ -97,6 +119,11 @@ void stats_print(const struct vm *vm, FILE *out)
 			print_row(out, "all", stats_slot_name(vm, s), &total[s]);
 	fprintf(out, "  %llu exits; %.3f ms inside KVM_RUN over %u vCPUs\n",
 		(unsigned long long)exits, run_ns / 1e6, vm->nvcpus);
+	struct rss_figures rss;
+	rss_measure(vm, &rss);
+	fprintf(out, "vmm: memory: peak RSS %llu KiB = guest RAM touched %llu KiB + vmm %llu KiB\n",
+		(unsigned long long)rss.peak_kib, (unsigned long long)rss.guest_kib,
+		(unsigned long long)(rss.peak_kib - rss.guest_kib));
 	fprintf(out, "vmm: host timeline (ms since start): guest loaded %.3f, "
 		"/dev/kvm open %.3f, VM ready %.3f, vCPUs started %.3f, "
 		"first output %.3f, stopped %.3f\n",

@@ -242,6 +242,14 @@ struct vcpu_stats {
 	uint64_t runs;            /* KVM_RUN calls */
 };
 
+/* Memory: vmm's peak RSS and how much of it is guest RAM the guest
+ * touched; the difference is what the monitor itself costs. */
+struct rss_figures {
+	uint64_t peak_kib;
+	uint64_t guest_kib;
+};
+void rss_measure(const struct vm *vm, struct rss_figures *rss);
+
 /* Name of a stats slot ("serial", "hlt", "shutdown" ...). */
 const char *stats_slot_name(const struct vm *vm, unsigned slot);
 void stats_print(const struct vm *vm, FILE *out);

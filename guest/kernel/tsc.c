@@ -11,6 +11,7 @@
 #define PIT_HZ 1193182ULL
 #define PIT_CALIBRATION_MS 20
 #define PIT_MAX_POLLS 20000000UL
+#define PIT_NO_TICK_POLLS 100000UL
 
 static bool from_hypervisor_leaf(void)
 {
@@ -44,26 +45,49 @@ static bool from_leaf_15(uint32_t max_leaf)
 	return true;
 }
 
-/* PIT channel 2, gated through port 0x61, counts down once in mode 0;
- * OUT2 (bit 5 of port 0x61) rises when it reaches zero. */
+/* PIT channel 0 counting down from 0xffff (mode 2), read with the latch
+ * command: needs only ports 0x40-0x43, which QEMU's microvm has too (it
+ * lacks port 0x61, the gate channel 2 would need).  The interrupt it
+ * raises is masked (pic.c).  Returns the count, or -1 if nothing answers. */
+static int pit_count(void)
+{
+	uint8_t lo, hi;
+
+	outb(0x43, 0x00);                  /* latch channel 0 */
+	lo = inb(0x40);
+	hi = inb(0x40);
+	return (hi << 8) | lo;
+}
+
 static bool from_pit(void)
 {
-	uint64_t latch = PIT_HZ * PIT_CALIBRATION_MS / 1000;
+	uint64_t ticks = PIT_HZ * PIT_CALIBRATION_MS / 1000;
 	uint64_t t0, t1;
 	unsigned long polls = 0;
+	int start, now, last;
 
-	outb(0x61, (inb(0x61) & ~0x02) | 0x01);
-	outb(0x43, 0xb0);
-	outb(0x42, latch & 0xff);
-	outb(0x42, latch >> 8);
+	outb(0x43, 0x34);                  /* channel 0, lobyte/hibyte, mode 2 */
+	outb(0x40, 0xff);
+	outb(0x40, 0xff);
+	/* Start on a count change, so t0 is aligned to a PIT tick. */
+	start = pit_count();
+	do {
+		now = pit_count();
+		if (++polls > PIT_NO_TICK_POLLS)
+			return false;              /* a PIT ticks every 838 ns: none here */
+	} while (now == start);
 	t0 = rdtsc();
-	while (!(inb(0x61) & 0x20))
-		if (++polls > PIT_MAX_POLLS)
-			return false;
+	start = last = now;
+	for (;;) {
+		now = pit_count();
+		if (now > last || ++polls > PIT_MAX_POLLS)
+			return false;              /* wrapped or stuck: too slow to poll */
+		last = now;
+		if ((uint64_t)(start - now) >= ticks)
+			break;
+	}
 	t1 = rdtsc();
-	if (t1 <= t0 || polls < 2)
-		return false;     /* no PIT: OUT2 never low */
-	sysinfo.tsc_hz = (t1 - t0) * 1000 / PIT_CALIBRATION_MS;
+	sysinfo.tsc_hz = (t1 - t0) * PIT_HZ / (uint64_t)(start - now);
 	strlcpy(sysinfo.tsc_source, "pit", sizeof(sysinfo.tsc_source));
 	return true;
 }
@@ -89,7 +113,8 @@ void tsc_init(void)
 	cpuid(0, 0, r);
 	if (from_hypervisor_leaf() || from_leaf_15(r[0]) || from_pit() || from_leaf_16(r[0]))
 		return;
-	panic("cannot tell the TSC frequency: no CPUID timing leaf and no PIT");
+	panic("cannot tell the TSC frequency: no CPUID timing leaf and no PIT "
+	      "(QEMU's microvm has a PIT only with KVM or -M microvm,pit=on)");
 }
 
 void tsc_delay_us(uint64_t us)

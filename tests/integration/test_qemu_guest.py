@@ -47,6 +47,18 @@ class QemuInfo(unittest.TestCase):
     def test_smp1_mem5g(self):
         self.assertEqual(self.qemu_info(1, "5G")["env"]["mem_mib"], 5120)
 
+    def test_other_machine_types(self):
+        # microvm has no port 0x61 (the PIT calibration uses channel 0 for
+        # that reason) and no legacy PCI; q35 has another chipset.
+        for machine in ("microvm", "q35"):
+            with self.subTest(machine=machine):
+                status, out, err = run_qemu_guest("info", smp=2, mem="1G",
+                                                  extra=("-M", machine, "-nodefaults"))
+                self.assertEqual(status, 0, err + out)
+                r = harness.one_result(self, out)
+                self.assertEqual((r["env"]["vcpus"], r["env"]["mem_mib"]), (2, 1024))
+                self.assertEqual(r["env"]["tsc_source"], "pit")
+
     def test_tsc_calibrated_against_pit(self):
         r = self.qemu_info(1, "64M")
         self.assertEqual(r["env"]["tsc_source"], "pit")
