@@ -101,9 +101,11 @@ check-clang:
 test-tools:
 	python3 -m unittest discover -s tests/tools -v
 
+# The demo: where this host cannot run KVM guests, run-guest runs vmm in a
+# Linux VM with nested KVM.
 .PHONY: run
 run: deps all
-	$(BUILD)/vmm --smp 2 --mem 1G $(BUILD)/guest.elf info
+	tools/run-guest --smp 2 --mem 1G --stats $(BUILD)/guest.elf info
 
 .PHONY: install
 install: all
