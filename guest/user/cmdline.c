@@ -6,10 +6,23 @@
  * Values are checked here once, against each option's type, so tests
  * read plain numbers.  Sizes take sysbench's suffixes (K, M, G, T, powers
  * of 1024); booleans take on/off, yes/no, true/false, 1/0 ("--name" alone
- * means on).  The first word of a Multiboot command line is the kernel's
- * own path (GRUB, QEMU and vmm all put it there) and is dropped.
+ * means on).  QEMU's -kernel, vmm and GRUB Legacy start the Multiboot
+ * command line with the kernel's own path; GRUB 2 passes only what follows
+ * it.  So a first word that names a file (it has a '/' or a '.', which no
+ * test name or option has) is dropped, and any other first word is the
+ * test.
  */
 #include "user.h"
+
+static bool names_a_file(const char *word, size_t len)
+{
+	if (word[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (word[i] == '/' || word[i] == '.')
+			return true;
+	return false;
+}
 
 bool cmdline_split(const char *line, char *storage, size_t storage_len,
 		   const char **words, unsigned *nwords)
@@ -27,16 +40,20 @@ bool cmdline_split(const char *line, char *storage, size_t storage_len,
 			*p++ = 0;
 		if (!*p)
 			return true;
-		if (first) {
+		size_t len = 0;
+
+		while (p[len] && !isspace(p[len]))
+			len++;
+		if (first && names_a_file(p, len)) {
 			first = false;
 		} else if (*nwords == MAX_ARGS) {
 			printf("vmbench: more than %d words on the command line\n", MAX_ARGS);
 			return false;
 		} else {
+			first = false;
 			words[(*nwords)++] = p;
 		}
-		while (*p && !isspace(*p))
-			p++;
+		p += len;
 	}
 }
 

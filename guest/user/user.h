@@ -108,8 +108,8 @@ struct test_args {
 	const char *commands[MAX_ARGS];
 };
 
-/* Splits the multiboot command line (its first word, the kernel path, is
- * dropped).  Returns false, with a message printed, on a malformed line. */
+/* Splits the multiboot command line, dropping a first word that is the
+ * kernel's path.  Returns false, with a message printed, on a malformed line. */
 bool cmdline_split(const char *line, char *storage, size_t storage_len,
 		   const char **words, unsigned *nwords);
 /* Checks options against `defs` (general options are added by the
