@@ -175,6 +175,12 @@ void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out)
 		return;
 	}
 	cs_mode mode = code_mode(&s);
+	/* AMD's KVM re-initialises a vCPU on a shutdown intercept (the VMCB is
+	 * undefined after one), so a triple fault arrives with the reset state:
+	 * say so rather than let it pass for the state at the fault. */
+	if (r.rip == 0xfff0 && s.cs.selector == 0xf000 && !(s.cr0 & 1))
+		fprintf(out, "  (these are the vCPU's reset values: KVM re-initialised it before "
+			"reporting the stop, as it does on AMD; the state at the fault is lost)\n");
 	fprintf(out, "  %s mode, ring %u, paging %s\n", mode_name(mode), s.cs.dpl,
 		(s.cr0 & (1u << 31)) ? "on" : "off");
 	fprintf(out, "  rip %016llx  rsp %016llx  rflags %016llx\n",

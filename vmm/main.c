@@ -15,6 +15,10 @@ int main(int argc, char **argv)
 	int status;
 
 	vm.timeline.start = now_ns();
+	if (vm_block_signals()) {
+		vmm_error("cannot block signals");
+		return VMM_STATUS_SETUP;
+	}
 	switch (options_parse(argc, argv, &cfg, err, sizeof(err), stdout)) {
 	case OPTIONS_EXIT_OK:
 		return 0;

@@ -21,6 +21,7 @@
 
 #define DEFAULT_MEM (512 * MIB)
 #define ABSOLUTE_MAX_VCPUS 4096   /* KVM's own limit is checked later */
+#define MAX_TIMEOUT_S 1000000     /* 11.6 days */
 
 static const char usage_text[] =
 	"Usage: vmm [options] GUEST.elf [guest command line ...]\n"
@@ -52,6 +53,7 @@ static const char usage_text[] =
 bool parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes)
 {
 	uint64_t unit = bare_unit, value;
+	bool suffix = true;
 	char *end;
 
 	if (!s || !isdigit((unsigned char)*s))
@@ -61,7 +63,7 @@ bool parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes)
 	if (errno)
 		return false;
 	switch (*end) {
-	case '\0': break;
+	case '\0': suffix = false; break;
 	case 'k': case 'K': unit = KIB; end++; break;
 	case 'm': case 'M': unit = MIB; end++; break;
 	case 'g': case 'G': unit = GIB; end++; break;
@@ -69,7 +71,7 @@ bool parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes)
 	default: return false;
 	}
 	/* Accept "2GiB" and "2GB" as people write them. */
-	if (unit != bare_unit && (!strcmp(end, "iB") || !strcmp(end, "B")))
+	if (suffix && (!strcmp(end, "iB") || !strcmp(end, "B")))
 		end += strlen(end);
 	if (*end != '\0')
 		return false;
@@ -196,11 +198,13 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 
 			errno = 0;
 			cfg->timeout_s = strtod(optarg, &end);
+			/* Capped so the deadline in ns, and poll()'s int of
+			 * milliseconds, cannot overflow (vm.c). */
 			if (errno || *end || end == optarg || !isfinite(cfg->timeout_s) ||
-			    cfg->timeout_s <= 0) {
+			    cfg->timeout_s <= 0 || cfg->timeout_s > MAX_TIMEOUT_S) {
 				snprintf(errbuf, errlen,
-					 "--timeout '%s': expected a positive number of seconds",
-					 optarg);
+					 "--timeout '%s': expected a positive number of seconds "
+					 "up to %d", optarg, MAX_TIMEOUT_S);
 				return OPTIONS_ERROR;
 			}
 			break;
@@ -227,7 +231,12 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 				 argv[optind - 1]);
 			return OPTIONS_ERROR;
 		default:
-			if (optopt)
+			/* getopt reports a value given to a long flag ("--stats=1")
+			 * as '?' with optopt = that option's code. */
+			if (optopt >= 256 || (optopt && strchr("cmptsjhV", optopt)))
+				snprintf(errbuf, errlen, "option '%.*s' takes no value (see --help)",
+					 (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+			else if (optopt)
 				snprintf(errbuf, errlen, "unknown option '-%c' (see --help)", optopt);
 			else
 				snprintf(errbuf, errlen, "unknown option '%s' (see --help)",

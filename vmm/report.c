@@ -43,6 +43,31 @@ static bool take(struct json_cursor *c, char ch)
 
 static bool parse_value(struct json_cursor *c, int depth);
 
+/* The rest of a UTF-8 sequence that starts with `lead` (>= 0x80): JSON
+ * text is UTF-8 (RFC 8259), and one stray byte would make the whole --json
+ * file undecodable.  Overlong forms, surrogates and > U+10FFFF refused. */
+static bool take_utf8_tail(struct json_cursor *c, unsigned char lead)
+{
+	unsigned n;
+	uint32_t cp, min;
+
+	if ((lead & 0xe0) == 0xc0) {
+		n = 1, cp = lead & 0x1fu, min = 0x80;
+	} else if ((lead & 0xf0) == 0xe0) {
+		n = 2, cp = lead & 0x0fu, min = 0x800;
+	} else if ((lead & 0xf8) == 0xf0) {
+		n = 3, cp = lead & 0x07u, min = 0x10000;
+	} else {
+		return false;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (c->p >= c->end || ((unsigned char)*c->p & 0xc0) != 0x80)
+			return false;
+		cp = cp << 6 | ((unsigned char)*c->p++ & 0x3fu);
+	}
+	return cp >= min && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
+}
+
 static bool parse_string(struct json_cursor *c)
 {
 	if (!take(c, '"'))
@@ -54,6 +79,8 @@ static bool parse_string(struct json_cursor *c)
 			return true;
 		if (ch < 0x20)
 			return false;
+		if (ch >= 0x80 && !take_utf8_tail(c, ch))
+			return false;
 		if (ch == '\\') {
 			if (c->p >= c->end)
 				return false;
@@ -62,7 +89,7 @@ static bool parse_string(struct json_cursor *c)
 				for (int i = 0; i < 4; i++)
 					if (c->p >= c->end || !isxdigit((unsigned char)*c->p++))
 						return false;
-			} else if (!strchr("\"\\/bfnrt", ch)) {
+			} else if (!ch || !strchr("\"\\/bfnrt", ch)) {   /* strchr finds NUL */
 				return false;
 			}
 		}

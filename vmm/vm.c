@@ -186,20 +186,25 @@ fail:
 	return -1;
 }
 
-/* SIGINT and SIGTERM arrive on a signalfd that vm_run polls, so a ^C ends
- * the run through the same orderly path as a guest exit. */
-static int block_signals(sigset_t *set)
+/* The signals that end a run.  main() blocks them before anything else,
+ * so one that arrives during set-up waits on the signalfd vm_run polls and
+ * ends the run the orderly way (status 128+N, --stats still printed). */
+static void stop_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
-	/* vCPU threads inherit the mask; they unblock only the kick signal. */
-	sigset_t all = *set;
-	sigaddset(&all, SIGUSR1);
-	if (pthread_sigmask(SIG_BLOCK, &all, NULL))
-		return -1;
-	return signalfd(-1, set, SFD_CLOEXEC);
+}
+
+int vm_block_signals(void)
+{
+	sigset_t set;
+
+	stop_signals(&set);
+	/* vCPU threads inherit the mask; they unblock only their kick signal. */
+	sigaddset(&set, SIGUSR1);
+	return pthread_sigmask(SIG_BLOCK, &set, NULL) ? -1 : 0;
 }
 
 static void wait_for_stop(struct vm *vm, int sig_fd)
@@ -239,9 +244,10 @@ static void wait_for_stop(struct vm *vm, int sig_fd)
 int vm_run(struct vm *vm, char *errbuf, size_t errlen)
 {
 	sigset_t set;
-	int sig_fd = block_signals(&set);
-	int ret = 0;
+	int sig_fd, ret = 0;
 
+	stop_signals(&set);
+	sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sig_fd < 0) {
 		snprintf(errbuf, errlen, "cannot set up signal handling: %s", strerror(errno));
 		return -1;

@@ -317,6 +317,8 @@ struct vm {
  * until it stops (returns -1 only if it could not start), free it. */
 int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen);
 int vm_run(struct vm *vm, char *errbuf, size_t errlen);
+/* Blocks the signals that end a run (call first in main). */
+int vm_block_signals(void);
 void vm_destroy(struct vm *vm);
 
 /* Records the first reason to stop and wakes main(); later calls are

@@ -60,8 +60,9 @@ class _Runner:
         elif mode == "nested":
             print("harness: this host cannot run KVM guests; running vmm in a Linux VM "
                   "with nested KVM (tools/linuxvm)", file=sys.stderr)
+            # vmm dlopens Capstone for its crash dumps: ldd cannot see it.
             self._session = linuxvm.Session(binaries=[str(VMM), str(RELEASE_VMM)],
-                                            mem="8G", smp=2)
+                                            libraries=["libcapstone.so.4"], mem="8G", smp=2)
             self.scratch_dir = Path(self._session.scratch_dir)
             atexit.register(self._session.close)
         else:

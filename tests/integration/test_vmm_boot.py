@@ -109,14 +109,17 @@ class Reports(unittest.TestCase):
         self.assertIn("host timeline", res.stderr)
 
     def test_trace_shows_exits_with_instructions(self):
-        res = run_vmm("--trace", "--mem", "64M", GUEST, "selftest", "--kind=status",
+        res = run_vmm("--trace", "--mem", "64M", GUEST, "selftest", "--kind=spin", "--ms=1",
                       timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr)
-        # Every exit names the device and the guest instruction behind it.
-        self.assertRegex(res.stderr, r"\[vcpu 0\] io out port 0x3f8 size 1 count \d+ "
-                                     r"\(serial\)\s+<- [0-9a-f]+: (rep )?outs?b")
+        self.assertIn("spun for 1 ms", res.stdout)
+        # Every exit names the device and the guest instruction behind it:
+        # one per byte of output, then the status.
+        serial = re.findall(r"\[vcpu 0\] io out port 0x3f8 size 1 count 1 "
+                            r"\(serial\)\s+<- [0-9a-f]+: rep outsb", res.stderr)
+        self.assertEqual(len(serial), len("vmbench: spun for 1 ms\n"), res.stderr)
         self.assertRegex(res.stderr, r"\[vcpu 0\] io out port 0xf4 size 4 count 1 "
-                                     r"\(debug-exit\)\s+<- [0-9a-f]+: out dx, eax")
+                                     r"\(debug-exit\)\s+<- [0-9a-f]+: out 0xf4, eax")
 
     def test_guest_help_lists_tests(self):
         res = run_vmm("--mem", "64M", GUEST, "help", timeout=KVM_TIMEOUT)

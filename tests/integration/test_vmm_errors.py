@@ -124,7 +124,9 @@ class GuestFailures(unittest.TestCase):
     def test_ring3_page_fault(self):
         res = self.selftest("user-page-fault")
         self.assertEqual(res.returncode, 4, res.stderr)
-        self.assertRegex(res.stdout, r"exception #PF page fault \(vector 14\) error 0x4 at rip "
+        # Error code 5: a user-mode access (4) to a present page (1) that
+        # is kernel-only - page 0 is mapped for ring 0 alone.
+        self.assertRegex(res.stdout, r"exception #PF page fault \(vector 14\) error 0x5 at rip "
                                      r"0x[0-9a-f]+ in ring 3")
         self.assertIn("cr2 0x0 (the address that faulted)", res.stdout)
         self.assert_no_sanitizer(res)
@@ -139,12 +141,18 @@ class GuestFailures(unittest.TestCase):
         res = self.selftest("triple-fault")
         self.assertEqual(res.returncode, 120, res.stderr)
         self.assertIn("vmm: vCPU 0 stopped: triple fault", res.stderr)
-        self.assertRegex(res.stderr, r"64-bit mode, ring 0, paging on")
         self.assertRegex(res.stderr, r"rip [0-9a-f]{16}  rsp [0-9a-f]{16}")
+        self.assert_no_sanitizer(res)
+        if "KVM re-initialised it" in res.stderr:
+            # AMD: KVM resets the vCPU before reporting a shutdown, and vmm
+            # must say the registers are the reset state.
+            self.assertRegex(res.stderr, r"16-bit mode, ring 0, paging off\n"
+                                         r"  rip 000000000000fff0")
+            return
+        self.assertRegex(res.stderr, r"64-bit mode, ring 0, paging on")
         self.assertRegex(res.stderr, r"idt base 0000000000000000 limit 0000")
         # The faulting instruction, disassembled by Capstone and marked.
         self.assertRegex(res.stderr, r"=> [0-9a-f]+: 0f 0b\s+ud2")
-        self.assert_no_sanitizer(res)
 
     def test_port_no_device_handles(self):
         res = self.selftest("bad-port")
@@ -168,9 +176,13 @@ class GuestFailures(unittest.TestCase):
     def test_signals_end_the_run_cleanly(self):
         for sig, status in (("TERM", 143), ("INT", 130)):
             with self.subTest(signal=sig):
+                # Signal once the guest runs (it has printed): a fixed sleep
+                # raced with vmm's start-up on a loaded machine.
+                out = harness.kvm().scratch_dir / f"hang-{sig}.out"
                 res = run_sh(f"{harness.VMM} --smp 2 --mem 64M --stats {GUEST} selftest "
-                             f"--kind=hang & pid=$!; sleep 1; kill -{sig} $pid; wait $pid; "
-                             "echo status=$?")
+                             f"--kind=hang > {out} & pid=$!; "
+                             f"until grep -q 'failing on purpose' {out}; do sleep 0.05; done; "
+                             f"kill -{sig} $pid; wait $pid; echo status=$?")
                 self.assertIn(f"status={status}", res.stdout, res.stderr)
                 self.assertIn("vmm: stopping on signal", res.stderr)
                 self.assertIn("host timeline", res.stderr, "--stats still printed")
@@ -181,7 +193,8 @@ class GuestFailures(unittest.TestCase):
                               (["info", "--bogus=1"], r"unknown option '--bogus' for test 'info'"),
                               (["info", "--threads=many"],
                                r"invalid value 'many' for option '--threads': expected a whole"),
-                              (["info", "--histogram=maybe"], r"expected on or off"),
+                              (["info", "--histogram=maybe"],
+                               r"invalid value 'maybe' for option '--histogram': expected on or off"),
                               (["info", "prepare"], r"test 'info' has no command 'prepare'")]:
             with self.subTest(args=args):
                 res = run_vmm("--mem", "64M", GUEST, *args, timeout=T)

@@ -1,0 +1,108 @@
+/*
+ * fuzz_options.c - vmm's command line: the input is split into argv words
+ * at NUL and newline bytes and handed to options_parse().  Besides the
+ * sanitizers (and LeakSanitizer, after options_free), checks that what it
+ * accepts is a configuration vm.c can rely on, and that a refusal comes
+ * with one line of text.
+ */
+#include "vmm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WORDS 64
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static FILE *devnull;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	devnull = fopen("/dev/null", "w");
+	if (!devnull)
+		abort();
+	return 0;
+}
+
+static void check_config(const struct vmm_config *cfg, int argc, char **argv)
+{
+	bool found = false;
+
+	for (int i = 1; i < argc; i++)
+		found |= cfg->guest_path == argv[i];
+	if (!found || !cfg->guest_cmdline)
+		abort();
+	size_t n = strlen(cfg->guest_path), len = strlen(cfg->guest_cmdline);
+	if (len > GUEST_CMDLINE_MAX || strncmp(cfg->guest_cmdline, cfg->guest_path, n) ||
+	    (cfg->guest_cmdline[n] != '\0' && cfg->guest_cmdline[n] != ' '))
+		abort();
+	/* Only the separators are white space (the guest path may have some). */
+	if (strpbrk(cfg->guest_cmdline + n, "\t\n\r"))
+		abort();
+	if (cfg->vcpus < 1 || cfg->vcpus > 4096)
+		abort();
+	if (cfg->mem_bytes < 2 * MIB || cfg->mem_bytes % (4 * KIB))
+		abort();
+	if (!isfinite(cfg->timeout_s) || cfg->timeout_s < 0 || cfg->timeout_s > 1e6)
+		abort();
+	if (cfg->pin_cpus) {
+		if (cfg->pin_count < cfg->vcpus || cfg->pin_count > 4096)
+			abort();
+		for (unsigned i = 0; i < cfg->pin_count; i++) {
+			if (cfg->pin_cpus[i] < 0 || cfg->pin_cpus[i] > 4095)
+				abort();
+			for (unsigned j = 0; j < i; j++)
+				if (cfg->pin_cpus[i] == cfg->pin_cpus[j])
+					abort();
+		}
+	} else if (cfg->pin_count) {
+		abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *argv[MAX_WORDS + 2];
+	int argc = 0;
+	struct vmm_config cfg;
+	char err[512] = "";
+	size_t start = 0;
+
+	argv[argc++] = strdup("vmm");
+	for (size_t i = 0; i <= size && argc < MAX_WORDS + 1; i++) {
+		if (i == size || data[i] == '\0' || data[i] == '\n') {
+			char *w = malloc(i - start + 1);
+
+			if (!w)
+				abort();
+			memcpy(w, data + start, i - start);
+			w[i - start] = '\0';
+			argv[argc++] = w;
+			start = i + 1;
+		}
+	}
+	argv[argc] = NULL;
+
+	switch (options_parse(argc, argv, &cfg, err, sizeof(err), devnull)) {
+	case OPTIONS_RUN:
+		check_config(&cfg, argc, argv);
+		break;
+	case OPTIONS_ERROR:
+		if (!err[0] || strchr(err, '\n'))
+			abort();
+		break;
+	case OPTIONS_EXIT_OK:
+	case OPTIONS_CHECK:
+		break;
+	default:
+		abort();
+	}
+	options_free(&cfg);
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	return 0;
+}

@@ -1,0 +1,130 @@
+/*
+ * gen_seeds.c - writes the fuzzers' seed corpora under DIR:
+ *   DIR/loader   multiboot images from elf_builder.h (ELF32, ELF64,
+ *                higher-half, a.out kludge, bss, many segments)
+ *   DIR/json     result lines (the schema example, escapes, nesting)
+ *   DIR/options  command lines, one argv word per line
+ * The test target adds build/guest.elf to DIR/loader when it exists.
+ */
+#include "elf_builder.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *dir;
+
+static void make_dir(const char *sub)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, sub[0] ? "/" : "", sub);
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static void put(const char *sub, const char *name, const void *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static void put_image(const char *name, struct image *img)
+{
+	put("loader", name, img->data, img->size);
+	image_free(img);
+}
+
+static void put_text(const char *sub, const char *name, const char *text)
+{
+	put(sub, name, text, strlen(text));
+}
+
+static void loader_seeds(void)
+{
+	struct image img;
+
+	for (int is64 = 0; is64 <= 1; is64++) {
+		struct image_spec s = {
+			.elf64 = is64, .entry = 0x100010, .nsegs = 2,
+			.seg = {{.paddr = 0x100000, .filesz = 0x200},
+				{.paddr = 0x200000, .filesz = 0x40, .memsz = 0x1000}},
+			.mb_flags = MB_PAGE_ALIGN | MB_MEMORY_INFO,
+		};
+		image_build(&s, &img);
+		put_image(is64 ? "elf64" : "elf32", &img);
+
+		uint64_t vbase = is64 ? 0xffffffff80000000ULL : 0xc0000000ULL;
+		s.seg[0].vaddr = vbase + 0x100000;
+		s.seg[1].vaddr = vbase + 0x200000;
+		s.entry = vbase + 0x100020;
+		image_build(&s, &img);
+		put_image(is64 ? "elf64-higher-half" : "elf32-higher-half", &img);
+
+		struct image_spec many = {.elf64 = is64, .entry = 0x100000, .nsegs = 6,
+					  .mb_flags = MB_PAGE_ALIGN};
+		for (unsigned i = 0; i < many.nsegs; i++)
+			many.seg[i] = (struct seg_spec){.paddr = 0x100000 + i * 0x1000,
+							.filesz = 0x20, .memsz = 0x800};
+		many.seg[5].type = PT_NOTE;
+		image_build(&many, &img);
+		put_image(is64 ? "elf64-segments" : "elf32-segments", &img);
+	}
+	struct aout_spec a = {.load_addr = 0x100000, .header_offset = 0x20,
+			      .file_size = 0x400, .bss = 0x1000, .entry_offset = 0x60};
+	image_build_aout(&a, &img);
+	put_image("aout", &img);
+}
+
+static void json_seeds(void)
+{
+	put_text("json", "schema",
+		 "{\"schema\": \"vmbench.result/1\", \"test\": \"cpu\", \"platform\": \"vmm\", "
+		 "\"options\": {\"cpu-max-prime\": 20000, \"threads\": 2, \"time\": 10}, "
+		 "\"threads\": 2, \"total_time_s\": 10.0002, \"events\": 28540, "
+		 "\"latency_ms\": {\"min\": 0.69, \"avg\": 0.70, \"max\": 1.31, \"percentile\": 95}, "
+		 "\"env\": {\"vcpus\": 2, \"hypervisor\": \"KVMKVMKVM\", \"tsc_hz\": 2450000000}}");
+	put_text("json", "empty", "{}");
+	put_text("json", "literals", " {\"t\":true,\"f\":false,\"n\":null,\"a\":[1,-2.5e3,[]]}\r\n");
+	put_text("json", "escapes", "{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9 caf\xc3\xa9 \xf0\x9f\x98\x80\"}");
+	put_text("json", "nested", "{\"a\":{\"b\":{\"c\":{\"d\":[[[{\"e\":0}]]]}}}}");
+}
+
+static void options_seeds(void)
+{
+	put_text("options", "benchmark",
+		 "--smp\n2\n--mem\n2G\nguest.elf\ncpu\n--cpu-max-prime=20000\n--threads=2");
+	put_text("options", "pin", "-c\n4\n--pin=0-2,5\n-m\n512MiB\n--\ng.elf\ninfo");
+	put_text("options", "flags",
+		 "--timeout\n1.5\n--json\nout.json\n--stats\n--trace\n--hugepages\n-s\ng\nrun");
+	put_text("options", "short", "-c2\n-m64\n-t\n30\n-jx\ng");
+	put_text("options", "help", "--help");
+	put_text("options", "check", "--check");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+		return 2;
+	}
+	dir = argv[1];
+	make_dir("");
+	make_dir("loader");
+	make_dir("json");
+	make_dir("options");
+	loader_seeds();
+	json_seeds();
+	options_seeds();
+	return 0;
+}
