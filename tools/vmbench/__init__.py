@@ -1,0 +1,1 @@
+"""Helpers shared by vmbench's tools and harness (import with tools/ on sys.path)."""
