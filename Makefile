@@ -107,6 +107,12 @@ test-tools:
 run: deps all
 	tools/run-guest --smp 2 --mem 1G --stats $(BUILD)/guest.elf info
 
+# ---- benchmarks (figures for closing notes live here, not in timed tests) ----
+
+.PHONY: bench-boot
+bench-boot: all
+	bench/boot --runs 11 --json $(BUILD)/bench-boot.json
+
 .PHONY: install
 install: all
 	install -D -m 755 $(BUILD)/vmm $(DESTDIR)$(PREFIX)/bin/vmm

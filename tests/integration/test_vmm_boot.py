@@ -97,6 +97,12 @@ class Reports(unittest.TestCase):
         self.assertEqual([r["test"] for r in doc["results"]], ["info"])
         self.assertEqual(doc["results"][0], harness.one_result(self, res.stdout))
         self.assertEqual(doc["invalid_results"], [])
+        t = doc["timeline_ms"]
+        self.assertTrue(0 < t["guest_loaded"] <= t["kvm_open"] <= t["vm_ready"]
+                        <= t["vcpus_started"] <= t["first_output"] <= t["stopped"], t)
+        rss = doc["rss_kib"]
+        self.assertEqual(rss["peak"], rss["guest"] + rss["vmm"])
+        self.assertGreater(rss["guest"], 0)
         self.assertEqual(doc["cmdline"], f"{GUEST} info")
 
     def test_stats_report(self):
