@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,6 +103,31 @@ static const uint8_t *map_guest_file(const char *path, size_t *size, char *errbu
 	return p;
 }
 
+/* Each vCPU is a file descriptor: lift the soft limit (1024 by default)
+ * when the VM needs more, as QEMU does. */
+static int ensure_fd_limit(unsigned vcpus, char *errbuf, size_t errlen)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)vcpus + 64;   /* kvm, vm, eventfds, stdio, devices */
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		snprintf(errbuf, errlen,
+			 "--smp %u needs %llu open files, above this process's hard limit of %llu "
+			 "(raise it with ulimit -Hn or limits.conf)", vcpus,
+			 (unsigned long long)need, (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		snprintf(errbuf, errlen, "cannot raise the open-file limit to %llu: %s",
+			 (unsigned long long)need, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int setup_devices(struct vm *vm, char *errbuf, size_t errlen)
 {
 	for (const struct vmm_device *const *d = __start_vmm_devices; d < __stop_vmm_devices; d++)
@@ -154,6 +180,8 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 			 cfg->vcpus, vm->max_vcpus);
 		return -1;
 	}
+	if (ensure_fd_limit(cfg->vcpus, errbuf, errlen))
+		return -1;
 	if (kvm_create_vm(vm, errbuf, errlen))
 		return -1;
 	vm->timeline.vm_ready = now_ns();

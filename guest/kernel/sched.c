@@ -18,7 +18,7 @@
 #include "kernel.h"
 #include "syscall.h"
 
-#define MAX_THREADS 512
+#define MAX_THREADS (4 * MAX_CPUS)   /* bss: costs nothing until used */
 #define TIMESLICE_NS 10000000ULL   /* 10 ms */
 #define RFLAGS_IF 0x200
 #define RFLAGS_RESERVED 0x2

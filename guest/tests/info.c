@@ -3,6 +3,7 @@
  * ring-3 thread that reports its APIC ID, so "vCPUs online" counts CPUs
  * proven to work, not CPUs listed in a table.
  */
+#include "boot.h"
 #include "user.h"
 
 struct cpu_report {
@@ -11,7 +12,7 @@ struct cpu_report {
 	bool ran;
 };
 
-static struct cpu_report reports[1024];
+static struct cpu_report reports[MAX_CPUS];
 
 static uint64_t report_cpu(void *arg)
 {

@@ -67,6 +67,22 @@ class InfoMatrix(unittest.TestCase):
         # The machines this runs on have 2 cores; 16 vCPUs share them.
         self.check_info(16, "128M", 128)
 
+    def test_up_to_kvms_limit(self):
+        # APIC ID 255 is xAPIC's broadcast address, so from 256 vCPUs on the
+        # guest uses x2APIC (MADT x2APIC entries, 32-bit APIC IDs); 1024 is
+        # the guest's own limit.
+        check = run_vmm("--check", timeout=KVM_TIMEOUT)
+        kvm_max = int(re.search(r"up to (\d+) vCPUs", check.stdout)[1])
+        for smp in sorted({255, 256, min(kvm_max, 1024)}):
+            with self.subTest(smp=smp):
+                res = run_vmm("--smp", smp, "--mem", "1G", "--timeout", 600, GUEST, "info",
+                              vmm=harness.RELEASE_VMM, timeout=900)
+                self.assertEqual(res.returncode, 0, res.stderr[-3000:])
+                r = harness.one_result(self, res.stdout)
+                self.assertEqual((r["threads"], r["env"]["vcpus"]), (smp, smp))
+                self.assertIn("Interrupt controller: x2APIC" if smp > 255 else
+                              "Interrupt controller: xAPIC", res.stdout)
+
     def test_release_build_boots_too(self):
         res = run_vmm("--smp", 2, "--mem", "256M", GUEST, "info", vmm=harness.RELEASE_VMM,
                       timeout=KVM_TIMEOUT)
