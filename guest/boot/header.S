@@ -56,13 +56,7 @@ enter_long_mode:
 
 	.code64
 bsp_start64:
-	mov $KERNEL_DS, %eax
-	mov %eax, %ds
-	mov %eax, %es
-	mov %eax, %ss
-	xor %eax, %eax
-	mov %eax, %fs
-	mov %eax, %gs
+	LOAD_KERNEL_DATA_SEGMENTS
 	mov $(bsp_boot_stack_top - 256), %esp   /* FRAME_RESERVE, kernel.h */
 	/* kernel_main(magic, info): both are 32-bit values. */
 	mov %esi, %eax

@@ -46,13 +46,7 @@ ap_trampoline_end:
  * MADT; the CPU index picks the stack smp.c allocated. */
 	.globl ap_start64
 ap_start64:
-	mov $KERNEL_DS, %eax
-	mov %eax, %ds
-	mov %eax, %es
-	mov %eax, %ss
-	xor %eax, %eax
-	mov %eax, %fs
-	mov %eax, %gs
+	LOAD_KERNEL_DATA_SEGMENTS
 	cmpb $0, smp_x2apic_ids
 	jne 1f
 	mov $1, %eax

@@ -48,6 +48,19 @@
 #define VEC_WAKE 0xf0
 #define VEC_SPURIOUS 0xff
 
+#ifdef __ASSEMBLER__
+/* 64-bit code's first act after the far jump into long mode (BSP and APs). */
+.macro LOAD_KERNEL_DATA_SEGMENTS
+	mov $KERNEL_DS, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	xor %eax, %eax
+	mov %eax, %fs
+	mov %eax, %gs
+.endm
+#endif
+
 #define MULTIBOOT_HEADER_MAGIC 0x1badb002
 #define MULTIBOOT_BOOT_MAGIC 0x2badb002
 /* Flags: page-align modules, give memory information. */

@@ -23,6 +23,8 @@ int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 size_t strlcpy(char *dst, const char *src, size_t size);
+/* Is `word` one of the `sep`-separated words of `list`? */
+bool word_in_list(const char *word, const char *list, char sep);
 
 static inline bool isdigit(int c) { return c >= '0' && c <= '9'; }
 static inline bool isspace(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }

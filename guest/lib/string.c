@@ -124,3 +124,20 @@ uint64_t strtou64(const char *s, const char **end, int base, bool *ok)
 	*ok = s > start;
 	return v;
 }
+
+bool word_in_list(const char *word, const char *list, char sep)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; *p;) {
+		const char *next = strchr(p, sep);
+		size_t len = next ? (size_t)(next - p) : strlen(p);
+
+		if (len == n && !strncmp(p, word, n))
+			return true;
+		if (!next)
+			break;
+		p = next + 1;
+	}
+	return false;
+}

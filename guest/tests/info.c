@@ -33,13 +33,9 @@ static bool touch_ram(uint64_t *touched)
 
 	*touched = 0;
 	for (unsigned i = 0; i < sys->nram; i++) {
-		uint64_t start = sys->ram[i].base, end = start + sys->ram[i].size;
+		uint64_t start, end;
 
-		if (start < sys->free_start)
-			start = sys->free_start;
-		if (end > sys->mapped_bytes)
-			end = sys->mapped_bytes;
-		if (start + 64 > end)
+		if (!ram_range_for_user(i, &start, &end))
 			continue;
 		uint64_t spots[3] = {start, start + (end - start) / 2, end - 8};
 		for (unsigned k = 0; k < 3; k++) {

@@ -116,23 +116,6 @@ static bool parse_double(const char *s, double *out)
 	return *end == 0;
 }
 
-static bool in_choices(const char *value, const char *choices)
-{
-	size_t n = strlen(value);
-
-	while (*choices) {
-		const char *comma = strchr(choices, ',');
-		size_t len = comma ? (size_t)(comma - choices) : strlen(choices);
-
-		if (len == n && !strncmp(value, choices, n))
-			return true;
-		if (!comma)
-			break;
-		choices = comma + 1;
-	}
-	return false;
-}
-
 static bool set_value(struct option_value *o, const char *text)
 {
 	const struct option_def *d = o->def;
@@ -157,7 +140,7 @@ static bool set_value(struct option_value *o, const char *text)
 		ok = parse_double(text, &o->d);
 		break;
 	case OPT_STRING:
-		ok = !d->choices || in_choices(text, d->choices);
+		ok = !d->choices || word_in_list(text, d->choices, ',');
 		break;
 	}
 	return ok;

@@ -59,23 +59,6 @@ static int usage(void)
 	return STATUS_OK;
 }
 
-static bool has_command(const struct guest_test *t, const char *cmd)
-{
-	size_t n = strlen(cmd);
-
-	for (const char *p = t->commands; *p;) {
-		const char *sp = strchr(p, ' ');
-		size_t len = sp ? (size_t)(sp - p) : strlen(p);
-
-		if (len == n && !strncmp(p, cmd, n))
-			return true;
-		if (!sp)
-			break;
-		p = sp + 1;
-	}
-	return false;
-}
-
 static int run_test(unsigned nwords, const char **words)
 {
 	static struct test_args args;
@@ -98,7 +81,7 @@ static int run_test(unsigned nwords, const char **words)
 	for (unsigned i = 0; i < args.ncommands; i++) {
 		if (!strcmp(args.commands[i], "help"))
 			continue;
-		if (!has_command(t, args.commands[i])) {
+		if (!word_in_list(args.commands[i], t->commands, ' ')) {
 			printf("vmbench: test '%s' has no command '%s' (commands: %s)\n", t->name,
 			       args.commands[i], t->commands);
 			return STATUS_USAGE;

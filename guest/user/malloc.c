@@ -13,16 +13,23 @@ static struct heap_range ranges[SYSINFO_MAX_RAM];
 static unsigned nranges;
 static volatile int heap_lock;
 
+bool ram_range_for_user(unsigned i, uint64_t *start, uint64_t *end)
+{
+	*start = sys->ram[i].base;
+	*end = *start + sys->ram[i].size;
+	if (*start < sys->free_start)
+		*start = sys->free_start;
+	if (*end > sys->mapped_bytes)
+		*end = sys->mapped_bytes;
+	return *start + 4096 <= *end;
+}
+
 void heap_init(void)
 {
 	for (unsigned i = 0; i < sys->nram; i++) {
-		uint64_t start = sys->ram[i].base, end = start + sys->ram[i].size;
+		uint64_t start, end;
 
-		if (start < sys->free_start)
-			start = sys->free_start;
-		if (end > sys->mapped_bytes)
-			end = sys->mapped_bytes;
-		if (start + 4096 <= end)
+		if (ram_range_for_user(i, &start, &end))
 			ranges[nranges++] = (struct heap_range){start, end};
 	}
 }

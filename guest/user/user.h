@@ -47,6 +47,9 @@ __attribute__((noreturn)) void die(int status, const char *fmt, ...)
 /* ---- memory (malloc.c) ------------------------------------------------------ */
 
 void heap_init(void);
+/* The part of RAM range i (sys->ram[i]) above the kernel's own memory and
+ * inside the page tables; false if less than a page is left. */
+bool ram_range_for_user(unsigned i, uint64_t *start, uint64_t *end);
 /* Aligned allocation from free RAM; NULL when it does not fit.  Memory is
  * never returned: a test allocates its buffers once. */
 void *heap_alloc(size_t size, size_t align);
