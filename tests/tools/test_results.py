@@ -1,0 +1,269 @@
+"""Tests of tools/vmbench/results.py: VMBENCH-RESULT lines, QEMU's exit
+status, and the agreement of the guest's text report with its own result.
+
+The guest fixtures (tests/fixtures/sysbench/guest-*.txt) are real output of
+build/guest.elf under QEMU TCG; numbers asserted here were copied from them.
+"""
+
+import copy
+import json
+import sys
+import unittest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+from vmbench import results, sysbench  # noqa: E402  (needs the path above)
+from vmbench.results import ReportMismatch, ResultError  # noqa: E402
+
+FIXTURES = REPO / "tests" / "fixtures" / "sysbench"
+GUEST_REPORTS = ["guest-cpu-t2.txt", "guest-cpu-histogram.txt", "guest-cpu-percentile0.txt",
+                 "guest-memory-write-1M.txt", "guest-memory-none.txt"]
+
+
+def fixture(name):
+    return (FIXTURES / name).read_text()
+
+
+def line(obj):
+    return "VMBENCH-RESULT " + json.dumps(obj) + "\n"
+
+
+def guest_result(name="guest-cpu-t2.txt"):
+    return results.result_lines(fixture(name))[0]
+
+
+class ResultLines(unittest.TestCase):
+    def test_guest_cpu(self):
+        found = results.result_lines(fixture("guest-cpu-t2.txt"))
+        self.assertEqual(len(found), 1)
+        r = found[0]
+        self.assertEqual(r["schema"], "vmbench.result/1")
+        self.assertEqual((r["test"], r["platform"], r["threads"], r["events"]),
+                         ("cpu", "qemu-guest", 2, 1690))
+        self.assertEqual(r["total_time_s"], 1.001324815)
+        self.assertEqual(r["events_per_s"], 1687.764025)
+        self.assertEqual(r["options"]["cpu-max-prime"], 10000)
+        self.assertEqual(r["env"]["hypervisor"], "TCGTCGTCGTCG")
+
+    def test_guest_memory(self):
+        r = results.result_lines(fixture("guest-memory-write-1M.txt"))[0]
+        self.assertEqual((r["test"], r["events"], r["events_per_s"]), ("memory", 4360, 4358.170814))
+        self.assertEqual(r["options"]["memory-block-size"], 1048576)
+
+    def test_every_guest_report_has_one(self):
+        for name in GUEST_REPORTS:
+            with self.subTest(name):
+                self.assertEqual(len(results.result_lines(fixture(name))), 1)
+
+    def test_none_in_sysbench_or_error_output(self):
+        self.assertEqual(results.result_lines(fixture("cpu-prime10000-t1.txt")), [])
+        self.assertEqual(results.result_lines(fixture("guest-error-histogram-percentile0.txt")), [])
+        self.assertEqual(results.result_lines(""), [])
+
+    def test_crlf_and_several_lines(self):
+        a, b = guest_result("guest-cpu-t2.txt"), guest_result("guest-memory-none.txt")
+        text = ("boot noise\r\n" + line(a).replace("\n", "\r\n") + "  " + line(b)
+                + "trailing junk")
+        self.assertEqual(results.result_lines(text), [a, b])
+
+    def test_invalid_json(self):
+        with self.assertRaisesRegex(ResultError, "line 2: .*not valid JSON"):
+            results.result_lines('x\nVMBENCH-RESULT {"schema": "vmbench.result/1",\n')
+        with self.assertRaisesRegex(ResultError, "line 1: no JSON"):
+            results.result_lines("VMBENCH-RESULT\n")
+
+    def test_not_an_object(self):
+        with self.assertRaisesRegex(ResultError, "JSON object"):
+            results.result_lines("VMBENCH-RESULT [1, 2]\n")
+
+    def test_wrong_schema(self):
+        r = guest_result()
+        r["schema"] = "vmbench.result/2"
+        with self.assertRaisesRegex(ResultError, "unknown schema 'vmbench.result/2'"):
+            results.result_lines(line(r))
+
+    def test_missing_keys(self):
+        for key in ("schema", "test", "options", "platform", "env", "events", "latency_ms",
+                    "fairness", "total_time_s", "threads", "events_per_s"):
+            r = guest_result()
+            del r[key]
+            with self.subTest(key), self.assertRaisesRegex(ResultError, key):
+                results.result_lines(line(r))
+        r = guest_result()
+        del r["latency_ms"]["sum"]
+        with self.assertRaisesRegex(ResultError, "'latency_ms' lacks sum"):
+            results.result_lines(line(r))
+        r = guest_result()
+        del r["fairness"]["time_avg_s"]
+        with self.assertRaisesRegex(ResultError, "'fairness' lacks time_avg_s"):
+            results.result_lines(line(r))
+
+    def test_bad_values(self):
+        for path, value in ((("events",), 1.5), (("events",), -1), (("threads",), True),
+                            (("total_time_s",), "1.0"), (("latency_ms", "avg"), "fast"),
+                            (("latency_ms", "percentile"), 0), (("metrics", "mib_per_s"), None),
+                            (("options",), []), (("env",), "qemu"), (("test",), "")):
+            r = guest_result("guest-memory-none.txt")
+            d = r
+            for k in path[:-1]:
+                d = d[k]
+            d[path[-1]] = value
+            with self.subTest(path=path, value=value), self.assertRaises(ResultError):
+                results.result_lines(line(r))
+
+    def test_percentile_without_value(self):
+        r = guest_result()
+        del r["latency_ms"]["pct_value"]
+        with self.assertRaisesRegex(ResultError, "percentile and pct_value"):
+            results.result_lines(line(r))
+
+    def test_null_for_nan(self):
+        # The guest writes NaN as null (JSON has none): allowed in latency and fairness.
+        r = guest_result()
+        r["fairness"]["time_stddev_s"] = None
+        self.assertEqual(results.result_lines(line(r)), [r])
+
+    def test_info_needs_no_benchmark_fields(self):
+        info = {"schema": "vmbench.result/1", "test": "info", "platform": "vmm", "options": {},
+                "threads": 2, "env": {"vcpus": 2}}
+        self.assertEqual(results.result_lines(line(info)), [info])
+
+    def test_parser_output_is_a_valid_record(self):
+        # What parse_report makes of native sysbench is the same schema (minus
+        # platform and env, which the harness adds).
+        for name in ("cpu-prime10000-t2.txt", "memory-none-rnd-1M.txt", "fileio-rndrw-fsync0.txt",
+                     "cpu-percentile0.txt"):
+            with self.subTest(name):
+                rec = sysbench.parse_report(fixture(name))
+                results.validate_result(rec)
+                with self.assertRaisesRegex(ResultError, "platform"):
+                    results.validate_result(rec, guest=True)
+
+
+class QemuStatus(unittest.TestCase):
+    def test_mapping(self):
+        self.assertEqual(results.qemu_guest_status(1), 0)
+        self.assertEqual(results.qemu_guest_status(3), 1)
+        self.assertEqual(results.qemu_guest_status(5), 2)
+        self.assertEqual(results.qemu_guest_status(255), 127)
+
+    def test_no_status(self):
+        for rc in (0, 2, 4, 254, -9, -15):
+            self.assertIsNone(results.qemu_guest_status(rc), rc)
+
+    def test_not_a_number(self):
+        for rc in (None, "1", 1.0, True):
+            with self.assertRaises(TypeError):
+                results.qemu_guest_status(rc)
+
+    def test_fixtures(self):
+        # README.md records QEMU's exit statuses: 1 for the reports, 5 for the error.
+        readme = (FIXTURES / "README.md").read_text()
+        self.assertIn("| guest error: FATAL line, guest status 2 (QEMU exit status 5) "
+                      "| exit status 5 (guest status 2)", readme)
+        self.assertEqual(results.qemu_guest_status(5), 2)
+
+
+class GuestReportAgreement(unittest.TestCase):
+    """The guest's text, read by the sysbench parser, says what its JSON says."""
+
+    def test_every_guest_report_agrees(self):
+        for name in GUEST_REPORTS:
+            with self.subTest(name):
+                report, result = results.check_guest_output(fixture(name))
+                self.assertEqual(report["events"], result["events"])
+
+    def test_cpu_numbers(self):
+        report, result = results.check_guest_output(fixture("guest-cpu-t2.txt"))
+        self.assertEqual(report["total_time_s"], 1.0013)        # printed
+        self.assertEqual(result["total_time_s"], 1.001324815)   # JSON
+        self.assertEqual(report["events_per_s"], 1687.76)
+        self.assertEqual(report["events"], 1690)
+
+    def test_percentile_disabled(self):
+        report, result = results.check_guest_output(fixture("guest-cpu-percentile0.txt"))
+        self.assertNotIn("percentile", report["latency_ms"])
+        self.assertNotIn("percentile", result["latency_ms"])
+        self.assertEqual(report["options"]["percentile"], result["options"]["percentile"])
+
+    def test_histogram(self):
+        report, result = results.check_guest_output(fixture("guest-cpu-histogram.txt"))
+        self.assertEqual(report["histogram"][1], (1.163, 87))
+        self.assertEqual(sum(c for _, c in report["histogram"]), 200)
+        self.assertIs(result["options"]["histogram"], True)
+
+    def test_memory_none(self):
+        report, result = results.check_guest_output(fixture("guest-memory-none.txt"))
+        self.assertEqual(report["metrics"], {"mib_per_s": 0.0, "mib_transferred": 0.0})
+        self.assertEqual(result["metrics"], {"mib_per_s": 0, "mib_transferred": 0})
+
+    def test_crlf(self):
+        text = fixture("guest-memory-write-1M.txt").replace("\n", "\r\n")
+        report, _ = results.check_guest_output(text)
+        self.assertEqual(report["events"], 4360)
+
+    def test_mismatches_are_named(self):
+        text = fixture("guest-cpu-t2.txt")
+        report = sysbench.parse_report(text)
+        for path, value, words in (
+                (("events",), 1691, "events: text says 1690, JSON says 1691"),
+                (("threads",), 1, "threads"),
+                (("test",), "memory", "test"),
+                (("total_time_s",), 1.0015, "total_time_s"),
+                (("events_per_s",), 1687.80, "events_per_s"),
+                (("latency_ms", "avg"), 1.20, "latency_ms.avg"),
+                (("latency_ms", "percentile"), 99, "latency_ms.percentile"),
+                (("fairness", "events_stddev"), 25.0, "fairness.events_stddev"),
+                (("options", "cpu-max-prime"), 20000, "options.cpu-max-prime")):
+            result = copy.deepcopy(guest_result())
+            d = result
+            for k in path[:-1]:
+                d = d[k]
+            d[path[-1]] = value
+            with self.subTest(path=path):
+                diffs = results.compare_report(report, result)
+                self.assertEqual(len(diffs), 1, diffs)
+                self.assertIn(words, diffs[0])
+
+    def test_within_print_precision(self):
+        report = sysbench.parse_report(fixture("guest-cpu-t2.txt"))
+        result = guest_result()
+        self.assertEqual(results.compare_report(report, result), [])
+        result["total_time_s"] = 1.0013 + 0.00009     # under one unit of the 4th decimal
+        result["latency_ms"]["max"] = 3.35 - 0.0099   # under one unit of the 2nd decimal
+        self.assertEqual(results.compare_report(report, result), [])
+
+    def test_missing_on_one_side(self):
+        report = sysbench.parse_report(fixture("guest-cpu-t2.txt"))
+        result = guest_result()
+        del result["latency_ms"]["pct_value"], result["latency_ms"]["percentile"]
+        diffs = results.compare_report(report, result)
+        self.assertTrue(any("pct_value" in d and "JSON lacks" in d for d in diffs), diffs)
+
+    def test_check_raises_mismatch(self):
+        text = fixture("guest-memory-none.txt").replace('"events":4225623,', '"events":4225624,')
+        with self.assertRaises(ReportMismatch) as cm:
+            results.check_guest_output(text)
+        self.assertEqual(cm.exception.differences,
+                         ["events: text says 4225623, JSON says 4225624"])
+        self.assertIn("disagree", str(cm.exception))
+
+    def test_native_report_is_not_a_guest_output(self):
+        with self.assertRaisesRegex(ResultError, "expected one VMBENCH-RESULT line, found 0"):
+            results.check_guest_output(fixture("cpu-prime10000-t1.txt"))
+
+    def test_two_results(self):
+        text = fixture("guest-cpu-t2.txt")
+        with self.assertRaisesRegex(ResultError, "found 2"):
+            results.check_guest_output(text + line(guest_result()))
+
+    def test_guest_error_is_quoted(self):
+        with self.assertRaisesRegex(sysbench.SysbenchParseError,
+                                    "FATAL: --histogram cannot be used with --percentile=0"):
+            results.check_guest_output(fixture("guest-error-histogram-percentile0.txt"))
+        self.assertEqual(fixture("guest-error-histogram-percentile0.stderr.txt"), "")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,247 @@
+"""The guest's machine-readable results and how they are checked.
+
+- ``result_lines(text)``: the ``VMBENCH-RESULT {json}`` objects in a guest's
+  output (vmm's or QEMU's stdout), each validated against vmbench.result/1.
+- ``validate_result(obj)``: the same check for one object (a record from
+  ``vmm --json``'s "results", or one built by sysbench.parse_report).
+- ``qemu_guest_status(returncode)``: the guest's status from QEMU's exit
+  status under isa-debug-exit.
+- ``compare_report(report, result)`` / ``check_guest_output(text)``: the
+  guest's sysbench-style text, read by the one sysbench parser, must say what
+  its own VMBENCH-RESULT line says (same events, figures within the
+  precision the text prints them with).
+
+See docs/results.md for the schema.
+"""
+
+import json
+import math
+import numbers
+
+from . import sysbench
+
+PREFIX = "VMBENCH-RESULT "
+SCHEMA = sysbench.SCHEMA
+
+# Every result line has these; the guest adds "platform" and "env".
+REQUIRED = ("schema", "test", "options")
+GUEST_REQUIRED = REQUIRED + ("platform", "env")
+# The tests that print a sysbench report have these too.
+BENCHMARK_TESTS = ("cpu", "memory", "fileio")
+BENCHMARK_REQUIRED = ("threads", "total_time_s", "events", "events_per_s", "latency_ms", "fairness")
+LATENCY_REQUIRED = ("min", "avg", "max", "sum")
+FAIRNESS_REQUIRED = ("events_avg", "events_stddev", "time_avg_s", "time_stddev_s")
+
+
+class ResultError(ValueError):
+    """A VMBENCH-RESULT line or object that breaks vmbench.result/1."""
+
+
+class ReportMismatch(ValueError):
+    """The guest's text report and its VMBENCH-RESULT line disagree."""
+
+    def __init__(self, differences):
+        self.differences = list(differences)
+        super().__init__("the guest's report and its VMBENCH-RESULT line disagree:\n  "
+                         + "\n  ".join(self.differences))
+
+
+def _is_int(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_number(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def validate_result(obj, guest=False):
+    """Raises ResultError unless `obj` is a vmbench.result/1 object.
+
+    guest=True also requires what the guest always writes ("platform", "env").
+    Numbers where the schema has numbers (null allowed where the guest writes
+    NaN as null: latency and fairness figures); events and threads whole.
+    """
+    if not isinstance(obj, dict):
+        raise ResultError(f"a result must be a JSON object, not {type(obj).__name__}")
+    missing = [k for k in (GUEST_REQUIRED if guest else REQUIRED) if k not in obj]
+    if missing:
+        raise ResultError(f"result lacks required key(s) {', '.join(missing)}")
+    if obj["schema"] != SCHEMA:
+        raise ResultError(f"unknown schema {obj['schema']!r} (expected {SCHEMA!r})")
+    if not isinstance(obj["test"], str) or not obj["test"]:
+        raise ResultError(f"'test' must be a non-empty string, not {obj['test']!r}")
+    if not isinstance(obj["options"], dict):
+        raise ResultError("'options' must be an object")
+    if guest and not isinstance(obj["env"], dict):
+        raise ResultError("'env' must be an object")
+    test = obj["test"]
+    if test in BENCHMARK_TESTS:
+        missing = [k for k in BENCHMARK_REQUIRED if k not in obj]
+        if missing:
+            raise ResultError(f"{test} result lacks required key(s) {', '.join(missing)}")
+    for key in ("threads", "events"):
+        if key in obj and not (_is_int(obj[key]) and obj[key] >= 0):
+            raise ResultError(f"'{key}' must be a whole number >= 0, not {obj[key]!r}")
+    for key in ("total_time_s", "events_per_s"):
+        if key in obj and not (_is_number(obj[key]) and obj[key] >= 0):
+            raise ResultError(f"'{key}' must be a number >= 0, not {obj[key]!r}")
+    for key, required in (("latency_ms", LATENCY_REQUIRED), ("fairness", FAIRNESS_REQUIRED),
+                          ("metrics", ())):
+        if key not in obj:
+            continue
+        sub = obj[key]
+        if not isinstance(sub, dict):
+            raise ResultError(f"'{key}' must be an object")
+        missing = [k for k in required if k not in sub]
+        if missing:
+            raise ResultError(f"'{key}' lacks {', '.join(missing)}")
+        for k, v in sub.items():
+            if not (_is_number(v) or (v is None and key != "metrics")):
+                raise ResultError(f"'{key}.{k}' must be a number, not {v!r}")
+    lat = obj.get("latency_ms", {})
+    if ("percentile" in lat) != ("pct_value" in lat):
+        raise ResultError("'latency_ms' must have both or neither of percentile and pct_value")
+    if "percentile" in lat and not (_is_int(lat["percentile"]) and 1 <= lat["percentile"] <= 100):
+        raise ResultError(f"'latency_ms.percentile' must be 1..100, not {lat['percentile']!r}")
+    return obj
+
+
+def result_lines(text, guest=True):
+    """The validated objects of every ``VMBENCH-RESULT {json}`` line in `text`.
+
+    A line counts when, after leading white space, it starts with
+    "VMBENCH-RESULT " ("\\r\\n" endings are fine).  A line that is not one
+    valid JSON object of schema vmbench.result/1 raises ResultError naming
+    its line number.
+    """
+    found = []
+    for n, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        s = line.strip()
+        if not s.startswith(PREFIX.strip()):
+            continue
+        if not s.startswith(PREFIX):
+            raise ResultError(f"line {n}: no JSON after VMBENCH-RESULT")
+        try:
+            obj = json.loads(s[len(PREFIX):])
+        except json.JSONDecodeError as e:
+            raise ResultError(f"line {n}: VMBENCH-RESULT is not valid JSON ({e})") from None
+        try:
+            validate_result(obj, guest=guest)
+        except ResultError as e:
+            raise ResultError(f"line {n}: {e}") from None
+        found.append(obj)
+    return found
+
+
+def qemu_guest_status(returncode):
+    """The status the guest wrote to isa-debug-exit, from QEMU's exit status.
+
+    QEMU exits with (status << 1) | 1, so odd codes carry a status (1 -> 0,
+    5 -> 2); 0 and even codes mean QEMU stopped some other way (a triple
+    fault with -no-reboot, a signal: negative codes) and None is returned.
+    An exit status has 8 bits, so statuses >= 128 come back modulo 128; and
+    QEMU's own start-up errors also exit with 1, which looks like status 0:
+    check that the guest printed its result too.
+    """
+    if not _is_int(returncode):
+        raise TypeError(f"returncode must be an int, not {returncode!r}")
+    if returncode <= 0 or returncode % 2 == 0:
+        return None
+    return (returncode - 1) // 2
+
+
+# How precisely sysbench's layout prints each figure: (key path, decimals).
+# A text figure and the JSON agree when they differ by at most one unit in
+# the last printed place (rounding, in whichever direction the printf of
+# either platform chose, plus float noise).
+_PRECISION = [
+    (("total_time_s",), 4),
+    (("latency_ms", "min"), 2), (("latency_ms", "avg"), 2), (("latency_ms", "max"), 2),
+    (("latency_ms", "pct_value"), 2), (("latency_ms", "sum"), 2),
+    (("fairness", "events_avg"), 4), (("fairness", "events_stddev"), 2),
+    (("fairness", "time_avg_s"), 4), (("fairness", "time_stddev_s"), 2),
+    (("metrics", "mib_per_s"), 2), (("metrics", "mib_transferred"), 2),
+    (("metrics", "reads_per_s"), 2), (("metrics", "writes_per_s"), 2),
+    (("metrics", "fsyncs_per_s"), 2), (("metrics", "read_mib_per_s"), 2),
+    (("metrics", "written_mib_per_s"), 2),
+]
+
+
+def _get(d, path):
+    for k in path:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def _close(text_value, json_value, decimals, terms=1):
+    if text_value is None or json_value is None:
+        return text_value is None and json_value is None
+    tol = terms * 10.0 ** -decimals + 1e-9 * max(1.0, abs(json_value))
+    return math.isfinite(json_value) and abs(text_value - json_value) <= tol
+
+
+def compare_report(report, result):
+    """Differences between a parsed text report and a VMBENCH-RESULT object.
+
+    `report` comes from sysbench.parse_report, `result` from result_lines.
+    Returns a list of sentences; empty means they agree: same test, threads,
+    events, percentile; every figure both have within print precision; every
+    option both show equal.
+    """
+    diffs = []
+    for key in ("test", "threads", "events"):
+        if report.get(key) != result.get(key):
+            diffs.append(f"{key}: text says {report.get(key)!r}, JSON says {result.get(key)!r}")
+    rp, jp = _get(report, ("latency_ms", "percentile")), _get(result, ("latency_ms", "percentile"))
+    if rp != jp:
+        diffs.append(f"latency_ms.percentile: text says {rp!r}, JSON says {jp!r}")
+    for path, decimals in _PRECISION:
+        a, b = _get(report, path), _get(result, path)
+        if a is None and b is None:
+            continue
+        if a is None:
+            # The JSON may carry metrics the text cannot show, nothing else.
+            if path[0] != "metrics":
+                diffs.append(f"{'.'.join(path)}: JSON says {b!r}, the text lacks it")
+            continue
+        if b is None:
+            diffs.append(f"{'.'.join(path)}: text says {a!r}, the JSON lacks it")
+            continue
+        if not _close(a, b, decimals):
+            diffs.append(f"{'.'.join(path)}: text says {a!r}, JSON says {b!r} "
+                         f"(more than {10.0 ** -decimals:g} apart)")
+    # events_per_s: cpu and memory print it with 2 decimals; fileio's is the
+    # sum of up to three 2-decimal rates.
+    a, b = report.get("events_per_s"), result.get("events_per_s")
+    terms = 3 if report.get("test") == "fileio" else 1
+    if (a is None) != (b is None) or (a is not None and not _close(a, b, 2, terms)):
+        diffs.append(f"events_per_s: text says {a!r}, JSON says {b!r}")
+    ropts, jopts = report.get("options", {}), result.get("options", {})
+    for key in sorted(set(ropts) & set(jopts)):
+        a, b = ropts[key], jopts[key]
+        if isinstance(a, float) and _is_number(b):
+            same = _close(a, b, 2)
+        else:
+            same = a == b and type(a) is type(b) or (_is_int(a) and _is_int(b) and a == b)
+        if not same:
+            diffs.append(f"options.{key}: text says {a!r}, JSON says {b!r}")
+    return diffs
+
+
+def check_guest_output(text):
+    """The guest's parsed text report and its one VMBENCH-RESULT object.
+
+    Raises sysbench.SysbenchParseError when the text is not a report,
+    ResultError when there is not exactly one valid result line, and
+    ReportMismatch when the two disagree (see compare_report).
+    """
+    found = result_lines(text)
+    report = sysbench.parse_report(text)   # first: it quotes the guest's error message
+    if len(found) != 1:
+        raise ResultError(f"expected one VMBENCH-RESULT line, found {len(found)}")
+    diffs = compare_report(report, found[0])
+    if diffs:
+        raise ReportMismatch(diffs)
+    return report, found[0]
