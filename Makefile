@@ -105,13 +105,17 @@ test-tools:
 # Linux VM with nested KVM.
 .PHONY: run
 run: deps all
-	tools/run-guest --smp 2 --mem 1G --stats $(BUILD)/guest.elf info
+	tools/run-guest --smp 2 --mem 1G $(BUILD)/guest.elf cpu --cpu-max-prime=10000 --threads=2 --time=5
 
 # ---- benchmarks (figures for closing notes live here, not in timed tests) ----
 
-.PHONY: bench-boot
+.PHONY: bench-boot bench-guest
 bench-boot: all
 	bench/boot --runs 11 --json $(BUILD)/bench-boot.json
+
+# sysbench on this host against the guest's cpu and memory tests.
+bench-guest: all
+	bench/guest-vs-native --reps 5 --time 5 --json $(BUILD)/bench-guest.json
 
 .PHONY: install
 install: all

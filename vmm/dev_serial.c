@@ -3,7 +3,8 @@
  *
  * Bytes go to vmm's stdout a line at a time (one write per line, so output
  * from a long run appears as it happens and a pipe reader sees whole
- * lines).  Lines starting "VMBENCH-RESULT " are also kept for --json.
+ * lines), with --timestamps after the host time the line was complete.
+ * Lines starting "VMBENCH-RESULT " are also kept for --json.
  * The transmitter is always ready (LSR = THRE|TEMT), so a guest's polled
  * driver never waits; `rep outsb` bursts arrive as one exit (burst_fn).
  * No interrupts are raised: the guest polls, as early consoles do.
@@ -32,10 +33,12 @@ struct uart {
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
 	size_t len;
 	bool overlong;            /* current line exceeded the buffer */
+	bool at_line_start;       /* the next flush starts a new line */
+	bool timestamps;          /* --timestamps */
 	char line[LINE_MAX_BYTES];
 };
 
-static struct uart com1 = {.lock = PTHREAD_MUTEX_INITIALIZER, .dll = 1};
+static struct uart com1 = {.lock = PTHREAD_MUTEX_INITIALIZER, .dll = 1, .at_line_start = true};
 
 static void write_all(const char *p, size_t n)
 {
@@ -53,6 +56,13 @@ static void flush_line(struct uart *u)
 {
 	if (!u->len)
 		return;
+	if (u->timestamps && u->at_line_start) {
+		char stamp[32];
+		int n = snprintf(stamp, sizeof(stamp), "[%12.6f] ",
+				 (now_ns() - u->vm->timeline.start) / 1e9);
+
+		write_all(stamp, (size_t)n);
+	}
 	write_all(u->line, u->len);
 	if (!u->overlong && u->line[u->len - 1] == '\n') {
 		size_t n = u->len - 1;
@@ -68,6 +78,7 @@ static void flush_line(struct uart *u)
 		u->overlong = false;
 	else
 		u->overlong = true;   /* a partial line was flushed for space */
+	u->at_line_start = !u->overlong;
 	u->len = 0;
 }
 
@@ -162,8 +173,8 @@ static int serial_setup(struct vm *vm, const struct vmm_config *cfg, char *errbu
 		.fn = uart_io, .burst_fn = uart_burst, .opaque = &com1,
 	};
 
-	(void)cfg;
 	com1.vm = vm;
+	com1.timestamps = cfg && cfg->timestamps;
 	return io_register(&vm->io, &r, errbuf, errlen);
 }
 

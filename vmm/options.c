@@ -41,6 +41,8 @@ static const char usage_text[] =
 	"  -s, --stats          print exit counts and handling time at exit\n"
 	"      --trace          print every userspace exit with the guest\n"
 	"                       instruction that caused it (to stderr)\n"
+	"      --timestamps     start each line of guest output with the host time\n"
+	"                       it arrived, in seconds since vmm started\n"
 	"  -j, --json FILE      write the guest's results and host figures as JSON\n"
 	"      --check          tell whether this host can run vmm, and why not\n"
 	"  -h, --help           show this help\n"
@@ -133,7 +135,7 @@ static char *join_guest_args(const char *guest, int argc, char **argv,
 enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 				  char *errbuf, size_t errlen, FILE *out)
 {
-	enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK };
+	enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK, OPT_TIMESTAMPS };
 	static const struct option longopts[] = {
 		{"smp", required_argument, NULL, 'c'},
 		{"mem", required_argument, NULL, 'm'},
@@ -143,6 +145,7 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 		{"stats", no_argument, NULL, 's'},
 		{"trace", no_argument, NULL, OPT_TRACE},
 		{"check", no_argument, NULL, OPT_CHECK},
+		{"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
 		{"json", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -217,6 +220,9 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 			break;
 		case OPT_CHECK:
 			return OPTIONS_CHECK;
+		case OPT_TIMESTAMPS:
+			cfg->timestamps = true;
+			break;
 		case 'j':
 			cfg->json_path = optarg;
 			break;

@@ -61,6 +61,7 @@ struct vmm_config {
 	unsigned pin_count;
 	bool stats;
 	bool trace;
+	bool timestamps;           /* prefix guest output lines with host time */
 	bool hugepages;
 	const char *json_path;
 	double timeout_s;          /* 0 = none */

@@ -9,13 +9,16 @@ enum syscall_number {
 	SYS_WRITE = 1,        /* (buf, len): to the console */
 	SYS_EXIT = 2,         /* (status): end the run */
 	SYS_SYSINFO = 3,      /* () -> const struct sysinfo * */
-	SYS_SPAWN = 4,        /* (cpu, entry, arg, stack_top) -> tid or -errno */
+	SYS_SPAWN = 4,        /* (cpu or SCHED_ANY_CPU, entry, arg, stack_top) -> tid */
 	SYS_JOIN = 5,         /* (tid) -> the thread's exit value */
 	SYS_THREAD_EXIT = 6,  /* (value) */
 	SYS_YIELD = 7,
 	SYS_CRASH = 8,        /* (kind): fail on purpose, for vmm's tests */
 	SYS_CPU = 9,          /* () -> index of the CPU running the caller */
 };
+
+/* A thread any CPU may run: threads that outnumber the CPUs share them all. */
+#define SCHED_ANY_CPU 0xffffffffu
 
 /* SYS_CRASH kinds. */
 enum crash_kind {

@@ -43,6 +43,11 @@ struct tss {
 
 struct thread;
 
+struct run_queue {
+	struct thread *head, *tail;
+	unsigned length;
+};
+
 struct cpu {
 	struct cpu *self;              /* %gs:0, see this_cpu() */
 	unsigned index;
@@ -52,8 +57,7 @@ struct cpu {
 	/* scheduler state, guarded by lock */
 	volatile int lock;
 	struct thread *current;
-	struct thread *run_head, *run_tail;
-	unsigned nrunnable;            /* queued, not counting current */
+	struct run_queue pinned;       /* runnable threads bound to this CPU */
 	bool idle;                     /* halted, waiting for a wake IPI */
 	bool timer_armed;
 	uint64_t switches;
@@ -207,6 +211,7 @@ void *boot_alloc_pages(size_t npages);
 /* sched.c */
 void sched_init(void);
 __attribute__((noreturn)) void sched_start_cpu(void);  /* this CPU */
+/* cpu: the CPU the thread is bound to, or SCHED_ANY_CPU. */
 int sched_spawn(unsigned cpu, uint64_t entry, uint64_t arg, uint64_t stack_top);
 void sched_yield(struct trap_frame *tf);
 void sched_join(struct trap_frame *tf, int tid);

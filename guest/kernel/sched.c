@@ -1,12 +1,15 @@
 /*
  * sched.c - ring-3 threads on each CPU.
  *
- * Threads are pinned: a thread runs on the CPU it was spawned on, as
- * sysbench's workers effectively do on an idle Linux host with one thread
- * per CPU.  A CPU with more than one runnable thread round-robins them on
- * its LAPIC timer (TIMESLICE_NS); a CPU with one never arms the timer, so
- * a run with threads <= vCPUs takes no timer interrupts at all.  A CPU
- * with nothing to run halts until a wake IPI.
+ * A thread is either bound to one CPU (info proves each CPU that way; the
+ * benchmark engine binds one worker per vCPU when they are no more than
+ * the vCPUs) or free to run on any (when workers outnumber vCPUs, as
+ * Linux's scheduler would spread sysbench's threads).  Each CPU takes its
+ * bound threads first, then the shared queue.  A CPU that has something
+ * waiting to run arms its LAPIC timer and round-robins every TIMESLICE_NS;
+ * one that has not never arms it, so a run with one thread per vCPU takes
+ * no timer interrupts at all.  A CPU with nothing to run halts until a
+ * wake IPI.
  *
  * A switch rewrites the trap frame at the top of the CPU's ring-0 stack
  * (the one trap_return will pop) and swaps FPU/SSE state with
@@ -30,13 +33,14 @@ struct thread {
 	struct trap_frame frame;    /* user context while not running */
 	enum thread_state state;
 	int tid;
-	unsigned cpu;
+	unsigned cpu;               /* bound CPU, or SCHED_ANY_CPU */
 	uint64_t exit_value;
 	struct thread *next;        /* run queue link */
 	struct thread *joiner;      /* blocked in join on this thread */
 };
 
 static struct thread threads[MAX_THREADS];
+static struct run_queue shared;     /* threads any CPU may run */
 static volatile int sched_lock;
 static uint8_t fx_initial[512] __attribute__((aligned(16)));
 
@@ -66,35 +70,41 @@ static struct trap_frame *cpu_frame(struct cpu *c)
 	return (struct trap_frame *)(c->kstack_top - sizeof(struct trap_frame));
 }
 
-static void enqueue(struct cpu *c, struct thread *t)
+static void rq_push(struct run_queue *q, struct thread *t)
 {
 	t->state = T_RUNNABLE;
 	t->next = NULL;
-	if (c->run_tail)
-		c->run_tail->next = t;
+	if (q->tail)
+		q->tail->next = t;
 	else
-		c->run_head = t;
-	c->run_tail = t;
-	c->nrunnable++;
+		q->head = t;
+	q->tail = t;
+	q->length++;
 }
 
-static struct thread *dequeue(struct cpu *c)
+static struct thread *rq_pop(struct run_queue *q)
 {
-	struct thread *t = c->run_head;
+	struct thread *t = q->head;
 
 	if (t) {
-		c->run_head = t->next;
-		if (!c->run_head)
-			c->run_tail = NULL;
-		c->nrunnable--;
+		q->head = t->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->length--;
 	}
 	return t;
+}
+
+/* Does CPU c have another thread waiting for it? */
+static bool has_waiting(const struct cpu *c)
+{
+	return c->pinned.length > 0 || shared.length > 0;
 }
 
 /* Arm or stop this CPU's timer: it runs only while threads share it. */
 static void update_timer(struct cpu *c)
 {
-	bool need = c->current && c->nrunnable > 0;
+	bool need = c->current && has_waiting(c);
 
 	if (need && !c->timer_armed)
 		lapic_timer_oneshot(TIMESLICE_NS);
@@ -103,7 +113,8 @@ static void update_timer(struct cpu *c)
 	c->timer_armed = need;
 }
 
-/* Tells CPU `c` that its queue changed (called with the lock held). */
+/* Tells CPU c its queues changed (with the lock held): an idle CPU wakes
+ * up to run something, a busy one arms its timer to share itself. */
 static void notify(struct cpu *c)
 {
 	if (c == this_cpu())
@@ -112,13 +123,34 @@ static void notify(struct cpu *c)
 		lapic_send_ipi(c->apic_id, ICR_FIXED | VEC_WAKE);
 }
 
+/* Makes t runnable where it may run, and tells the CPUs concerned. */
+static void make_runnable(struct thread *t)
+{
+	if (t->cpu != SCHED_ANY_CPU) {
+		rq_push(&cpus[t->cpu].pinned, t);
+		notify(&cpus[t->cpu]);
+		return;
+	}
+	rq_push(&shared, t);
+	/* One idle CPU takes it; if none is idle, every CPU starts sharing. */
+	for (unsigned i = 0; i < ncpus; i++) {
+		if (cpus[i].online_tsc && cpus[i].idle) {
+			notify(&cpus[i]);
+			return;
+		}
+	}
+	for (unsigned i = 0; i < ncpus; i++)
+		if (cpus[i].online_tsc)
+			notify(&cpus[i]);
+}
+
 /* Makes `next` (or, if NULL, whatever is queued, halting until something
  * is) the running thread of this CPU, by rewriting `tf`.  The caller has
  * saved or discarded the current thread; called and returns with the lock
  * held. */
 static void run_next(struct cpu *c, struct trap_frame *tf, struct thread *next)
 {
-	while (!next && !(next = dequeue(c))) {
+	while (!next && !(next = rq_pop(&c->pinned)) && !(next = rq_pop(&shared))) {
 		c->current = NULL;
 		c->idle = true;
 		update_timer(c);
@@ -156,7 +188,7 @@ int sched_spawn(unsigned cpu, uint64_t entry, uint64_t arg, uint64_t stack_top)
 {
 	struct thread *t = NULL;
 
-	if (cpu >= ncpus || !cpus[cpu].online_tsc || (stack_top & 15))
+	if ((cpu != SCHED_ANY_CPU && (cpu >= ncpus || !cpus[cpu].online_tsc)) || (stack_top & 15))
 		return -SYS_ERR_INVAL;
 	spin_lock(&sched_lock);
 	for (unsigned i = 0; i < MAX_THREADS; i++) {
@@ -180,8 +212,7 @@ int sched_spawn(unsigned cpu, uint64_t entry, uint64_t arg, uint64_t stack_top)
 	t->tid = (int)(t - threads) + 1;
 	t->cpu = cpu;
 	t->joiner = NULL;
-	enqueue(&cpus[cpu], t);
-	notify(&cpus[cpu]);
+	make_runnable(t);
 	spin_unlock(&sched_lock);
 	return t->tid;
 }
@@ -191,9 +222,12 @@ void sched_yield(struct trap_frame *tf)
 	struct cpu *c = this_cpu();
 
 	spin_lock(&sched_lock);
-	if (c->run_head) {
+	if (has_waiting(c)) {
+		struct thread *t = c->current;
+
 		save_current(c, tf);
-		enqueue(c, c->current);
+		c->current = NULL;
+		make_runnable(t);
 		run_next(c, tf, NULL);
 	}
 	spin_unlock(&sched_lock);
@@ -241,8 +275,7 @@ void sched_exit(struct trap_frame *tf, uint64_t value)
 
 		j->frame.rax = value;
 		t->state = T_FREE;
-		enqueue(&cpus[j->cpu], j);
-		notify(&cpus[j->cpu]);
+		make_runnable(j);
 	} else {
 		t->state = T_DONE;
 	}
@@ -258,9 +291,12 @@ void sched_timer_tick(struct trap_frame *tf)
 	spin_lock(&sched_lock);
 	c->timer_armed = false;
 	/* Preempt only ring-3 threads; an idle CPU's halt loop just goes on. */
-	if ((tf->cs & 3) == 3 && c->current && c->run_head) {
+	if ((tf->cs & 3) == 3 && c->current && has_waiting(c)) {
+		struct thread *t = c->current;
+
 		save_current(c, tf);
-		enqueue(c, c->current);
+		c->current = NULL;
+		make_runnable(t);
 		run_next(c, tf, NULL);
 	} else {
 		update_timer(c);

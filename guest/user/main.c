@@ -17,6 +17,8 @@ static const struct option_def general_options[] = {
 	{"percentile", OPT_INT, "95",
 	 "percentile to calculate in latency statistics (1-100), 0 to disable", NULL},
 	{"histogram", OPT_BOOL, "off", "print latency histogram in report", NULL},
+	{"rand-seed", OPT_INT, "0",
+	 "seed for the random number generators; 0 to seed from the TSC", NULL},
 	{NULL, 0, NULL, NULL, NULL},
 };
 

@@ -34,6 +34,7 @@ long sys_join(long tid);
 __attribute__((noreturn)) void sys_thread_exit(uint64_t value);
 long sys_crash(int kind);
 unsigned sys_cpu(void);
+void sys_yield(void);
 
 /* ---- output (stdio.c) ------------------------------------------------------- */
 
@@ -58,7 +59,8 @@ uint64_t heap_free_bytes(void);
 /* ---- threads (thread.c) ----------------------------------------------------- */
 
 typedef uint64_t (*thread_fn)(void *arg);
-/* Runs fn(arg) on `cpu`; returns a thread id, or a negative error. */
+/* Runs fn(arg) on `cpu` (or on any, SCHED_ANY_CPU); returns a thread id,
+ * or a negative error. */
 long thread_spawn(unsigned cpu, thread_fn fn, void *arg, size_t stack_size);
 uint64_t thread_join(long tid);
 
@@ -79,6 +81,13 @@ struct cpu_identity {
 };
 void cpu_identify(struct cpu_identity *id);
 uint32_t cpu_apic_id(void);
+
+/* ---- maths (math.c) ----------------------------------------------------------- */
+
+double sqrt(double x);
+double fabs(double x);
+double log(double x);
+double exp(double x);
 
 /* ---- the command line (cmdline.c) ------------------------------------------- */
 
@@ -149,6 +158,67 @@ void result_begin(struct json *j, const struct test_args *args);
 void result_emit(struct json *j);
 /* "vmm", "qemu-guest" or "bare-metal", from the boot loader's name. */
 const char *platform_name(void);
+
+/* ---- sysbench's event loop (bench.c) --------------------------------------- */
+
+#define BENCH_MAX_THREADS 1024
+
+struct bench;
+
+struct bench_thread {
+	unsigned id;
+	struct bench *bench;
+	uint64_t events, sum, min, max;   /* event latencies, in TSC ticks */
+	uint64_t *hist;                   /* latency histogram buckets */
+	uint64_t rng[2];                  /* xoroshiro128+ state */
+	void *local;                      /* the test's own per-thread state */
+	uint64_t work;                    /* the test's own counter */
+} __attribute__((aligned(64)));
+
+/* What a test supplies; thread_init and next_event may be NULL. */
+struct bench_ops {
+	bool (*thread_init)(struct bench_thread *t);   /* false: failed (it says why) */
+	bool (*next_event)(struct bench_thread *t);    /* false: this thread is done */
+	void (*execute_event)(struct bench_thread *t);
+	void *ctx;
+};
+
+struct bench {
+	unsigned threads, percentile;
+	bool histogram;
+	uint64_t max_events, max_ticks, seed;
+	const struct bench_ops *ops;
+	struct bench_thread *thread;
+	uint64_t t_start;
+	uint64_t events_taken;
+	unsigned arrived;
+	int go, failed;
+};
+
+struct bench_summary {
+	unsigned threads, percentile;
+	uint64_t events;
+	double total_time_s;              /* start to report, as sysbench prints it */
+	double interval_s;                /* the rates' denominator (see bench.c) */
+	double lat_min_ms, lat_avg_ms, lat_max_ms, lat_pct_ms, lat_sum_ms;
+	double events_avg, events_stddev, time_avg_s, time_stddev_s;
+};
+
+/* Reads the general options and prints sysbench's header; returns a status. */
+int bench_begin(struct bench *b, const struct test_args *args);
+/* Starts the workers, runs the events, joins them; returns a status. */
+int bench_execute(struct bench *b, const struct bench_ops *ops);
+/* Call once the workers are joined: it reads the clock, as sysbench does. */
+void bench_summarise(const struct bench *b, struct bench_summary *s);
+/* amount per second of the run, as sysbench divides. */
+double bench_per_second(const struct bench_summary *s, double amount);
+void bench_print_histogram(const struct bench *b);
+/* "General statistics", "Latency (ms)" and "Threads fairness". */
+void bench_print_report(const struct bench_summary *s);
+/* threads, total_time_s, events, events_per_s, latency_ms, fairness. */
+void bench_result_fields(struct json *j, const struct bench_summary *s);
+uint64_t bench_rand_u64(struct bench_thread *t);
+double bench_rand_double(struct bench_thread *t);   /* in [0, 1) */
 
 /* ---- tests (guest/tests) ------------------------------------------------------ */
 
