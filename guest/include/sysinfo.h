@@ -43,6 +43,9 @@ struct sysinfo {
 	bool acpi;                   /* CPUs came from an MADT */
 	char acpi_oem[7];
 	uint64_t boot_tsc[BOOT_STAGES];
+	/* Counters the kernel keeps up to date, all CPUs together. */
+	volatile uint64_t timer_interrupts;
+	volatile uint64_t context_switches;
 };
 
 #endif

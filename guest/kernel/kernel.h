@@ -60,7 +60,6 @@ struct cpu {
 	struct run_queue pinned;       /* runnable threads bound to this CPU */
 	bool idle;                     /* halted, waiting for a wake IPI */
 	bool timer_armed;
-	uint64_t switches;
 	uint64_t online_tsc;           /* when it reached its idle loop */
 };
 

@@ -161,7 +161,7 @@ static void run_next(struct cpu *c, struct trap_frame *tf, struct thread *next)
 	}
 	next->state = T_RUNNING;
 	c->current = next;
-	c->switches++;
+	__atomic_add_fetch(&sysinfo.context_switches, 1, __ATOMIC_RELAXED);
 	*tf = next->frame;
 	fxrstor(next->fx);
 	update_timer(c);
@@ -288,6 +288,7 @@ void sched_timer_tick(struct trap_frame *tf)
 {
 	struct cpu *c = this_cpu();
 
+	__atomic_add_fetch(&sysinfo.timer_interrupts, 1, __ATOMIC_RELAXED);
 	spin_lock(&sched_lock);
 	c->timer_armed = false;
 	/* Preempt only ring-3 threads; an idle CPU's halt loop just goes on. */

@@ -219,18 +219,26 @@ int bench_execute(struct bench *b, const struct bench_ops *ops)
 		memset(t->hist, 0, HIST_BUCKETS * sizeof(uint64_t));
 	}
 	printf("Initializing worker threads...\n\n");
+	b->timer_interrupts = sys->timer_interrupts;
+	b->context_switches = sys->context_switches;
 	/* One thread per vCPU while they are no more than the vCPUs, as
-	 * sysbench's threads spread over an idle host; more than that, and
-	 * all of them share all vCPUs, as Linux would balance them. */
+	 * sysbench's threads spread over an idle host: this thread (on vCPU 0)
+	 * is worker 0, so no vCPU ever has two threads and none takes a timer
+	 * interrupt.  More than that, and all of them share all vCPUs
+	 * round-robin, as Linux would balance them. */
 	bool bind = b->threads <= sys->cpus_online;
-	for (unsigned i = 0; i < b->threads; i++) {
+	for (unsigned i = bind; i < b->threads; i++) {
 		tids[i] = thread_spawn(bind ? i : SCHED_ANY_CPU, worker, &b->thread[i],
 				       THREAD_STACK);
 		if (tids[i] < 0)
 			die(STATUS_FAILED, "cannot start thread %u (error %ld)", i, -tids[i]);
 	}
-	for (unsigned i = 0; i < b->threads; i++)
+	if (bind)
+		worker(&b->thread[0]);
+	for (unsigned i = bind; i < b->threads; i++)
 		thread_join(tids[i]);
+	b->timer_interrupts = sys->timer_interrupts - b->timer_interrupts;
+	b->context_switches = sys->context_switches - b->context_switches;
 	return b->failed ? STATUS_FAILED : STATUS_OK;
 }
 
@@ -255,6 +263,8 @@ void bench_summarise(const struct bench *b, struct bench_summary *s)
 	}
 	s->threads = b->threads;
 	s->events = events;
+	s->timer_interrupts = b->timer_interrupts;
+	s->context_switches = b->context_switches;
 	s->lat_min_ms = events ? min * ms_per_tick : 0;
 	s->lat_max_ms = max * ms_per_tick;
 	s->lat_avg_ms = events ? sum * ms_per_tick / events : 0;
@@ -354,6 +364,10 @@ void bench_result_fields(struct json *j, const struct bench_summary *s)
 		json_double(j, "pct_value", s->lat_pct_ms);
 	}
 	json_double(j, "sum", s->lat_sum_ms);
+	json_end(j);
+	json_begin(j, "sched");
+	json_u64(j, "timer_interrupts", s->timer_interrupts);
+	json_u64(j, "context_switches", s->context_switches);
 	json_end(j);
 	json_begin(j, "fairness");
 	json_double(j, "events_avg", s->events_avg);

@@ -193,6 +193,7 @@ struct bench {
 	uint64_t events_taken;
 	unsigned arrived;
 	int go, failed;
+	uint64_t timer_interrupts, context_switches;   /* during the run */
 };
 
 struct bench_summary {
@@ -202,6 +203,7 @@ struct bench_summary {
 	double interval_s;                /* the rates' denominator (see bench.c) */
 	double lat_min_ms, lat_avg_ms, lat_max_ms, lat_pct_ms, lat_sum_ms;
 	double events_avg, events_stddev, time_avg_s, time_stddev_s;
+	uint64_t timer_interrupts, context_switches;
 };
 
 /* Reads the general options and prints sysbench's header; returns a status. */
@@ -215,7 +217,7 @@ double bench_per_second(const struct bench_summary *s, double amount);
 void bench_print_histogram(const struct bench *b);
 /* "General statistics", "Latency (ms)" and "Threads fairness". */
 void bench_print_report(const struct bench_summary *s);
-/* threads, total_time_s, events, events_per_s, latency_ms, fairness. */
+/* threads, total_time_s, events, events_per_s, latency_ms, sched, fairness. */
 void bench_result_fields(struct json *j, const struct bench_summary *s);
 uint64_t bench_rand_u64(struct bench_thread *t);
 double bench_rand_double(struct bench_thread *t);   /* in [0, 1) */

@@ -114,6 +114,15 @@ class BenchmarkTests:
         fair = r["fairness"]
         # All threads share both vCPUs round-robin: each gets about 2/5 of one.
         self.assertLess(fair["events_stddev"], 0.15 * fair["events_avg"], fair)
+        # 10 ms slices on 2 vCPUs for 2 s: about 400 ticks.
+        self.assertGreater(r["sched"]["timer_interrupts"], 100, r["sched"])
+
+    def test_one_thread_per_vcpu_takes_no_timer_interrupt(self):
+        for threads in (1, 2):
+            with self.subTest(threads=threads):
+                r, _ = self.platform.run(self, "cpu", "--cpu-max-prime=2000", "--time=1",
+                                         f"--threads={threads}", smp=2)
+                self.assertEqual(r["sched"]["timer_interrupts"], 0, r["sched"])
 
     def test_memory_total_size_sets_the_events(self):
         for scope, threads in (("global", 1), ("local", 2)):
