@@ -3,15 +3,12 @@
  *
  * In order of trust: the hypervisor timing leaf 0x40000010 (vmm and QEMU
  * with invtsc fill it: exact), CPUID 0x15 (crystal ratio: exact on Intel),
- * then a 20 ms measurement against the PIT (QEMU TCG, AMD bare metal),
- * then CPUID 0x16 (nominal base frequency: approximate).
+ * then 20 ms measurements against the PIT, repeated until two agree (QEMU
+ * TCG, AMD bare metal; pit_calibrate.c), then CPUID 0x16 (nominal base
+ * frequency: approximate).
  */
 #include "kernel.h"
-
-#define PIT_HZ 1193182ULL
-#define PIT_CALIBRATION_MS 20
-#define PIT_MAX_POLLS 20000000UL
-#define PIT_NO_TICK_POLLS 100000UL
+#include "pit_calibrate.h"
 
 static bool from_hypervisor_leaf(void)
 {
@@ -48,47 +45,46 @@ static bool from_leaf_15(uint32_t max_leaf)
 /* PIT channel 0 counting down from 0xffff (mode 2), read with the latch
  * command: needs only ports 0x40-0x43, which QEMU's microvm has too (it
  * lacks port 0x61, the gate channel 2 would need).  The interrupt it
- * raises is masked (pic.c).  Returns the count, or -1 if nothing answers. */
-static int pit_count(void)
+ * raises is masked (pic.c). */
+static void pit_start(void *ctx)
+{
+	(void)ctx;
+	outb(0x43, 0x34);                  /* channel 0, lobyte/hibyte, mode 2 */
+	outb(0x40, 0xff);
+	outb(0x40, 0xff);
+}
+
+static int pit_count(void *ctx)
 {
 	uint8_t lo, hi;
 
+	(void)ctx;
 	outb(0x43, 0x00);                  /* latch channel 0 */
 	lo = inb(0x40);
 	hi = inb(0x40);
 	return (hi << 8) | lo;
 }
 
+static uint64_t tsc_now(void *ctx)
+{
+	(void)ctx;
+	return rdtsc();
+}
+
 static bool from_pit(void)
 {
-	uint64_t ticks = PIT_HZ * PIT_CALIBRATION_MS / 1000;
-	uint64_t t0, t1;
-	unsigned long polls = 0;
-	int start, now, last;
+	static const struct pit_clocks hw = {pit_start, pit_count, tsc_now, NULL};
+	bool agreed;
+	uint64_t hz = pit_calibrate(&hw, &agreed);
 
-	outb(0x43, 0x34);                  /* channel 0, lobyte/hibyte, mode 2 */
-	outb(0x40, 0xff);
-	outb(0x40, 0xff);
-	/* Start on a count change, so t0 is aligned to a PIT tick. */
-	start = pit_count();
-	do {
-		now = pit_count();
-		if (++polls > PIT_NO_TICK_POLLS)
-			return false;              /* a PIT ticks every 838 ns: none here */
-	} while (now == start);
-	t0 = rdtsc();
-	start = last = now;
-	for (;;) {
-		now = pit_count();
-		if (now > last || ++polls > PIT_MAX_POLLS)
-			return false;              /* wrapped or stuck: too slow to poll */
-		last = now;
-		if ((uint64_t)(start - now) >= ticks)
-			break;
-	}
-	t1 = rdtsc();
-	sysinfo.tsc_hz = (t1 - t0) * PIT_HZ / (uint64_t)(start - now);
-	strlcpy(sysinfo.tsc_source, "pit", sizeof(sysinfo.tsc_source));
+	if (!hz)
+		return false;
+	sysinfo.tsc_hz = hz;
+	/* The median of measurements that never agreed: say it is unsteady. */
+	strlcpy(sysinfo.tsc_source, agreed ? "pit" : "pit-unsteady", sizeof(sysinfo.tsc_source));
+	if (!agreed)
+		kprintf("vmbench: the PIT calibration never agreed with itself (a busy host?); "
+			"using the median of its measurements\n");
 	return true;
 }
 

@@ -30,6 +30,13 @@ $(UNIT_DIR)/test_%: tests/unit/test_%.c $(UNIT_OBJS) $(UNIT_HDRS) $(VMM_HDRS)
 	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CMOCKA_CFLAGS) -Ivmm -Iisolation -o $@ $< \
 		$(UNIT_OBJS) $(CMOCKA_LIBS) $(HOST_LDLIBS)
 
+# The guest's PIT calibration is plain C over two clocks: tested here too.
+$(UNIT_DIR)/test_pit_calibrate: tests/unit/test_pit_calibrate.c guest/kernel/pit_calibrate.c \
+		guest/kernel/pit_calibrate.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CMOCKA_CFLAGS) -Iguest/kernel -o $@ $< \
+		guest/kernel/pit_calibrate.c $(CMOCKA_LIBS)
+
 .PHONY: test-unit unit-build unit-run
 test-unit: unit-run test-fuzz
 
