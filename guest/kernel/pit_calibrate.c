@@ -8,9 +8,11 @@
 #define PIT_NO_TICK_POLLS 100000UL
 #define PIT_MAX_POLLS 20000000UL
 
-/* Polls come every microsecond or so; the vCPU being descheduled makes a
- * gap of milliseconds.  A gap this many times the shortest seen is "long". */
-#define LONG_GAP_FACTOR 64
+/* A gap between polls that could hide a wrap is one longer than a
+ * quarter of the PIT's period at the rate measured so far (14 ms); before
+ * enough is measured to know the rate, one this many times the shortest. */
+#define EARLY_LONG_FACTOR 1000
+#define RATE_KNOWN_TICKS 1000
 #define MAX_LONG_GAPS 64
 /* An endpoint's count must be read within this many times the quickest
  * read's TSC span, or the TSC there may be stale. */
@@ -99,8 +101,12 @@ bool pit_measure(const struct pit_clocks *c, uint64_t *hz)
 		prev = r;
 		if (g.tsc && g.tsc < shortest)
 			shortest = g.tsc;
-		if (g.tsc >= shortest * (LONG_GAP_FACTOR / 4)) {
-			/* maybe long: judged at the end, against the final shortest */
+		/* At the prompt polls' rate: a long gap's own count is reduced
+		 * modulo the period, and would skew the rate it is judged by. */
+		bool could_hide_a_wrap = prompt_pit >= RATE_KNOWN_TICKS ?
+			g.tsc * prompt_pit > prompt_tsc * (PIT_PERIOD / 4) :
+			g.tsc > shortest * EARLY_LONG_FACTOR;
+		if (could_hide_a_wrap) {
 			if (nlong == MAX_LONG_GAPS)
 				return true;       /* too disturbed to trust: try again */
 			longs[nlong++] = g;
@@ -112,19 +118,11 @@ bool pit_measure(const struct pit_clocks *c, uint64_t *hz)
 		if (counted >= want && r.width <= quickest * TIGHT_FACTOR)
 			break;
 	}
-	/* Gaps kept aside that are short after all join the rate estimate. */
-	for (unsigned i = 0; i < nlong; i++) {
-		if (longs[i].tsc < shortest * LONG_GAP_FACTOR) {
-			prompt_tsc += longs[i].tsc;
-			prompt_pit += longs[i].pit;
-			longs[i].tsc = 0;
-		}
-	}
 	if (prompt_pit < MIN_PROMPT_TICKS)
 		return true;                   /* too little prompt polling: try again */
 	uint64_t elapsed = prompt_pit;
 	for (unsigned i = 0; i < nlong; i++)
-		elapsed += longs[i].tsc ? unwrap(&longs[i], prompt_tsc, prompt_pit) : 0;
+		elapsed += unwrap(&longs[i], prompt_tsc, prompt_pit);
 	*hz = (r.tsc - first.tsc) * PIT_HZ / elapsed;
 	return true;
 }
