@@ -91,6 +91,7 @@ test: deps
 	$(MAKE) test-unit
 	$(MAKE) test-tools
 	$(MAKE) test-integration
+	$(MAKE) test-bench
 
 # -Wall -Wextra -Werror must hold for clang as well as gcc.
 .PHONY: check-clang
@@ -103,6 +104,11 @@ test-tools:
 
 # The demo: where this host cannot run KVM guests, run-guest runs vmm in a
 # Linux VM with nested KVM.
+# The harness: its parts, each platform, and one end-to-end --quick run.
+.PHONY: test-bench
+test-bench: all
+	python3 -m unittest discover -s tests/bench -v
+
 .PHONY: run
 run: deps all
 	tools/run-guest --smp 2 --mem 1G $(BUILD)/guest.elf cpu --cpu-max-prime=10000 --threads=2 --time=5

@@ -1,0 +1,1 @@
+"""The companion harness behind bench/compare (see bench/compare --help)."""

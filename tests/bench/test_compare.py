@@ -1,0 +1,81 @@
+"""bench/compare end to end: one --quick run over every platform, and a
+platform that fails making the whole run fail with its reason."""
+
+import csv
+import json
+import re
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PLATFORMS = ("native", "container", "qemu-linux", "qemu-guest", "vmm")
+
+
+def compare(*args):
+    return subprocess.run([str(REPO / "bench" / "compare"), *args], capture_output=True,
+                          text=True, timeout=900)
+
+
+class QuickRun(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.out = Path(tempfile.mkdtemp(prefix="compare-", dir=REPO / "build"))
+        cls.res = compare("--preset", "vm-vs-container", "--quick", "--out", str(cls.out))
+
+    def test_every_platform_gives_a_number(self):
+        self.assertEqual(self.res.returncode, 0, self.res.stderr[-3000:])
+        report = (self.out / "report.md").read_text()
+        header = next(line for line in report.splitlines() if line.startswith("| case |"))
+        row = next(line for line in report.splitlines()
+                   if line.startswith("| cpu-max-prime=2000 threads=1 |"))
+        cells = dict(zip([c.strip() for c in header.split("|")],
+                         [c.strip() for c in row.split("|")]))
+        for name in PLATFORMS:
+            self.assertRegex(cells[name], r"^\d+\.\d", f"{name} has no number: {row}")
+        self.assertRegex(cells["vmm × native"], r"^\d+\.\d+$")
+
+    def test_records_and_files(self):
+        records = [json.loads(line) for line in
+                   (self.out / "results.jsonl").read_text().splitlines()]
+        self.assertEqual(sorted(r["platform"] for r in records), sorted(PLATFORMS))
+        for r in records:
+            self.assertEqual(r["schema"], "vmbench.result/1")
+            self.assertNotIn("error", r)
+            self.assertEqual(r["case"]["options"]["cpu-max-prime"], 2000)
+            self.assertGreater(r["events_per_s"], 0)
+        with open(self.out / "results.csv") as f:
+            self.assertEqual(len(list(csv.DictReader(f))), len(PLATFORMS))
+        self.assertEqual((self.out / "plot-cpu.png").read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+
+    def test_environment_says_what_was_in_force(self):
+        env = json.loads((self.out / "environment.json").read_text())
+        self.assertEqual(set(env["platforms"]), set(PLATFORMS))
+        for name, p in env["platforms"].items():
+            for key in ("accelerator", "limits", "pinning"):
+                self.assertIn(key, p, name)
+        self.assertIn(env["platforms"]["qemu-linux"]["accelerator"], ("kvm", "tcg"))
+        self.assertTrue(env["platforms"]["container"]["check"]["passed"])
+        self.assertIn("virtualization", env["host"])
+
+
+class FailingPlatform(unittest.TestCase):
+    def test_a_failing_platform_fails_the_run_with_its_reason(self):
+        with tempfile.TemporaryDirectory(dir=REPO / "build") as out:
+            matrix = Path(out, "matrix.json")
+            # More memory than this host has: vmm refuses every case.
+            matrix.write_text(json.dumps({"shapes": [[1, 4 << 20]], "reps": 1, "time": 1,
+                                          "tests": [{"test": "cpu", "options": [
+                                              {"cpu-max-prime": 1000}]}]}))
+            res = compare("--config", str(matrix), "--platforms", "native,vmm",
+                          "--out", out)
+            self.assertEqual(res.returncode, 1, res.stderr[-2000:])
+            self.assertRegex(res.stderr, r"compare: vmm failed: vmm: exited with 125: .*more "
+                                         r"than this host's RAM and swap")
+            report = Path(out, "report.md").read_text()
+            self.assertRegex(report, re.escape("more than this host's RAM and swap"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,93 @@
+"""The comparison matrix: presets, --quick, matrix files, cases, run flags."""
+
+import json
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "bench"), str(REPO / "tools")]
+from harness import matrix, runner  # noqa: E402
+from harness.platform import Case  # noqa: E402
+
+
+class Presets(unittest.TestCase):
+    def test_vm_vs_container_is_the_study(self):
+        spec = matrix.load("vm-vs-container")
+        self.assertEqual(spec["shapes"], [[1, 2048], [2, 2048], [4, 4096]])
+        cases = matrix.cases(spec)
+        self.assertEqual(len(cases), 3 * 3)
+        primes = sorted({c.option("cpu-max-prime") for c in cases})
+        self.assertEqual(primes, [5000, 10000, 20000])
+        # sysbench gets as many threads as the machine has vCPUs.
+        self.assertTrue(all(c.option("threads") == c.vcpus for c in cases))
+        self.assertTrue(all(c.option("time") == 10 for c in cases))
+
+    def test_smp_mem_grid_is_the_study(self):
+        spec = matrix.load("smp-mem-grid")
+        self.assertEqual(sorted(map(tuple, spec["shapes"])),
+                         [(1, 1024), (1, 2048), (2, 1024), (2, 2048)])
+        cases = matrix.cases(spec)
+        self.assertEqual(len(cases), 4 * (2 + 2))
+        mem = [c for c in cases if c.test == "memory"]
+        self.assertEqual({(c.option("memory-block-size"), c.option("memory-total-size"))
+                          for c in mem}, {("8M", "4G"), ("4M", "2G")})
+
+    def test_quick_shrinks_to_seconds(self):
+        for name in matrix.PRESETS:
+            with self.subTest(preset=name):
+                spec = matrix.quick(matrix.load(name))
+                cases = matrix.cases(spec)
+                self.assertEqual(spec["reps"], 1)
+                self.assertEqual(len({(c.vcpus, c.mem_mib) for c in cases}), 1)
+                self.assertTrue(all(c.option("time") == 1 for c in cases))
+                self.assertTrue(all(c.option("cpu-max-prime", 0) <= 2000 for c in cases))
+                self.assertEqual(len(cases), len(matrix.load(name)["tests"]))
+
+    def test_preset_is_not_modified_by_quick(self):
+        matrix.quick(matrix.load("vm-vs-container"))
+        self.assertEqual(matrix.PRESETS["vm-vs-container"]["reps"], 5)
+
+    def test_unknown_preset(self):
+        with self.assertRaisesRegex(matrix.MatrixError, r"no preset 'x' \(presets: "):
+            matrix.load("x")
+
+
+class Files(unittest.TestCase):
+    def load(self, spec):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            f.write(spec if isinstance(spec, str) else json.dumps(spec))
+        return matrix.load(path=f.name)
+
+    def test_a_matrix_file(self):
+        spec = self.load({"shapes": [[2, 512]], "reps": 3, "time": 2,
+                          "tests": [{"test": "memory", "options": [{"memory-block-size": "1M"}]}]})
+        (case,) = matrix.cases(spec)
+        self.assertEqual(case, Case("memory", (("memory-block-size", "1M"), ("threads", 2),
+                                               ("time", 2)), 2, 512))
+        self.assertEqual(case.sysbench_args(),
+                         ["--memory-block-size=1M", "--threads=2", "--time=2"])
+
+    def test_bad_files(self):
+        for spec, message in [("{", r"matrix file .*: Expecting"),
+                              ({"tests": [{"test": "cpu", "options": [{}]}]}, r"no 'shapes'"),
+                              ({"shapes": [[0, 1]], "tests": [{"test": "cpu", "options": [{}]}]},
+                               r"shape \[0, 1\]: expected \[vCPUs, MiB\]"),
+                              ({"shapes": [[1, 64]], "tests": [{"test": "gpu", "options": [{}]}]},
+                               r"test 'gpu': expected cpu or memory")]:
+            with self.subTest(spec=spec):
+                with self.assertRaisesRegex(matrix.MatrixError, message):
+                    self.load(spec)
+
+
+class Flags(unittest.TestCase):
+    def test_short_and_overcommitted(self):
+        case = Case("cpu", (("threads", 4), ("time", 1)), 4, 1024)
+        self.assertEqual(runner.flags(case, {"total_time_s": 0.5}, host_cpus=2),
+                         ["short", "overcommitted"])
+        self.assertEqual(runner.flags(case, {"total_time_s": 10}, host_cpus=8), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
