@@ -36,14 +36,11 @@ static const struct required_cap required_caps[] = {
 	{KVM_CAP_GET_TSC_KHZ, "KVM_CAP_GET_TSC_KHZ", "telling the guest its TSC frequency"},
 };
 
-/* Why /dev/kvm could not be opened, in words a user can act on. */
-static void explain_open_error(int err, char *errbuf, size_t errlen)
+void kvm_explain_open_error(int err, bool kvm_module_loaded, char *errbuf, size_t errlen)
 {
-	struct stat st;
-
 	switch (err) {
 	case ENOENT:
-		if (stat("/sys/module/kvm", &st) == 0)
+		if (kvm_module_loaded)
 			snprintf(errbuf, errlen,
 				 KVM_DEVICE " does not exist although the kvm module is loaded: "
 				 "no kvm_intel/kvm_amd driver bound, so this CPU offers no "
@@ -78,7 +75,10 @@ int kvm_open(int *kvm_fd, unsigned *max_vcpus, char *errbuf, size_t errlen)
 	int version, n;
 
 	if (fd < 0) {
-		explain_open_error(errno, errbuf, errlen);
+		int err = errno;
+		struct stat st;
+
+		kvm_explain_open_error(err, stat("/sys/module/kvm", &st) == 0, errbuf, errlen);
 		return -1;
 	}
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);

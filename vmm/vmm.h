@@ -153,6 +153,8 @@ struct vcpu;
 /* Opens /dev/kvm and checks every capability vmm needs; errbuf names the
  * first one missing.  max_vcpus gets KVM's limit. */
 int kvm_open(int *kvm_fd, unsigned *max_vcpus, char *errbuf, size_t errlen);
+/* Why /dev/kvm could not be opened (errno err), in words a user can act on. */
+void kvm_explain_open_error(int err, bool kvm_module_loaded, char *errbuf, size_t errlen);
 int kvm_create_vm(struct vm *vm, char *errbuf, size_t errlen);
 /* vmm --check: can this host run vmm?  Prints one line; returns 0 if so. */
 int kvm_check(FILE *out, char *errbuf, size_t errlen);
