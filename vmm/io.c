@@ -50,7 +50,8 @@ int io_lookup(const struct io_registry *reg, enum io_space space, uint64_t addr,
 		const struct io_region *r = &reg->regions[i];
 
 		if (r->space == space && addr >= r->base && addr - r->base < r->len &&
-		    size <= r->len - (addr - r->base))
+		    size <= r->len - (addr - r->base) &&
+		    (!r->decodes || r->decodes(addr, size, r->opaque)))
 			return (int)i;
 	}
 	return -1;

@@ -21,11 +21,14 @@ int main(int argc, char **argv)
 	}
 	switch (options_parse(argc, argv, &cfg, err, sizeof(err), stdout)) {
 	case OPTIONS_EXIT_OK:
+		options_free(&cfg);
 		return 0;
 	case OPTIONS_ERROR:
 		vmm_error("%s", err);
+		options_free(&cfg);
 		return VMM_STATUS_SETUP;
 	case OPTIONS_CHECK:
+		options_free(&cfg);
 		if (kvm_check(stdout, err, sizeof(err))) {
 			vmm_error("cannot run guests here: %s", err);
 			return VMM_STATUS_SETUP;

@@ -35,6 +35,11 @@ static const char usage_text[] =
 	"  -m, --mem SIZE       guest RAM, with suffix K, M, G or T; a bare number\n"
 	"                       is MiB, as in QEMU (default 512M)\n"
 	"  -p, --pin CPULIST    run vCPU i on the i-th host CPU of CPULIST (0-3,6)\n"
+	"  -d, --disk FILE[,direct][,readonly][,format=raw]\n"
+	"                       a raw disk image or block device as a virtio-blk\n"
+	"                       PCI disk (repeatable, up to 8); direct: O_DIRECT,\n"
+	"                       readonly: writes fail.  qcow2 is not read: convert\n"
+	"                       it with qemu-img convert -O raw IN.qcow2 OUT.raw\n"
 	"      --hugepages      back guest RAM with hugetlbfs pages (default:\n"
 	"                       anonymous memory with MADV_HUGEPAGE)\n"
 	"  -t, --timeout SEC    stop the guest after SEC seconds (status 124)\n"
@@ -132,14 +137,61 @@ static char *join_guest_args(const char *guest, int argc, char **argv,
 	return line;
 }
 
+int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
+		      size_t errlen)
+{
+	const char *comma = strchr(arg, ',');
+	size_t plen = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	memset(disk, 0, sizeof(*disk));
+	if (plen == 0) {
+		snprintf(errbuf, errlen, "no file name before the options");
+		return -1;
+	}
+	while (comma) {
+		const char *word = comma + 1;
+		size_t n;
+
+		comma = strchr(word, ',');
+		n = comma ? (size_t)(comma - word) : strlen(word);
+		if (n == 6 && !strncmp(word, "direct", 6)) {
+			disk->direct = true;
+		} else if (n == 8 && !strncmp(word, "readonly", 8)) {
+			disk->readonly = true;
+		} else if (n == 10 && !strncmp(word, "format=raw", 10)) {
+			/* the default */
+		} else if (n == 12 && !strncmp(word, "format=qcow2", 12)) {
+			snprintf(errbuf, errlen, "qcow2 images are not supported; convert to "
+				 "raw with: qemu-img convert -O raw %.*s DISK.raw", (int)plen, arg);
+			return -1;
+		} else if (n >= 7 && !strncmp(word, "format=", 7)) {
+			snprintf(errbuf, errlen, "unknown format '%.*s' (raw is supported)",
+				 (int)(n - 7), word + 7);
+			return -1;
+		} else {
+			snprintf(errbuf, errlen, "unknown disk option '%.*s' (expected direct, "
+				 "readonly or format=raw)", (int)n, word);
+			return -1;
+		}
+	}
+	disk->path = strndup(arg, plen);
+	if (!disk->path) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 				  char *errbuf, size_t errlen, FILE *out)
 {
 	enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK, OPT_TIMESTAMPS };
+	char why[320];
 	static const struct option longopts[] = {
 		{"smp", required_argument, NULL, 'c'},
 		{"mem", required_argument, NULL, 'm'},
 		{"pin", required_argument, NULL, 'p'},
+		{"disk", required_argument, NULL, 'd'},
 		{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
 		{"timeout", required_argument, NULL, 't'},
 		{"stats", no_argument, NULL, 's'},
@@ -162,7 +214,7 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 	/* getopt keeps global state; reset it so tests can parse repeatedly. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:c:m:p:t:sj:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:m:p:t:sj:d:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (!parse_uint(optarg, ABSOLUTE_MAX_VCPUS, &ul) || ul == 0) {
@@ -192,6 +244,18 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 			break;
 		case 'p':
 			pin_list = optarg;
+			break;
+		case 'd':
+			if (cfg->ndisks == VMM_MAX_DISKS) {
+				snprintf(errbuf, errlen, "--disk '%s': at most %d disks", optarg,
+					 VMM_MAX_DISKS);
+				return OPTIONS_ERROR;
+			}
+			if (disk_option_parse(optarg, &cfg->disks[cfg->ndisks], why, sizeof(why))) {
+				snprintf(errbuf, errlen, "--disk '%s': %s", optarg, why);
+				return OPTIONS_ERROR;
+			}
+			cfg->ndisks++;
 			break;
 		case OPT_HUGEPAGES:
 			cfg->hugepages = true;
@@ -239,7 +303,7 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 		default:
 			/* getopt reports a value given to a long flag ("--stats=1")
 			 * as '?' with optopt = that option's code. */
-			if (optopt >= 256 || (optopt && strchr("cmptsjhV", optopt)))
+			if (optopt >= 256 || (optopt && strchr("cmptsjdhV", optopt)))
 				snprintf(errbuf, errlen, "option '%.*s' takes no value (see --help)",
 					 (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 			else if (optopt)
@@ -265,7 +329,6 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 			snprintf(errbuf, errlen, "out of memory");
 			return OPTIONS_ERROR;
 		}
-		char why[160];
 		n = cpulist_parse(pin_list, cfg->pin_cpus, ABSOLUTE_MAX_VCPUS, why, sizeof(why));
 		if (n < 0) {
 			snprintf(errbuf, errlen, "--pin: %s", why);
@@ -289,6 +352,11 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 
 void options_free(struct vmm_config *cfg)
 {
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		free(cfg->disks[i].path);
+		cfg->disks[i].path = NULL;
+	}
+	cfg->ndisks = 0;
 	free(cfg->guest_cmdline);
 	free(cfg->pin_cpus);
 	cfg->guest_cmdline = NULL;

@@ -353,6 +353,25 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		(unsigned long long)rss.peak_kib, (unsigned long long)rss.guest_kib,
 		(unsigned long long)(rss.peak_kib - rss.guest_kib));
 
+	fputs(",\"disks\":[", f);
+	for (unsigned i = 0; i < vm->ndisks; i++) {
+		const struct disk_stats *d = &vm->disk_stats[i];
+
+		fprintf(f, "%s{\"path\":", i ? "," : "");
+		put_cstring(f, d->path ? d->path : "");
+		fprintf(f, ",\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,\"get_ids\":%llu,"
+			"\"unsupported\":%llu,\"read_bytes\":%llu,\"write_bytes\":%llu,"
+			"\"errors\":%llu,\"bad_chains\":%llu,\"notifies\":%llu,"
+			"\"interrupts\":%llu,\"host_io_ms\":%.3f}",
+			(unsigned long long)d->reads, (unsigned long long)d->writes,
+			(unsigned long long)d->flushes, (unsigned long long)d->get_ids,
+			(unsigned long long)d->unsupported, (unsigned long long)d->read_bytes,
+			(unsigned long long)d->write_bytes, (unsigned long long)d->errors,
+			(unsigned long long)d->bad_chains, (unsigned long long)d->notifies,
+			(unsigned long long)d->interrupts, d->ns_total / 1e6);
+	}
+	fputs("]", f);
+
 	fputs(",\"results\":[", f);
 	bool first = true;
 	for (unsigned i = 0; i < vm->nresults; i++) {

@@ -146,6 +146,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->results_lock, NULL);
+	pthread_mutex_init(&vm->irq_lock, NULL);
 
 	/* Everything that can be checked without KVM comes first - the file,
 	 * the memory size, the image - so those errors are reported the same
@@ -309,6 +310,7 @@ void vm_destroy(struct vm *vm)
 	}
 	free(vm->vcpus);
 	free(vm->cpuid);
+	free(vm->routing);
 	for (unsigned i = 0; i < vm->nresults; i++)
 		free(vm->results[i]);
 	free(vm->results);

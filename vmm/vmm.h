@@ -15,6 +15,11 @@
  *   vcpu.c        vCPU threads and the exit loop (vcpu_thread)
  *   io.c          the port and MMIO handler registry and exit dispatch
  *   dev_*.c       devices; each registers itself with VMM_DEVICE()
+ *   pci.c         PCI bus: config mechanism #1, BARs, capabilities, host bridge
+ *   virtqueue.c   split virtqueues: checked descriptor-chain walking
+ *   virtio_pci.c  the modern virtio-pci transport (common/notify/ISR/device
+ *                 config, MSI-X table, feature negotiation, status, reset)
+ *   dev_virtio_blk.c  virtio-blk disks (--disk), one I/O thread each
  *   dump.c        register and code dumps (Capstone) on a bad exit
  *   stats.c       per-vCPU exit counters with latency; --stats report
  *   report.c      --json output
@@ -52,6 +57,15 @@ enum vmm_status {
 
 /* ---- configuration (options.c) ------------------------------------------- */
 
+/* --disk FILE[,format=raw][,direct][,readonly] (repeatable). */
+#define VMM_MAX_DISKS 8
+
+struct disk_config {
+	char *path;                /* owned */
+	bool direct;               /* O_DIRECT */
+	bool readonly;
+};
+
 struct vmm_config {
 	const char *guest_path;
 	char *guest_cmdline;       /* guest arguments joined by spaces (owned) */
@@ -65,7 +79,15 @@ struct vmm_config {
 	bool hugepages;
 	const char *json_path;
 	double timeout_s;          /* 0 = none */
+	struct disk_config disks[VMM_MAX_DISKS];
+	unsigned ndisks;
 };
+
+/* Parses one --disk argument ("FILE[,direct][,readonly][,format=raw]") into
+ * *disk (path allocated); -1 with one line in errbuf (qcow2 is refused with
+ * the conversion command). */
+int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
+		      size_t errlen);
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_ERROR, OPTIONS_CHECK };
 
@@ -187,6 +209,10 @@ struct io_region {
 	 * serial port does: one exit carries up to a page of output). */
 	bool (*burst_fn)(struct vcpu *vcpu, uint64_t addr, bool is_write,
 			 uint8_t *data, unsigned size, unsigned count, void *opaque);
+	/* Optional: whether the region answers at addr right now (the PCI
+	 * MMIO window answers only where a BAR decodes); an access it does
+	 * not answer is one that no device handles. */
+	bool (*decodes)(uint64_t addr, unsigned size, void *opaque);
 };
 
 struct io_registry {
@@ -222,6 +248,352 @@ struct vmm_device {
 
 extern const struct vmm_device *const __start_vmm_devices[];
 extern const struct vmm_device *const __stop_vmm_devices[];
+
+/* ---- PCI (pci.c) ----------------------------------------------------------
+ * One bus (0) behind configuration mechanism #1: a 32-bit address latch at
+ * 0xCF8 (bit 31 enable, bus 23:16, device 15:11, function 10:8, register
+ * 7:2) and a data window at 0xCFC..0xCFF.  Each function keeps its 256-byte
+ * configuration space with a mask of the bits the guest may write; memory
+ * BARs are sized and moved by the guest as the PCI spec says, and every
+ * access inside the MMIO window goes to the BAR that decodes it.  vmm plays
+ * the firmware: it assigns BARs in the window and enables memory decoding. */
+#define PCI_CONFIG_PORT 0xcf8
+#define PCI_MMIO_START 0xc0000000ULL      /* MEM_HOLE_START */
+#define PCI_MMIO_END 0xfec00000ULL        /* the IOAPIC */
+#define PCI_MAX_DEVICES 32
+#define PCI_NUM_BARS 6
+#define PCI_VENDOR_ID 0x00
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_MEMORY 0x2
+#define PCI_COMMAND_MASTER 0x4
+#define PCI_STATUS 0x06
+#define PCI_STATUS_CAP_LIST 0x10
+#define PCI_BAR0 0x10
+#define PCI_CAPABILITY_LIST 0x34
+#define PCI_CAP_ID_VNDR 0x09
+#define PCI_CAP_ID_MSIX 0x11
+
+struct pci_func;
+
+struct pci_bar {
+	uint32_t size;            /* power of two >= 16; 0 = no BAR */
+	uint64_t active;          /* address it decodes at, 0 when not decoding */
+	/* One access inside the BAR at offset `off` (size 1, 2, 4 or 8). */
+	bool (*rw)(struct pci_func *f, unsigned bar, uint64_t off, bool is_write,
+		   uint8_t *data, unsigned size);
+};
+
+struct pci_func {
+	const char *name;
+	unsigned devfn;            /* device << 3 | function, bus 0 */
+	uint8_t cfg[256];
+	uint8_t wmask[256];        /* writable bits of cfg */
+	unsigned capend;           /* where pci_add_cap puts the next one */
+	struct pci_bar bars[PCI_NUM_BARS];
+	/* A BAR started or stopped decoding, or moved (old/new 0 = none).
+	 * Called with the bus lock held, before any access at the new place. */
+	void (*bar_moved)(struct pci_func *f, unsigned bar, uint64_t old_addr,
+			  uint64_t new_addr);
+	/* Called after the guest wrote config bytes [off, off+size). */
+	void (*cfg_written)(struct pci_func *f, unsigned off, unsigned size);
+	/* Lets a device compute a config read (virtio's PCI-config window);
+	 * returns false to read cfg[] as usual. */
+	bool (*cfg_read)(struct pci_func *f, unsigned off, unsigned size, uint32_t *val);
+	void *opaque;
+};
+
+struct pci_bus {
+	pthread_mutex_t lock;      /* config accesses, BAR decoding, MMIO dispatch */
+	uint32_t config_address;   /* the 0xCF8 latch */
+	unsigned nfuncs;
+	struct pci_func *funcs[PCI_MAX_DEVICES];
+	struct pci_func host_bridge;
+	uint64_t mmio_next;        /* the firmware's BAR allocator */
+};
+
+/* An empty bus with the host bridge at 00:00.0. */
+void pci_bus_init(struct pci_bus *bus);
+/* The VM's bus, created and registered (ports 0xCF8-0xCFF "pci-config",
+ * the MMIO window "pci-mmio") on first use; NULL with errbuf on failure. */
+struct pci_bus *pci_bus_get(struct vm *vm, char *errbuf, size_t errlen);
+/* Sets up a type-0 header with these IDs (class = base<<16|sub<<8|prog-if). */
+void pci_func_init(struct pci_func *f, const char *name, uint16_t vendor, uint16_t device,
+		   uint32_t class_code, uint8_t revision, uint16_t subsys_vendor,
+		   uint16_t subsys_id);
+/* Declares a 32-bit memory BAR of `size` bytes (a power of two >= 16). */
+void pci_func_add_bar(struct pci_func *f, unsigned bar, uint32_t size,
+		      bool (*rw)(struct pci_func *, unsigned, uint64_t, bool, uint8_t *, unsigned));
+/* Appends a capability (id, then body of len-2 bytes after id and next);
+ * returns its offset in config space, or 0 if it does not fit. */
+unsigned pci_add_cap(struct pci_func *f, uint8_t id, const uint8_t *body, unsigned len);
+/* Puts the function in the next free slot, assigns its BARs in the MMIO
+ * window (naturally aligned) and enables memory decoding.  -1 if full. */
+int pci_plug(struct pci_bus *bus, struct pci_func *f, char *errbuf, size_t errlen);
+/* Mechanism #1 port access (0xCF8..0xCFF); the io_handler of "pci-config". */
+void pci_port_access(struct pci_bus *bus, uint64_t port, bool is_write, uint8_t *data,
+		     unsigned size);
+/* A config-space access to bus 0 devfn at `off` (size 1, 2 or 4, not
+ * crossing a dword); reads of absent functions return all ones. */
+uint32_t pci_config_read(struct pci_bus *bus, unsigned devfn, unsigned off, unsigned size);
+void pci_config_write(struct pci_bus *bus, unsigned devfn, unsigned off, unsigned size,
+		      uint32_t val);
+/* Whether a BAR decodes [addr, addr+size) now (the "pci-mmio" region's
+ * decodes function: elsewhere in the window vmm stops as for any access
+ * no device handles). */
+bool pci_mmio_decodes(struct pci_bus *bus, uint64_t addr, unsigned size);
+/* An access in the MMIO window: dispatched to the decoding BAR; should the
+ * BAR have moved meanwhile, reads return all ones and writes vanish. */
+void pci_mmio_access(struct pci_bus *bus, uint64_t addr, bool is_write, uint8_t *data,
+		     unsigned size);
+
+static inline uint32_t le_get(const uint8_t *p, unsigned size)
+{
+	uint32_t v = 0;
+
+	for (unsigned i = 0; i < size && i < 4; i++)
+		v |= (uint32_t)p[i] << (8 * i);
+	return v;
+}
+
+static inline void le_put(uint8_t *p, unsigned size, uint64_t v)
+{
+	for (unsigned i = 0; i < size; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ---- split virtqueues (virtqueue.c) ---------------------------------------
+ * Pure functions over guest memory, no device logic: every ring and buffer
+ * address goes through guest_ptr(); descriptor indices are checked against
+ * the queue size and a chain is at most `size` descriptors long, which also
+ * ends any loop. */
+#define VIRTQ_MAX_SIZE 256
+#define VIRTQ_DESC_F_NEXT 1
+#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+
+struct virtq {
+	uint16_t size;             /* power of two, <= VIRTQ_MAX_SIZE */
+	bool ready;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t last_avail;       /* next avail index to take */
+	uint16_t used_idx;         /* our copy of used->idx */
+	bool event_idx;            /* VIRTIO_F_EVENT_IDX negotiated */
+	uint16_t signalled_used;   /* used_idx at the last interrupt */
+	bool signalled_valid;
+};
+
+enum virtq_error {
+	VIRTQ_OK = 0,
+	VIRTQ_ERR_ADDR,            /* a buffer outside guest RAM (chain walked to its end) */
+	VIRTQ_ERR_ORDER,           /* a device-readable buffer after a writable one */
+	/* Below: the chain's end cannot be found, so it cannot be completed. */
+	VIRTQ_ERR_INDEX,           /* next index >= queue size */
+	VIRTQ_ERR_TOO_LONG,        /* more descriptors than the queue has: a loop */
+	VIRTQ_ERR_INDIRECT,        /* indirect descriptor, not offered */
+};
+
+struct virtq_buf {
+	uint8_t *hva;              /* NULL if outside guest RAM */
+	uint64_t gpa;
+	uint32_t len;
+	bool writable;
+};
+
+struct virtq_chain {
+	uint16_t head;
+	enum virtq_error error;
+	unsigned nbufs;
+	uint32_t readable, writable;   /* number of buffers of each kind */
+	uint64_t read_bytes, write_bytes;
+	struct virtq_buf bufs[VIRTQ_MAX_SIZE];
+};
+
+/* Checks that the three rings of a queue of `size` lie in guest RAM with
+ * the alignment the spec requires. */
+bool virtq_layout_ok(const struct guest_memory *mem, const struct virtq *vq);
+/* Takes the next available chain: 1 (chain filled, see chain->error), 0 if
+ * none, -1 if the ring itself is unusable (rings outside RAM, a head index
+ * out of range, avail->idx more than `size` ahead): the device must stop. */
+int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_chain *chain);
+/* Puts `head` with `len` bytes written in the used ring (and publishes
+ * used->idx after it).  -1 if the used ring is not in RAM. */
+int virtq_push(const struct guest_memory *mem, struct virtq *vq, uint16_t head, uint32_t len);
+/* After pushes: does the driver want an interrupt now (NO_INTERRUPT flag,
+ * or used_event with EVENT_IDX)? */
+bool virtq_should_notify(const struct guest_memory *mem, struct virtq *vq);
+
+/* ---- the modern virtio-pci transport (virtio_pci.c) ------------------------
+ * BAR 0, 32 KiB:  0x0000 common config   0x1000 ISR   0x2000 device config
+ *                 0x3000 notify (4 bytes per queue)   0x4000 MSI-X table
+ *                 0x5000 MSI-X PBA
+ * Capabilities: virtio common, notify, ISR, device, PCI-config window,
+ * and MSI-X (VIRTIO_PCI_MSIX_VECTORS vectors). */
+#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+#define VIRTIO_MSI_NO_VECTOR 0xffff
+#define VIRTIO_PCI_MAX_QUEUES 4
+#define VIRTIO_PCI_MSIX_VECTORS 2
+#define VIRTIO_PCI_BAR_SIZE 0x8000
+#define VIRTIO_PCI_COMMON 0x0000
+#define VIRTIO_PCI_ISR 0x1000
+#define VIRTIO_PCI_DEVICE 0x2000
+#define VIRTIO_PCI_NOTIFY 0x3000
+#define VIRTIO_PCI_NOTIFY_MULT 4
+#define VIRTIO_PCI_MSIX_TABLE 0x4000
+#define VIRTIO_PCI_MSIX_PBA 0x5000
+#define VIRTIO_PCI_DEVCFG_MAX 64
+
+struct virtio_pci;
+
+/* What the transport asks of the device and of KVM.  Any hook may be NULL
+ * (unit tests); the transport calls them with its lock held. */
+struct virtio_pci_hooks {
+	/* The driver reset the device (status 0): forget in-flight state. */
+	void (*reset)(struct virtio_pci *vp);
+	/* Queue `q` was enabled (its rings are checked to lie in RAM). */
+	void (*queue_enabled)(struct virtio_pci *vp, unsigned q);
+	/* Add (assign) or remove a notify doorbell at gpa for queue q. */
+	void (*ioeventfd)(struct virtio_pci *vp, unsigned q, uint64_t gpa, bool assign);
+	/* A notify write that reached vmm (no ioeventfd there): kick queue q. */
+	void (*kick)(struct virtio_pci *vp, unsigned q);
+	/* Deliver MSI-X vector v as message (addr, data). */
+	void (*msi)(struct virtio_pci *vp, unsigned v, uint64_t addr, uint32_t data);
+};
+
+struct msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl;   /* ctrl bit 0: masked */
+};
+
+struct virtio_pci {
+	pthread_mutex_t lock;
+	pthread_cond_t idle;       /* signalled when busy drops to 0 */
+	unsigned busy;             /* requests the device has taken, not yet done */
+	const struct guest_memory *mem;
+	struct pci_func func;
+	struct virtio_pci_hooks hooks;
+	void *opaque;              /* the device */
+	uint64_t device_features, driver_features;
+	uint32_t dfselect, gfselect;
+	uint8_t status;
+	uint8_t config_generation;
+	uint8_t isr;
+	uint16_t queue_select;
+	uint16_t config_vector;
+	unsigned nqueues;
+	uint16_t max_queue_size;
+	struct virtq vq[VIRTIO_PCI_MAX_QUEUES];
+	uint16_t queue_vector[VIRTIO_PCI_MAX_QUEUES];
+	uint8_t devcfg[VIRTIO_PCI_DEVCFG_MAX];
+	unsigned devcfg_len;
+	unsigned msix_cap, cfg_cap;   /* capability offsets in config space */
+	uint16_t msix_control;     /* copy of the MSI-X message control word */
+	struct msix_entry msix[VIRTIO_PCI_MSIX_VECTORS];
+	bool msix_pending[VIRTIO_PCI_MSIX_VECTORS];
+	uint64_t notify_gpa;       /* where doorbells are registered, 0 = none */
+	bool broken;               /* NEEDS_RESET set; no more requests served */
+	bool draining;             /* a reset waits for the device to finish */
+};
+
+/* Builds the PCI function (IDs, BAR 0, capabilities) of a modern virtio
+ * device of type `device_id` (2 = block).  The device then fills devcfg. */
+void virtio_pci_init(struct virtio_pci *vp, const struct guest_memory *mem,
+		     unsigned device_id, uint16_t pci_class_code_hi, uint64_t features,
+		     unsigned nqueues, uint16_t max_queue_size, unsigned devcfg_len);
+/* BAR 0 access (the pci_bar rw function). */
+bool virtio_pci_bar_rw(struct pci_func *f, unsigned bar, uint64_t off, bool is_write,
+		       uint8_t *data, unsigned size);
+/* True when queue q may be served (DRIVER_OK, enabled, not broken). */
+bool virtio_pci_queue_live(const struct virtio_pci *vp, unsigned q);
+/* Raises the used-buffer interrupt of queue q (ISR bit 0, then its MSI-X
+ * vector unless masked, in which case it is left pending).  Lock held. */
+void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned q);
+/* Sets NEEDS_RESET, stops serving, and sends a config-change interrupt. */
+void virtio_pci_set_broken(struct virtio_pci *vp, const char *why);
+/* Waits (lock held) until the device has finished what it took. */
+void virtio_pci_drain(struct virtio_pci *vp);
+
+/* ---- virtio-blk (dev_virtio_blk.c) ---------------------------------------- */
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_QUEUE_SIZE 256
+#define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)
+#define VIRTIO_BLK_MAX_REQUEST (64 * MIB)   /* larger data: IOERR */
+
+/* Per-disk counters for --stats and --json (written by the disk's I/O
+ * thread only, read after it stopped). */
+struct disk_stats {
+	const char *path;
+	uint64_t reads, writes, flushes, get_ids, unsupported;
+	uint64_t read_bytes, write_bytes;
+	uint64_t errors;           /* requests completed with IOERR */
+	uint64_t bad_chains;       /* malformed descriptor chains */
+	uint64_t notifies;         /* I/O thread wake-ups */
+	uint64_t interrupts;       /* MSI-X messages sent */
+	uint64_t ns_total;         /* time spent in host I/O calls */
+};
+
+struct blk_dev {
+	struct virtio_pci vp;
+	int fd;
+	bool readonly, direct;
+	uint64_t capacity;         /* in 512-byte sectors */
+	char serial[21];           /* GET_ID answer */
+	struct disk_stats *stats;
+	char name[24];             /* "virtio-blk0" ... */
+	/* Runtime (dev_virtio_blk.c's I/O thread): */
+	struct vm *vm;
+	int notify_fd, stop_fd;
+	int irq_fd[VIRTIO_PCI_MSIX_VECTORS];
+	unsigned gsi[VIRTIO_PCI_MSIX_VECTORS];
+	struct msix_entry routed[VIRTIO_PCI_MSIX_VECTORS];
+	bool route_valid[VIRTIO_PCI_MSIX_VECTORS];
+	pthread_t thread;
+	bool thread_started;
+	struct virtq_chain chain;  /* the I/O thread's scratch */
+};
+
+/* Opens `disk` and builds the device (no KVM, no thread): the part unit
+ * tests use.  errbuf says why not (missing file, qcow2 image ...). */
+int blk_open(struct blk_dev *b, const struct disk_config *disk,
+	     const struct guest_memory *mem, struct disk_stats *stats,
+	     char *errbuf, size_t errlen);
+void blk_close(struct blk_dev *b);
+/* Serves every available request of the queue (at most `budget`);
+ * returns the number completed, or -1 if the device was marked broken.
+ * Takes and drops vp.lock itself. */
+int blk_process_queue(struct blk_dev *b, unsigned budget);
+/* Handles one chain: returns the status byte written (or -1 when the
+ * chain cannot be completed) and the bytes written to the guest in *len. */
+int blk_handle_chain(struct blk_dev *b, struct virtq_chain *c, uint32_t *len);
+
+/* ---- KVM interrupt plumbing (kvm.c) --------------------------------------- */
+/* GSIs 0-23 keep KVM's default PIC/IOAPIC routes; MSI routes go from 24. */
+#define KVM_FIRST_MSI_GSI 24
+#define KVM_MAX_GSI_ROUTES 256
+
+/* Allocates a GSI for MSI routing; -1 when none is left. */
+int kvm_alloc_msi_gsi(struct vm *vm);
+/* Sets the MSI message of `gsi` (re-sends the whole routing table). */
+int kvm_set_msi_route(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data);
+int kvm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
+/* An MMIO doorbell: a write of any size at gpa signals fd inside KVM. */
+int kvm_ioeventfd(struct vm *vm, int fd, uint64_t gpa, bool assign);
 
 /* ---- stats (stats.c) ------------------------------------------------------ */
 
@@ -314,6 +686,16 @@ struct vm {
 	pthread_mutex_t results_lock;
 	char **results;
 	unsigned nresults;
+
+	/* PCI and interrupt routing (pci.c, kvm.c). */
+	struct pci_bus *pci;
+	pthread_mutex_t irq_lock;
+	struct kvm_irq_routing *routing;   /* NULL until the first MSI route */
+	unsigned next_gsi;
+
+	/* Disks (dev_virtio_blk.c), for --stats and --json. */
+	unsigned ndisks;
+	struct disk_stats disk_stats[VMM_MAX_DISKS];
 };
 
 /* vm.c: build the VM described by cfg (errbuf says what failed), run it

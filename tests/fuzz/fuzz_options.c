@@ -62,6 +62,12 @@ static void check_config(const struct vmm_config *cfg, int argc, char **argv)
 	} else if (cfg->pin_count) {
 		abort();
 	}
+	if (cfg->ndisks > VMM_MAX_DISKS)
+		abort();
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (!cfg->disks[i].path || !cfg->disks[i].path[0] ||
+		    strchr(cfg->disks[i].path, ','))
+			abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,6 +4,7 @@
  *                higher-half, a.out kludge, bss, many segments)
  *   DIR/json     result lines (the schema example, escapes, nesting)
  *   DIR/options  command lines, one argv word per line
+ *   DIR/virtqueue  a virtio-blk queue with IN, OUT and FLUSH requests
  * The test target adds build/guest.elf to DIR/loader when it exists.
  */
 #include "elf_builder.h"
@@ -110,6 +111,48 @@ static void options_seeds(void)
 	put_text("options", "short", "-c2\n-m64\n-t\n30\n-jx\ng");
 	put_text("options", "help", "--help");
 	put_text("options", "check", "--check");
+	put_text("options", "disk", "--disk\nx.img,direct\n-d\ny,readonly,format=raw\n--disk=z\ng");
+}
+
+static void put_le(uint8_t *p, unsigned n, uint64_t v)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* fuzz_virtqueue's input: 6 bytes of queue set-up (size 16, descriptors
+ * at 0, avail ring at 0x1000, used ring at 0x2000), then guest RAM. */
+static void virtqueue_seeds(void)
+{
+	static uint8_t in[6 + 0x3400];
+	uint8_t *ram = in + 6;
+	static const uint32_t types[3] = {0, 1, 4};
+
+	in[0] = 4;
+	in[1] = 0;
+	in[2] = 0x1000 / 64;
+	in[3] = 0x2000 / 128;
+	for (unsigned r = 0; r < 3; r++) {
+		uint8_t *d = ram + 16 * (3 * r);
+		uint64_t hdr = 0x3000 + 0x100 * r;
+
+		put_le(d, 8, hdr);
+		put_le(d + 8, 4, 16);
+		put_le(d + 12, 2, 1);
+		put_le(d + 14, 2, 3 * r + 1);
+		put_le(d + 16, 8, 0x3000 + 0x400);
+		put_le(d + 24, 4, types[r] == 4 ? 0 : 512);
+		put_le(d + 28, 2, types[r] == 1 ? 1 : 3);
+		put_le(d + 30, 2, 3 * r + 2);
+		put_le(d + 32, 8, 0x3300 + r);
+		put_le(d + 40, 4, 1);
+		put_le(d + 44, 2, 2);
+		put_le(ram + 0x1000 + 4 + 2 * r, 2, 3 * r);
+		put_le(ram + hdr, 4, types[r]);
+		put_le(ram + hdr + 8, 8, r);
+	}
+	put_le(ram + 0x1000 + 2, 2, 3);
+	put("virtqueue", "three-requests", in, sizeof(in));
 }
 
 int main(int argc, char **argv)
@@ -123,8 +166,10 @@ int main(int argc, char **argv)
 	make_dir("loader");
 	make_dir("json");
 	make_dir("options");
+	make_dir("virtqueue");
 	loader_seeds();
 	json_seeds();
 	options_seeds();
+	virtqueue_seeds();
 	return 0;
 }

@@ -196,6 +196,27 @@ static void test_refuses_when_table_is_full(void **state)
 		assert_int_equal(io_lookup(&reg, IO_PORT, 0x100 + i * 4 + 3, 1), (int)i);
 }
 
+static bool decodes_low_half(uint64_t addr, unsigned size, void *opaque)
+{
+	(void)opaque;
+	return addr + size <= 0xc0000800;
+}
+
+static void test_lookup_asks_a_region_that_decodes_in_part(void **state)
+{
+	struct io_registry reg = {0};
+	char err[256];
+	struct io_region r = {.space = IO_MMIO, .base = 0xc0000000, .len = 0x1000,
+			      .name = "window", .fn = dummy_io, .decodes = decodes_low_half};
+
+	(void)state;
+	assert_int_equal(io_register(&reg, &r, err, sizeof(err)), 0);
+	assert_int_equal(io_lookup(&reg, IO_MMIO, 0xc0000000, 4), 0);
+	assert_int_equal(io_lookup(&reg, IO_MMIO, 0xc00007fc, 4), 0);
+	assert_int_equal(io_lookup(&reg, IO_MMIO, 0xc00007fe, 4), -1);
+	assert_int_equal(io_lookup(&reg, IO_MMIO, 0xc0000800, 1), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_zero_length),
 		cmocka_unit_test(test_refuses_port_range_past_0xffff),
 		cmocka_unit_test(test_refuses_when_table_is_full),
+		cmocka_unit_test(test_lookup_asks_a_region_that_decodes_in_part),
 	};
 
 	return cmocka_run_group_tests_name("io", tests, NULL, NULL);

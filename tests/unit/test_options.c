@@ -527,6 +527,53 @@ static void test_parse_after_error_starts_afresh(void **state)
 	assert_false(p->cfg.stats);
 }
 
+
+/* ---- --disk -------------------------------------------------------------------------- */
+
+static void test_disk_options(void **state)
+{
+	struct parsed *p = *state;
+
+	PARSE(p, "--disk", "a.img", "-d", "/dev/sdb,readonly,direct", "--disk=c.raw,format=raw",
+	      "g");
+	assert_parse_ok(p);
+	assert_int_equal(p->cfg.ndisks, 3);
+	assert_string_equal(p->cfg.disks[0].path, "a.img");
+	assert_false(p->cfg.disks[0].readonly);
+	assert_false(p->cfg.disks[0].direct);
+	assert_string_equal(p->cfg.disks[1].path, "/dev/sdb");
+	assert_true(p->cfg.disks[1].readonly);
+	assert_true(p->cfg.disks[1].direct);
+	assert_string_equal(p->cfg.disks[2].path, "c.raw");
+	assert_false(p->cfg.disks[2].readonly);
+	PARSE(p, "g");
+	assert_int_equal(p->cfg.ndisks, 0);
+}
+
+static void test_disk_bad_values(void **state)
+{
+	struct parsed *p = *state;
+
+	PARSE(p, "--disk", "x.qcow2,format=qcow2", "g");
+	assert_parse_error(p, "qcow2 images are not supported");
+	assert_contains(p->err, "qemu-img convert -O raw x.qcow2");
+	PARSE(p, "--disk", "x,format=vmdk", "g");
+	assert_parse_error(p, "unknown format 'vmdk'");
+	PARSE(p, "--disk", "x,readonyl", "g");
+	assert_parse_error(p, "unknown disk option 'readonyl'");
+	PARSE(p, "--disk", "x,", "g");
+	assert_parse_error(p, "unknown disk option ''");
+	PARSE(p, "--disk", ",readonly", "g");
+	assert_parse_error(p, "no file name");
+	PARSE(p, "--disk", "", "g");
+	assert_parse_error(p, "no file name");
+	PARSE(p, "-d", "1", "-d", "2", "-d", "3", "-d", "4", "-d", "5", "-d", "6", "-d", "7",
+	      "-d", "8", "-d", "9", "g");
+	assert_parse_error(p, "at most 8 disks");
+	PARSE(p, "--disk");
+	assert_parse_error(p, "needs a value");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -559,6 +606,8 @@ int main(void)
 		T(test_help_prints_usage_to_given_file),
 		T(test_version_prints_one_line_to_given_file),
 		T(test_parse_after_error_starts_afresh),
+		T(test_disk_options),
+		T(test_disk_bad_values),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

@@ -1,0 +1,358 @@
+/*
+ * pci.c - a PCI bus 0 behind configuration mechanism #1, as a PC chipset
+ * has it: the address latch at 0xCF8, the data window at 0xCFC..0xCFF.
+ *
+ * Each function keeps its 256-byte configuration space and a mask of the
+ * bits the guest may write, so the header, BARs and capabilities all follow
+ * one rule: new = (old & ~mask) | (value & mask).  A memory BAR of size S
+ * has mask ~(S-1), which is exactly the PCI sizing protocol: write all ones,
+ * read back ~(S-1) | type bits.  After a write to the command register or a
+ * BAR, decoding is recomputed and the device is told (bar_moved) so that its
+ * doorbells (ioeventfds) follow the BAR.
+ *
+ * No BIOS runs under vmm, so pci_plug() does what firmware does: assign
+ * each BAR a naturally aligned address in the MMIO window and enable memory
+ * decoding.  One "pci-mmio" region covers the whole window in the I/O
+ * registry but answers only where a BAR decodes (elsewhere vmm stops as
+ * for any access no device handles); pci_mmio_access() finds that BAR.
+ */
+#include "vmm.h"
+
+#include <string.h>
+
+#define HOST_BRIDGE_VENDOR 0x8086   /* Intel 440FX host bridge, as QEMU's PC */
+#define HOST_BRIDGE_DEVICE 0x1237
+
+static void put16(uint8_t *p, uint16_t v) { le_put(p, 2, v); }
+static void put32(uint8_t *p, uint32_t v) { le_put(p, 4, v); }
+
+void pci_func_init(struct pci_func *f, const char *name, uint16_t vendor, uint16_t device,
+		   uint32_t class_code, uint8_t revision, uint16_t subsys_vendor,
+		   uint16_t subsys_id)
+{
+	memset(f, 0, sizeof(*f));
+	f->name = name;
+	put16(&f->cfg[0x00], vendor);
+	put16(&f->cfg[0x02], device);
+	f->cfg[0x08] = revision;
+	f->cfg[0x09] = (uint8_t)class_code;
+	f->cfg[0x0a] = (uint8_t)(class_code >> 8);
+	f->cfg[0x0b] = (uint8_t)(class_code >> 16);
+	f->cfg[0x0e] = 0;                 /* header type 0, single function */
+	put16(&f->cfg[0x2c], subsys_vendor);
+	put16(&f->cfg[0x2e], subsys_id);
+	/* Command: I/O, memory, bus master, INTx disable are writable. */
+	put16(&f->wmask[PCI_COMMAND], 0x0407);
+	f->wmask[0x0c] = 0xff;            /* cache line size */
+	f->wmask[0x0d] = 0xff;            /* latency timer */
+	f->wmask[0x3c] = 0xff;            /* interrupt line (pin 0: none) */
+	f->capend = 0x40;
+}
+
+void pci_func_add_bar(struct pci_func *f, unsigned bar, uint32_t size,
+		      bool (*rw)(struct pci_func *, unsigned, uint64_t, bool, uint8_t *, unsigned))
+{
+	f->bars[bar].size = size;
+	f->bars[bar].rw = rw;
+	/* 32-bit, non-prefetchable memory: type bits 0. */
+	put32(&f->wmask[PCI_BAR0 + 4 * bar], ~(size - 1) & ~0xfu);
+}
+
+unsigned pci_add_cap(struct pci_func *f, uint8_t id, const uint8_t *body, unsigned len)
+{
+	unsigned at = f->capend;
+
+	if (len < 2 || at + len > 256)
+		return 0;
+	f->cfg[at] = id;
+	f->cfg[at + 1] = 0;
+	if (len > 2)
+		memcpy(&f->cfg[at + 2], body, len - 2);
+	/* Link it at the end of the list. */
+	if (!f->cfg[PCI_CAPABILITY_LIST]) {
+		f->cfg[PCI_CAPABILITY_LIST] = (uint8_t)at;
+		f->cfg[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+	} else {
+		unsigned p = f->cfg[PCI_CAPABILITY_LIST];
+
+		while (f->cfg[p + 1])
+			p = f->cfg[p + 1];
+		f->cfg[p + 1] = (uint8_t)at;
+	}
+	f->capend = (at + len + 3) & ~3u;
+	return at;
+}
+
+void pci_bus_init(struct pci_bus *bus)
+{
+	memset(bus, 0, sizeof(*bus));
+	pthread_mutex_init(&bus->lock, NULL);
+	bus->mmio_next = PCI_MMIO_START;
+	pci_func_init(&bus->host_bridge, "host-bridge", HOST_BRIDGE_VENDOR, HOST_BRIDGE_DEVICE,
+		      0x060000, 2, 0, 0);
+	bus->host_bridge.devfn = 0;
+	bus->funcs[bus->nfuncs++] = &bus->host_bridge;
+}
+
+static struct pci_func *find_func(struct pci_bus *bus, unsigned devfn)
+{
+	for (unsigned i = 0; i < bus->nfuncs; i++)
+		if (bus->funcs[i]->devfn == devfn)
+			return bus->funcs[i];
+	return NULL;
+}
+
+/* Where BAR i decodes now: 0 unless memory decoding is on and the whole
+ * BAR lies in the MMIO window (elsewhere it would shadow RAM or the APICs,
+ * which KVM handles before vmm could see the access). */
+static uint64_t bar_decode(const struct pci_func *f, unsigned i)
+{
+	uint32_t size = f->bars[i].size;
+	uint64_t addr = le_get(&f->cfg[PCI_BAR0 + 4 * i], 4) & ~0xfu;
+
+	if (!size || !(f->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY) || !addr)
+		return 0;
+	if (addr < PCI_MMIO_START || addr + size > PCI_MMIO_END)
+		return 0;
+	return addr;
+}
+
+static void update_decoding(struct pci_func *f)
+{
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		uint64_t now = bar_decode(f, i);
+
+		if (now == f->bars[i].active)
+			continue;
+		uint64_t old = f->bars[i].active;
+
+		f->bars[i].active = now;
+		if (f->bar_moved)
+			f->bar_moved(f, i, old, now);
+	}
+}
+
+int pci_plug(struct pci_bus *bus, struct pci_func *f, char *errbuf, size_t errlen)
+{
+	uint64_t next = bus->mmio_next;
+
+	if (bus->nfuncs >= PCI_MAX_DEVICES) {
+		snprintf(errbuf, errlen, "PCI device %s: bus 0 is full (%d slots)", f->name,
+			 PCI_MAX_DEVICES);
+		return -1;
+	}
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		uint32_t size = f->bars[i].size;
+
+		if (!size)
+			continue;
+		next = (next + size - 1) & ~(uint64_t)(size - 1);
+		if (next + size > PCI_MMIO_END) {
+			snprintf(errbuf, errlen, "PCI device %s: no room for BAR %u in the "
+				 "MMIO window", f->name, i);
+			return -1;
+		}
+		put32(&f->cfg[PCI_BAR0 + 4 * i], (uint32_t)next);
+		next += size;
+	}
+	pthread_mutex_lock(&bus->lock);
+	bus->mmio_next = next;
+	f->devfn = bus->nfuncs << 3;      /* slot n, function 0 */
+	f->cfg[PCI_COMMAND] |= PCI_COMMAND_MEMORY;
+	bus->funcs[bus->nfuncs++] = f;
+	update_decoding(f);
+	pthread_mutex_unlock(&bus->lock);
+	return 0;
+}
+
+static uint32_t config_read_locked(struct pci_bus *bus, unsigned devfn, unsigned off,
+				   unsigned size)
+{
+	struct pci_func *f = find_func(bus, devfn);
+	uint32_t val;
+
+	if (!f)
+		return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+	if (f->cfg_read && f->cfg_read(f, off, size, &val))
+		return val;
+	return le_get(&f->cfg[off], size);
+}
+
+uint32_t pci_config_read(struct pci_bus *bus, unsigned devfn, unsigned off, unsigned size)
+{
+	uint32_t v;
+
+	if ((size != 1 && size != 2 && size != 4) || off > 255 || (off & 3) + size > 4)
+		return 0xffffffffu;
+	pthread_mutex_lock(&bus->lock);
+	v = config_read_locked(bus, devfn, off, size);
+	pthread_mutex_unlock(&bus->lock);
+	return v;
+}
+
+static void config_write_locked(struct pci_bus *bus, unsigned devfn, unsigned off,
+				unsigned size, uint32_t val)
+{
+	struct pci_func *f = find_func(bus, devfn);
+	bool decoding = false;
+
+	if (!f)
+		return;   /* master abort: the write vanishes */
+	for (unsigned i = 0; i < size; i++) {
+		unsigned o = off + i;
+		uint8_t m = f->wmask[o], b = (uint8_t)(val >> (8 * i));
+
+		f->cfg[o] = (uint8_t)((f->cfg[o] & ~m) | (b & m));
+		if (o == PCI_COMMAND || (o >= PCI_BAR0 && o < PCI_BAR0 + 4 * PCI_NUM_BARS))
+			decoding = true;
+	}
+	if (decoding)
+		update_decoding(f);
+	if (f->cfg_written)
+		f->cfg_written(f, off, size);
+}
+
+void pci_config_write(struct pci_bus *bus, unsigned devfn, unsigned off, unsigned size,
+		      uint32_t val)
+{
+	if ((size != 1 && size != 2 && size != 4) || off > 255 || (off & 3) + size > 4)
+		return;
+	pthread_mutex_lock(&bus->lock);
+	config_write_locked(bus, devfn, off, size, val);
+	pthread_mutex_unlock(&bus->lock);
+}
+
+void pci_port_access(struct pci_bus *bus, uint64_t port, bool is_write, uint8_t *data,
+		     unsigned size)
+{
+	unsigned reg = (unsigned)(port - PCI_CONFIG_PORT);
+
+	pthread_mutex_lock(&bus->lock);
+	if (reg < 4) {
+		/* Only a dword access at 0xCF8 is the address latch; narrower
+		 * ones reach nothing on a PC chipset (reads float high). */
+		if (reg == 0 && size == 4) {
+			if (is_write)
+				bus->config_address = le_get(data, 4) & 0x80fffffcu;
+			else
+				le_put(data, 4, bus->config_address);
+		} else if (!is_write) {
+			memset(data, 0xff, size);
+		}
+		pthread_mutex_unlock(&bus->lock);
+		return;
+	}
+	uint32_t a = bus->config_address;
+	unsigned off = (a & 0xfc) + (reg - 4);
+	bool ok = (a & 0x80000000u) && ((a >> 16) & 0xff) == 0 && (off & 3) + size <= 4;
+	unsigned devfn = (a >> 8) & 0xff;
+
+	if (is_write) {
+		if (ok)
+			config_write_locked(bus, devfn, off, size, le_get(data, size));
+	} else {
+		le_put(data, size, ok ? config_read_locked(bus, devfn, off, size) : 0xffffffffu);
+	}
+	pthread_mutex_unlock(&bus->lock);
+}
+
+bool pci_mmio_decodes(struct pci_bus *bus, uint64_t addr, unsigned size)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&bus->lock);
+	for (unsigned n = 0; n < bus->nfuncs && !found; n++)
+		for (unsigned i = 0; i < PCI_NUM_BARS && !found; i++) {
+			const struct pci_bar *b = &bus->funcs[n]->bars[i];
+
+			found = b->active && addr >= b->active && addr - b->active < b->size &&
+				size <= b->size - (addr - b->active);
+		}
+	pthread_mutex_unlock(&bus->lock);
+	return found;
+}
+
+void pci_mmio_access(struct pci_bus *bus, uint64_t addr, bool is_write, uint8_t *data,
+		     unsigned size)
+{
+	pthread_mutex_lock(&bus->lock);
+	for (unsigned n = 0; n < bus->nfuncs; n++) {
+		struct pci_func *f = bus->funcs[n];
+
+		for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+			struct pci_bar *b = &f->bars[i];
+
+			if (!b->active || addr < b->active || addr - b->active >= b->size)
+				continue;
+			if (addr - b->active + size > b->size || !b->rw ||
+			    !b->rw(f, i, addr - b->active, is_write, data, size)) {
+				if (!is_write)
+					memset(data, 0xff, size);
+			}
+			pthread_mutex_unlock(&bus->lock);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&bus->lock);
+	if (!is_write)
+		memset(data, 0xff, size);   /* master abort */
+}
+
+/* ---- the VM's bus -------------------------------------------------------- */
+
+static struct pci_bus vm_bus;
+
+static bool pci_port_io(struct vcpu *vcpu, uint64_t addr, bool is_write, uint8_t *data,
+			unsigned size, void *opaque)
+{
+	(void)vcpu;
+	pci_port_access(opaque, addr, is_write, data, size);
+	return true;
+}
+
+static bool pci_mmio_window_decodes(uint64_t addr, unsigned size, void *opaque)
+{
+	return pci_mmio_decodes(opaque, addr, size);
+}
+
+static bool pci_mmio_io(struct vcpu *vcpu, uint64_t addr, bool is_write, uint8_t *data,
+			unsigned size, void *opaque)
+{
+	(void)vcpu;
+	pci_mmio_access(opaque, addr, is_write, data, size);
+	return true;
+}
+
+struct pci_bus *pci_bus_get(struct vm *vm, char *errbuf, size_t errlen)
+{
+	if (vm->pci)
+		return vm->pci;
+	pci_bus_init(&vm_bus);
+
+	struct io_region ports = {
+		.space = IO_PORT, .base = PCI_CONFIG_PORT, .len = 8, .name = "pci-config",
+		.fn = pci_port_io, .opaque = &vm_bus,
+	};
+	struct io_region mmio = {
+		.space = IO_MMIO, .base = PCI_MMIO_START, .len = PCI_MMIO_END - PCI_MMIO_START,
+		.name = "pci-mmio", .fn = pci_mmio_io, .decodes = pci_mmio_window_decodes,
+		.opaque = &vm_bus,
+	};
+
+	if (io_register(&vm->io, &ports, errbuf, errlen) ||
+	    io_register(&vm->io, &mmio, errbuf, errlen))
+		return NULL;
+	vm->pci = &vm_bus;
+	return vm->pci;
+}
+
+/* The bus exists with or without disks: a guest that scans PCI for a disk
+ * finds the host bridge and nothing else, rather than stopping vmm. */
+static int pci_setup(struct vm *vm, const struct vmm_config *cfg, char *errbuf,
+		     size_t errlen)
+{
+	(void)cfg;
+	return pci_bus_get(vm, errbuf, errlen) ? 0 : -1;
+}
+
+VMM_DEVICE(pci, .name = "pci", .setup = pci_setup);

@@ -1,0 +1,183 @@
+/*
+ * virtqueue.c - split virtqueues (VIRTIO 1.x, 2.6) from the device side.
+ *
+ * Nothing here trusts the guest: the rings are re-checked with guest_ptr()
+ * on every access (the driver may rewrite them at any time), every
+ * descriptor index is compared with the queue size, and a chain may have at
+ * most `size` descriptors - a chain that is longer must revisit one, so
+ * that bound also ends loops.  Each buffer's address and length are checked
+ * as a whole (the sum is never computed in a way that can wrap).
+ *
+ * Errors come in two kinds.  If the chain could be followed to its end but
+ * a buffer is bad (outside RAM, a readable buffer after a writable one),
+ * the device can still fail that one request.  If the chain's end cannot be
+ * found (index out of range, too long, an indirect descriptor we never
+ * offered), the request cannot be completed and the device must stop.
+ */
+#include "vmm.h"
+
+#include <string.h>
+
+struct vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* Guest memory may change under us at any time: read each field once. */
+static uint16_t load16(const void *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return rd16((const uint8_t *)&v);
+}
+
+static uint64_t avail_bytes(uint16_t size) { return 4 + 2ull * size + 2; }
+static uint64_t used_bytes(uint16_t size) { return 4 + 8ull * size + 2; }
+
+bool virtq_layout_ok(const struct guest_memory *mem, const struct virtq *vq)
+{
+	uint16_t n = vq->size;
+
+	if (!n || n > VIRTQ_MAX_SIZE || (n & (n - 1)))
+		return false;
+	if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3))
+		return false;
+	return guest_ptr(mem, vq->desc_gpa, 16ull * n) &&
+	       guest_ptr(mem, vq->avail_gpa, avail_bytes(n)) &&
+	       guest_ptr(mem, vq->used_gpa, used_bytes(n));
+}
+
+static bool read_desc(const struct guest_memory *mem, const struct virtq *vq, uint16_t i,
+		      struct vring_desc *d)
+{
+	const uint8_t *p = guest_ptr(mem, vq->desc_gpa + 16ull * i, 16);
+	uint8_t raw[16];
+
+	if (!p)
+		return false;
+	memcpy(raw, p, 16);   /* one snapshot: no double fetch */
+	d->addr = 0;
+	for (int b = 7; b >= 0; b--)
+		d->addr = d->addr << 8 | raw[b];
+	d->len = (uint32_t)raw[8] | (uint32_t)raw[9] << 8 | (uint32_t)raw[10] << 16 |
+		 (uint32_t)raw[11] << 24;
+	d->flags = rd16(&raw[12]);
+	d->next = rd16(&raw[14]);
+	return true;
+}
+
+int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_chain *c)
+{
+	const uint8_t *avail;
+	uint16_t avail_idx, head, i;
+	struct vring_desc d;
+
+	if (!vq->ready || !vq->size)
+		return 0;
+	avail = guest_ptr(mem, vq->avail_gpa, avail_bytes(vq->size));
+	if (!avail)
+		return -1;
+	avail_idx = load16(avail + 2);
+	if (avail_idx == vq->last_avail)
+		return 0;
+	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size)
+		return -1;   /* the driver claims more buffers than the ring holds */
+	/* Read the ring entry only after seeing the index that covers it. */
+	atomic_thread_fence(memory_order_acquire);
+	head = load16(avail + 4 + 2 * (vq->last_avail % vq->size));
+	if (head >= vq->size)
+		return -1;   /* no valid id to complete it with */
+	vq->last_avail++;
+
+	c->head = head;
+	c->error = VIRTQ_OK;
+	c->nbufs = c->readable = c->writable = 0;
+	c->read_bytes = c->write_bytes = 0;
+	i = head;
+	for (;;) {
+		struct virtq_buf *b;
+
+		if (c->nbufs >= vq->size) {
+			c->error = VIRTQ_ERR_TOO_LONG;
+			break;
+		}
+		if (!read_desc(mem, vq, i, &d))
+			return -1;
+		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+			c->error = VIRTQ_ERR_INDIRECT;
+			break;
+		}
+		b = &c->bufs[c->nbufs++];
+		b->gpa = d.addr;
+		b->len = d.len;
+		b->writable = d.flags & VIRTQ_DESC_F_WRITE;
+		b->hva = guest_ptr(mem, d.addr, d.len);
+		if (!b->hva && c->error == VIRTQ_OK)
+			c->error = VIRTQ_ERR_ADDR;
+		if (b->writable) {
+			c->writable++;
+			c->write_bytes += d.len;
+		} else {
+			if (c->writable && c->error == VIRTQ_OK)
+				c->error = VIRTQ_ERR_ORDER;
+			c->readable++;
+			c->read_bytes += d.len;
+		}
+		if (!(d.flags & VIRTQ_DESC_F_NEXT))
+			break;
+		if (d.next >= vq->size) {
+			c->error = VIRTQ_ERR_INDEX;
+			break;
+		}
+		i = d.next;
+	}
+	return 1;
+}
+
+int virtq_push(const struct guest_memory *mem, struct virtq *vq, uint16_t head, uint32_t len)
+{
+	uint8_t *used = guest_ptr(mem, vq->used_gpa, used_bytes(vq->size));
+	uint8_t *e;
+
+	if (!used || !vq->size)
+		return -1;
+	e = used + 4 + 8 * (vq->used_idx % vq->size);
+	le_put(e, 4, head);
+	le_put(e + 4, 4, len);
+	vq->used_idx++;
+	/* The element must be visible before the index that publishes it. */
+	atomic_thread_fence(memory_order_release);
+	le_put(used + 2, 2, vq->used_idx);
+	return 0;
+}
+
+bool virtq_should_notify(const struct guest_memory *mem, struct virtq *vq)
+{
+	const uint8_t *avail = guest_ptr(mem, vq->avail_gpa, avail_bytes(vq->size));
+	bool notify;
+
+	if (!avail)
+		return false;
+	/* Our used->idx store must be visible before we read the driver's
+	 * flags, or a driver re-enabling interrupts could miss this one. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!vq->event_idx) {
+		notify = !(load16(avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	} else {
+		/* vring_need_event(): interrupt when used_event lies in the
+		 * range of entries published since the last interrupt. */
+		uint16_t event = load16(avail + 4 + 2ull * vq->size);
+		uint16_t old = vq->signalled_used, now = vq->used_idx;
+
+		notify = !vq->signalled_valid ||
+			 (uint16_t)(now - event - 1) < (uint16_t)(now - old);
+	}
+	vq->signalled_used = vq->used_idx;
+	vq->signalled_valid = true;
+	return notify;
+}
