@@ -51,7 +51,7 @@ GUEST_RING3 := $(GUEST_BASE)
 
 GUEST_ASM := $(wildcard guest/boot/*.S)
 GUEST_RING0_SRCS := $(wildcard guest/kernel/*.c guest/lib/*.c)
-GUEST_RING3_SRCS := $(wildcard guest/user/*.c guest/tests/*.c)
+GUEST_RING3_SRCS := $(wildcard guest/user/*.c guest/tests/*.c guest/drivers/*.c)
 GUEST_HDRS := $(wildcard guest/include/*.h guest/kernel/*.h guest/user/*.h)
 GUEST_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_ASM) $(GUEST_RING0_SRCS) $(GUEST_RING3_SRCS))
 
@@ -60,7 +60,7 @@ $(BUILD)/guest/boot/%.S.o: guest/boot/%.S $(GUEST_HDRS)
 	$(GUEST_CC) $(GUEST_RING0) -c -o $@ $<
 
 $(BUILD)/guest/kernel/%.c.o $(BUILD)/guest/lib/%.c.o: GUEST_FLAGS = $(GUEST_RING0)
-$(BUILD)/guest/user/%.c.o $(BUILD)/guest/tests/%.c.o: GUEST_FLAGS = $(GUEST_RING3)
+$(BUILD)/guest/user/%.c.o $(BUILD)/guest/tests/%.c.o $(BUILD)/guest/drivers/%.c.o: GUEST_FLAGS = $(GUEST_RING3)
 $(BUILD)/guest/%.c.o: guest/%.c $(GUEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<

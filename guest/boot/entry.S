@@ -38,6 +38,11 @@ trap_stub_\name:
 	TRAP_STUB timer, VEC_TIMER
 	TRAP_STUB wake, VEC_WAKE
 	TRAP_STUB spurious, VEC_SPURIOUS
+	/* Device interrupts (SYSINFO_IRQ_SLOTS of them, sysinfo.h). */
+	TRAP_STUB irq0, (VEC_IRQ_BASE+0)
+	TRAP_STUB irq1, (VEC_IRQ_BASE+1)
+	TRAP_STUB irq2, (VEC_IRQ_BASE+2)
+	TRAP_STUB irq3, (VEC_IRQ_BASE+3)
 
 trap_common:
 	push %rax
@@ -88,7 +93,8 @@ trap_resume:
 	.section .rodata
 	.align 8
 	.globl trap_stub_table
-/* Stub addresses in vector order: 0..31, then the four vectors above. */
+/* Stub addresses in vector order: 0..31, then the four vectors above, then
+ * the device interrupts. */
 trap_stub_table:
 	.set v, 0
 	.rept 32
@@ -99,3 +105,7 @@ trap_stub_table:
 	TRAP_STUB_ADDRESS timer
 	TRAP_STUB_ADDRESS wake
 	TRAP_STUB_ADDRESS spurious
+	TRAP_STUB_ADDRESS irq0
+	TRAP_STUB_ADDRESS irq1
+	TRAP_STUB_ADDRESS irq2
+	TRAP_STUB_ADDRESS irq3

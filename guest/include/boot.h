@@ -42,7 +42,9 @@
 /* Where the AP start-up code is copied: SIPI vector 0x08. */
 #define TRAMPOLINE_ADDR 0x8000
 
-/* Interrupt vectors. */
+/* Interrupt vectors.  VEC_IRQ_BASE + k (k < SYSINFO_IRQ_SLOTS) are the
+ * device interrupts ring-3 drivers ask for (SYS_IRQ_MSI). */
+#define VEC_IRQ_BASE 0x40
 #define VEC_SYSCALL 0x80
 #define VEC_TIMER 0xef
 #define VEC_WAKE 0xf0

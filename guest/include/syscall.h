@@ -15,6 +15,15 @@ enum syscall_number {
 	SYS_YIELD = 7,
 	SYS_CRASH = 8,        /* (kind): fail on purpose, for vmm's tests */
 	SYS_CPU = 9,          /* () -> index of the CPU running the caller */
+	/* PCI configuration space by mechanism #1 (ports 0xCF8/0xCFC, which
+	 * ring 3 cannot reach): addr = bus << 16 | device << 11 | function
+	 * << 8 | offset, size 1, 2 or 4 and offset aligned to it.  A slow
+	 * path: each access is a system call and two port exits. */
+	SYS_PCI_READ = 10,    /* (addr, size) -> value, or -SYS_ERR_INVAL */
+	SYS_PCI_WRITE = 11,   /* (addr, size, value) -> 0, or -SYS_ERR_INVAL */
+	/* Device interrupts for ring-3 drivers (slot < SYSINFO_IRQ_SLOTS). */
+	SYS_IRQ_MSI = 12,     /* (slot) -> MSI data << 32 | MSI address (32 bits), or -SYS_ERR_INVAL */
+	SYS_IRQ_WAIT = 13,    /* (slot, seen) -> sysinfo.irq_count[slot], once it is not `seen` */
 };
 
 /* A thread any CPU may run: threads that outnumber the CPUs share them all. */

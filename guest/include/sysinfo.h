@@ -10,6 +10,7 @@
 
 #define SYSINFO_MAX_RAM 32
 #define SYSINFO_CMDLINE_MAX 4096
+#define SYSINFO_IRQ_SLOTS 4          /* device interrupt vectors (boot.h, VEC_IRQ_BASE) */
 
 /* Boot milestones, as TSC values; printed by `info`. */
 enum boot_stage {
@@ -46,6 +47,8 @@ struct sysinfo {
 	/* Counters the kernel keeps up to date, all CPUs together. */
 	volatile uint64_t timer_interrupts;
 	volatile uint64_t context_switches;
+	/* Device interrupts taken, per slot (SYS_IRQ_MSI, SYS_IRQ_WAIT). */
+	volatile uint64_t irq_count[SYSINFO_IRQ_SLOTS];
 };
 
 #endif

@@ -65,6 +65,8 @@ void idt_init(void)
 	set_gate(VEC_TIMER, trap_stub_table[33], GATE_INTERRUPT);
 	set_gate(VEC_WAKE, trap_stub_table[34], GATE_INTERRUPT);
 	set_gate(VEC_SPURIOUS, trap_stub_table[35], GATE_INTERRUPT);
+	for (unsigned k = 0; k < SYSINFO_IRQ_SLOTS; k++)
+		set_gate(VEC_IRQ_BASE + k, trap_stub_table[36 + k], GATE_INTERRUPT);
 }
 
 void cpu_init(struct cpu *c)

@@ -28,7 +28,7 @@ struct trap_frame {
 
 void trap_dispatch(struct trap_frame *tf);
 __attribute__((noreturn)) void trap_resume(struct trap_frame *tf);
-extern const uint64_t trap_stub_table[36];
+extern const uint64_t trap_stub_table[36 + SYSINFO_IRQ_SLOTS];
 
 /* ---- per-CPU state -------------------------------------------------------- */
 
@@ -100,11 +100,29 @@ static inline void outl(uint16_t port, uint32_t v)
 {
 	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
+static inline void outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
 static inline uint8_t inb(uint16_t port)
 {
 	uint8_t v;
 
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t v;
+
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
 static inline uint64_t rdmsr(uint32_t msr)
@@ -218,6 +236,12 @@ void sched_exit(struct trap_frame *tf, uint64_t value);
 void sched_timer_tick(struct trap_frame *tf);
 void sched_wake_ipi(void);
 int sched_current_tid(void);       /* 0 when the CPU is idle */
+/* Device interrupts for ring-3 drivers: slot k is vector VEC_IRQ_BASE + k.
+ * sched_irq (the handler) counts it in sysinfo.irq_count[k] and wakes every
+ * thread blocked in sched_irq_wait on that slot; sched_irq_wait blocks the
+ * caller until the count differs from `seen`, and returns the count in RAX. */
+void sched_irq(unsigned slot);
+void sched_irq_wait(struct trap_frame *tf, unsigned slot, uint64_t seen);
 
 /* syscall.c */
 void syscall_dispatch(struct trap_frame *tf);

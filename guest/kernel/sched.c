@@ -16,7 +16,14 @@
  * fxsave/fxrstor; ring 0 itself never touches the FPU.
  *
  * One lock guards all scheduler state: it is taken only on spawn, exit,
- * join, yield and timer ticks, never while a benchmark loop runs.
+ * join, yield, timer ticks and device interrupts, never while a benchmark
+ * loop runs.
+ *
+ * Device interrupts are for ring-3 drivers that block instead of polling
+ * (virtio-blk's interrupt mode): a thread sleeps in sched_irq_wait until
+ * its slot's count moves past the value it last saw, and the handler wakes
+ * every sleeper of the slot.  The kernel knows nothing of the device: the
+ * woken threads look at their queue themselves.
  */
 #include "kernel.h"
 #include "syscall.h"
@@ -41,6 +48,7 @@ struct thread {
 
 static struct thread threads[MAX_THREADS];
 static struct run_queue shared;     /* threads any CPU may run */
+static struct thread *irq_sleepers[SYSINFO_IRQ_SLOTS];   /* linked by next */
 static volatile int sched_lock;
 static uint8_t fx_initial[512] __attribute__((aligned(16)));
 
@@ -281,6 +289,38 @@ void sched_exit(struct trap_frame *tf, uint64_t value)
 	}
 	c->current = NULL;
 	run_next(c, tf, NULL);
+	spin_unlock(&sched_lock);
+}
+
+void sched_irq_wait(struct trap_frame *tf, unsigned slot, uint64_t seen)
+{
+	struct cpu *c = this_cpu();
+	struct thread *t = c->current;
+
+	spin_lock(&sched_lock);
+	tf->rax = sysinfo.irq_count[slot];
+	if (tf->rax == seen) {
+		save_current(c, tf);
+		t->state = T_BLOCKED;
+		t->next = irq_sleepers[slot];
+		irq_sleepers[slot] = t;
+		c->current = NULL;
+		run_next(c, tf, NULL);
+	}
+	spin_unlock(&sched_lock);
+}
+
+void sched_irq(unsigned slot)
+{
+	struct thread *t;
+
+	spin_lock(&sched_lock);
+	uint64_t count = ++sysinfo.irq_count[slot];
+	while ((t = irq_sleepers[slot])) {
+		irq_sleepers[slot] = t->next;
+		t->frame.rax = count;
+		make_runnable(t);
+	}
 	spin_unlock(&sched_lock);
 }
 

@@ -39,6 +39,42 @@ static void crash(uint64_t kind)
 	}
 }
 
+/* PCI configuration mechanism #1.  addr is CONFIG_ADDRESS's low 24 bits. */
+static volatile int pci_lock;
+
+static bool pci_config(uint64_t addr, uint64_t size, bool write, uint32_t *value)
+{
+	uint16_t port = (uint16_t)(0xcfc + (addr & 3));
+
+	if (addr > 0xffffff || (size != 1 && size != 2 && size != 4) || (addr & (size - 1)))
+		return false;
+	spin_lock(&pci_lock);
+	outl(0xcf8, 0x80000000u | (uint32_t)(addr & ~3ULL));
+	if (write && size == 1)
+		outb(port, (uint8_t)*value);
+	else if (write && size == 2)
+		outw(port, (uint16_t)*value);
+	else if (write)
+		outl(port, *value);
+	else if (size == 1)
+		*value = inb(port);
+	else if (size == 2)
+		*value = inw(port);
+	else
+		*value = inl(port);
+	spin_unlock(&pci_lock);
+	return true;
+}
+
+/* The MSI message for interrupt slot k: fixed delivery of VEC_IRQ_BASE + k
+ * to the BSP (physical destination mode, so an APIC ID below 256). */
+static uint64_t irq_msi(uint64_t slot)
+{
+	if (slot >= SYSINFO_IRQ_SLOTS || cpus[0].apic_id > 255)
+		return (uint64_t)-SYS_ERR_INVAL;
+	return (uint64_t)(VEC_IRQ_BASE + slot) << 32 | (0xfee00000u | cpus[0].apic_id << 12);
+}
+
 void syscall_dispatch(struct trap_frame *tf)
 {
 	uint64_t a0 = tf->rdi, a1 = tf->rsi, a2 = tf->rdx, a3 = tf->rcx;
@@ -75,6 +111,26 @@ void syscall_dispatch(struct trap_frame *tf)
 		return;
 	case SYS_CPU:
 		tf->rax = this_cpu()->index;
+		return;
+	case SYS_PCI_READ:
+	case SYS_PCI_WRITE: {
+		uint32_t v = (uint32_t)a2;
+
+		if (!pci_config(a0, a1, tf->rax == SYS_PCI_WRITE, &v))
+			tf->rax = (uint64_t)-SYS_ERR_INVAL;
+		else
+			tf->rax = tf->rax == SYS_PCI_WRITE ? 0 : v;
+		return;
+	}
+	case SYS_IRQ_MSI:
+		tf->rax = irq_msi(a0);
+		return;
+	case SYS_IRQ_WAIT:
+		if (a0 >= SYSINFO_IRQ_SLOTS) {
+			tf->rax = (uint64_t)-SYS_ERR_INVAL;
+			return;
+		}
+		sched_irq_wait(tf, (unsigned)a0, a1);
 		return;
 	default:
 		tf->rax = (uint64_t)-SYS_ERR_INVAL;

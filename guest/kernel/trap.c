@@ -55,6 +55,11 @@ void trap_dispatch(struct trap_frame *tf)
 	case VEC_SPURIOUS:
 		break;     /* no EOI for a spurious interrupt */
 	default:
+		if (tf->vector >= VEC_IRQ_BASE && tf->vector < VEC_IRQ_BASE + SYSINFO_IRQ_SLOTS) {
+			lapic_eoi();
+			sched_irq((unsigned)(tf->vector - VEC_IRQ_BASE));
+			break;
+		}
 		if (tf->vector < 32) {
 			report_exception(tf);
 			platform_exit(GUEST_STATUS_CRASH);

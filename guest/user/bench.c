@@ -91,6 +91,12 @@ uint64_t bench_rand_u64(struct bench_thread *t)
 	return result;
 }
 
+void bench_rand_seed(struct bench_thread *t, uint64_t seed)
+{
+	t->rng[0] = splitmix64(&seed);
+	t->rng[1] = splitmix64(&seed);
+}
+
 double bench_rand_double(struct bench_thread *t)
 {
 	union { uint64_t i; double d; } u = {.i = 0x3ffULL << 52 | bench_rand_u64(t) >> 12};
@@ -125,6 +131,11 @@ int bench_begin(struct bench *b, const struct test_args *args)
 	printf("vmbench guest %s (sysbench 1.0.20 compatible)\n\n", GUEST_VERSION);
 	printf("Running the test with following options:\n");
 	printf("Number of threads: %u\n", b->threads);
+	/* sysbench's general --validate; here only tests that check their
+	 * data (fileio) have the option. */
+	for (unsigned i = 0; i < args->nopts; i++)
+		if (!strcmp(args->opts[i].def->name, "validate") && args->opts[i].u)
+			printf("Validation checks: on.\n\n");
 	if (b->seed)
 		printf("Initializing random number generator from seed (%llu).\n\n",
 		       (unsigned long long)b->seed);
@@ -138,6 +149,8 @@ int bench_begin(struct bench *b, const struct test_args *args)
 
 static bool more_events(struct bench *b)
 {
+	if (__atomic_load_n(&b->failed, __ATOMIC_RELAXED))
+		return false;     /* an event failed: every thread stops, as in sysbench */
 	if (b->max_ticks && rdtsc() - b->t_start >= b->max_ticks)
 		return false;
 	if (b->max_events && __atomic_fetch_add(&b->events_taken, 1, __ATOMIC_RELAXED) >=
@@ -191,6 +204,10 @@ static uint64_t worker(void *arg)
 		if (b->percentile)
 			t->hist[hist_bucket(ticks)]++;
 	}
+	if (__atomic_load_n(&b->failed, __ATOMIC_RELAXED))
+		return 1;
+	if (ops->thread_done)
+		ops->thread_done(t);
 	return 0;
 }
 

@@ -62,3 +62,23 @@ void sys_yield(void)
 {
 	syscall4(SYS_YIELD, 0, 0, 0, 0);
 }
+
+long sys_pci_read(uint32_t addr, unsigned size)
+{
+	return syscall4(SYS_PCI_READ, addr, size, 0, 0);
+}
+
+long sys_pci_write(uint32_t addr, unsigned size, uint32_t value)
+{
+	return syscall4(SYS_PCI_WRITE, addr, size, value, 0);
+}
+
+long sys_irq_msi(unsigned slot)
+{
+	return syscall4(SYS_IRQ_MSI, slot, 0, 0, 0);
+}
+
+uint64_t sys_irq_wait(unsigned slot, uint64_t seen)
+{
+	return (uint64_t)syscall4(SYS_IRQ_WAIT, slot, seen, 0, 0);
+}

@@ -35,6 +35,13 @@ __attribute__((noreturn)) void sys_thread_exit(uint64_t value);
 long sys_crash(int kind);
 unsigned sys_cpu(void);
 void sys_yield(void);
+/* PCI configuration space (syscall.h: addr = bus << 16 | dev << 11 | fn << 8 | offset). */
+long sys_pci_read(uint32_t addr, unsigned size);
+long sys_pci_write(uint32_t addr, unsigned size, uint32_t value);
+/* Device interrupt slot k: the MSI message that raises it, and a wait that
+ * returns once sys->irq_count[k] is no longer `seen`. */
+long sys_irq_msi(unsigned slot);
+uint64_t sys_irq_wait(unsigned slot, uint64_t seen);
 
 /* ---- output (stdio.c) ------------------------------------------------------- */
 
@@ -175,11 +182,16 @@ struct bench_thread {
 	uint64_t work;                    /* the test's own counter */
 } __attribute__((aligned(64)));
 
-/* What a test supplies; thread_init and next_event may be NULL. */
+/* What a test supplies; thread_init, next_event and thread_done may be
+ * NULL.  An event that fails sets bench->failed (after printing why): every
+ * thread then stops before its next event, and bench_execute fails. */
 struct bench_ops {
 	bool (*thread_init)(struct bench_thread *t);   /* false: failed (it says why) */
 	bool (*next_event)(struct bench_thread *t);    /* false: this thread is done */
 	void (*execute_event)(struct bench_thread *t);
+	/* After the thread's last event, still inside the run's time (sysbench's
+	 * thread_done: fileio's fsync at the end); not called after a failure. */
+	void (*thread_done)(struct bench_thread *t);
 	void *ctx;
 };
 
@@ -220,6 +232,9 @@ void bench_print_report(const struct bench_summary *s);
 /* threads, total_time_s, events, events_per_s, latency_ms, sched, fairness. */
 void bench_result_fields(struct json *j, const struct bench_summary *s);
 uint64_t bench_rand_u64(struct bench_thread *t);
+/* Seeds t's generator as bench_execute seeds the workers' (for random
+ * numbers outside a run, e.g. fileio's prepare). */
+void bench_rand_seed(struct bench_thread *t, uint64_t seed);
 double bench_rand_double(struct bench_thread *t);   /* in [0, 1) */
 
 /* ---- tests (guest/tests) ------------------------------------------------------ */

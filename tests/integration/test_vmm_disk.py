@@ -1,0 +1,101 @@
+"""vmm --disk: every refusal is one clear line with status 125, and a disk
+the guest uses shows up in --stats and --json; a readonly disk serves
+reads and is offered as VIRTIO_BLK_F_RO, and the image does not change (that
+writes to it fail with VIRTIO_BLK_S_IOERR is tests/unit/test_virtio_blk.c's).  Runs in the same runner (nested-KVM VM session) as the other
+test_vmm*.py files; the guest's fileio test itself is tests/integration/
+test_fileio.py."""
+
+import json
+import re
+import unittest
+
+import harness
+from harness import GUEST, run_vmm
+
+T = 120
+SMALL = ["fileio", "--file-num=1", "--file-total-size=256K"]
+
+
+class DiskRefusals(unittest.TestCase):
+    def scratch(self, name, data):
+        path = harness.kvm().scratch_dir / name
+        path.write_bytes(data)
+        return path
+
+    def assert_refused(self, res, message):
+        self.assertEqual(res.returncode, 125, res.stderr)
+        self.assertRegex(res.stderr, message)
+        self.assertEqual(len(res.stderr.strip().splitlines()), 1, "one line:\n" + res.stderr)
+        self.assertNotIn("Sanitizer", res.stderr)
+
+    def test_refusals(self):
+        disk = self.scratch("ok.img", bytes(1 << 20))
+        qcow = self.scratch("image.qcow2", b"QFI\xfb\x00\x00\x00\x03" + bytes(4096))
+        cases = [
+            (["--disk", "/no/such.img"], r"^vmm: cannot open disk '/no/such.img': No such file"),
+            (["--disk", qcow], r"is a qcow2 image; .*qemu-img convert -O raw"),
+            (["--disk", f"{disk},format=qcow2"], r"qcow2 images are not supported; convert "
+                                                 r"to raw with: qemu-img convert -O raw"),
+            (["--disk", f"{disk},fast"], r"unknown disk option 'fast'"),
+            (["--disk", harness.kvm().scratch_dir], r"not a regular file or block device"),
+            (["--disk", self.scratch("tiny.img", b"x" * 100)], r"smaller than one 512-byte"),
+        ]
+        for args, message in cases:
+            with self.subTest(args=[str(a) for a in args]):
+                self.assert_refused(run_vmm(*args, GUEST, "info", timeout=T), message)
+
+
+class DiskInUse(unittest.TestCase):
+    def image(self, name, size=1 << 20, fill=b"\x00"):
+        path = harness.kvm().scratch_dir / name
+        path.write_bytes(fill * size)
+        return path
+
+    def test_stats_and_json_count_the_requests(self):
+        disk = self.image("counted.img")
+        report = harness.kvm().scratch_dir / "disk.json"
+        res = run_vmm("--stats", "--json", report, "--timeout", 100, "--disk", disk, GUEST,
+                      *SMALL, "prepare", timeout=T)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertNotIn("Sanitizer", res.stderr)
+        line = re.search(r"vmm: disk 0 \((.*)\): (\d+) reads .* (\d+) writes .* (\d+) errors",
+                         res.stderr)
+        self.assertIsNotNone(line, res.stderr)
+        self.assertEqual(line.group(1), str(disk))
+        self.assertGreater(int(line.group(3)), 0)
+        self.assertEqual(int(line.group(4)), 0)
+        self.assertIn("pci-config", res.stderr)    # the guest's PCI scan, by name
+        doc = json.loads(report.read_text())
+        d = doc["disks"][0]
+        self.assertEqual(d["path"], str(disk))
+        self.assertGreaterEqual(d["write_bytes"], 256 * 1024)
+        self.assertEqual(d["errors"], 0)
+        self.assertEqual(d["bad_chains"], 0)
+        self.assertIn("pci-config", doc["exits"]["by_kind"])
+
+    def test_readonly_disk(self):
+        disk = self.image("ro.img")
+        res = run_vmm("--timeout", 100, "--disk", disk, GUEST, *SMALL, "prepare", timeout=T)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        before = disk.read_bytes()
+        report = harness.kvm().scratch_dir / "ro.json"
+        # Reads work; the guest sees VIRTIO_BLK_F_RO.
+        res = run_vmm("--json", report, "--timeout", 100, "--disk", f"{disk},readonly", GUEST,
+                      *SMALL, "--file-test-mode=rndrd", "--time=1", "run", timeout=T)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertNotIn("Sanitizer", res.stderr)
+        d = json.loads(report.read_text())["disks"][0]
+        self.assertGreater(d["reads"], 0)
+        self.assertEqual((d["writes"], d["write_bytes"], d["errors"]), (0, 0, 0))
+        # Writing is refused by the guest (its own status, not vmm's).
+        res = run_vmm("--timeout", 100, "--disk", f"{disk},readonly", GUEST, *SMALL, "prepare",
+                      timeout=T)
+        self.assertNotIn("Sanitizer", res.stderr)
+        self.assertNotEqual(res.returncode, 0, res.stdout)
+        self.assertLess(res.returncode, 120, res.stdout + res.stderr)
+        self.assertIn("read-only", res.stdout)
+        self.assertEqual(disk.read_bytes(), before)
+
+
+if __name__ == "__main__":
+    unittest.main()
