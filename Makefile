@@ -115,13 +115,17 @@ run: deps all
 
 # ---- benchmarks (figures for closing notes live here, not in timed tests) ----
 
-.PHONY: bench-boot bench-guest
+.PHONY: bench-boot bench-guest bench-fileio
 bench-boot: all
 	bench/boot --runs 11 --json $(BUILD)/bench-boot.json
 
 # sysbench on this host against the guest's cpu and memory tests.
 bench-guest: all
 	bench/guest-vs-native --reps 5 --time 5 --json $(BUILD)/bench-guest.json
+
+# sysbench fileio on this host against the guest's fileio under vmm and QEMU.
+bench-fileio: all
+	bench/fileio-vs-native --reps 5 --time 5 --json $(BUILD)/bench-fileio.json
 
 .PHONY: install
 install: all

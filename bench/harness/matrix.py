@@ -7,9 +7,18 @@ file of the same form:
      "tests": [{"test": "cpu", "options": [{"cpu-max-prime": 10000}]}],
      "reps": 5, "time": 10}
 
-Every case runs sysbench with --threads equal to its vCPUs and --time from
-the matrix.  --quick keeps the first shape and the first options of each
-test, one repetition, one-second runs and small sizes: seconds, not hours.
+Every case runs sysbench with --threads equal to its vCPUs (unless its
+options name "threads") and --time from the matrix.  A fileio test may list
+"disks": the disk image formats ("raw", "qcow2"; default ["raw"]) of the
+platforms that have a disk image (qemu-linux; qemu-guest and vmm take raw
+only); each becomes the case option "disk-format" (harness.platform
+HARNESS_OPTIONS: it never reaches sysbench), crossed with the options:
+
+    {"test": "fileio", "disks": ["raw", "qcow2"],
+     "options": [{"file-test-mode": "rndrw", "file-total-size": "2G"}]}
+
+--quick keeps the first shape, the first options and disk of each test, one
+repetition, one-second runs and small sizes: seconds, not hours.
 """
 
 import json
@@ -17,12 +26,16 @@ import json
 from harness.platform import Case
 
 PRESETS = {
-    # Container against VM: three machine sizes, three amounts of CPU work.
+    # Container against VM: three machine sizes, three amounts of CPU work,
+    # random file I/O with 16 threads.
     "vm-vs-container": {
         "shapes": [[1, 2048], [2, 2048], [4, 4096]],
         "tests": [
             {"test": "cpu", "options": [{"cpu-max-prime": 5000}, {"cpu-max-prime": 10000},
                                         {"cpu-max-prime": 20000}]},
+            {"test": "fileio", "disks": ["raw"], "options": [
+                {"file-test-mode": "rndrw", "file-total-size": "2G", "threads": 16},
+                {"file-test-mode": "rndrw", "file-total-size": "4G", "threads": 16}]},
         ],
         "reps": 5, "time": 10,
     },
@@ -34,13 +47,19 @@ PRESETS = {
             {"test": "memory", "options": [
                 {"memory-block-size": "8M", "memory-total-size": "4G"},
                 {"memory-block-size": "4M", "memory-total-size": "2G"}]},
+            {"test": "fileio", "disks": ["raw", "qcow2"], "options": [
+                {"file-test-mode": "rndrw", "file-total-size": "2G"},
+                {"file-test-mode": "seqrewr", "file-total-size": "1G"}]},
         ],
         "reps": 5, "time": 10,
     },
 }
 
 # What --quick shrinks sizes to.
-QUICK_CAPS = {"cpu-max-prime": 2000, "memory-total-size": "64M"}
+QUICK_CAPS = {"cpu-max-prime": 2000, "memory-total-size": "64M", "file-total-size": "16M",
+              "file-num": 4, "threads": 2}
+TESTS = ("cpu", "memory", "fileio")
+DISK_FORMATS = ("raw", "qcow2")
 
 
 class MatrixError(ValueError):
@@ -72,10 +91,24 @@ def check(spec):
         if (len(shape) != 2 or not all(isinstance(v, int) and v > 0 for v in shape)):
             raise MatrixError(f"shape {shape}: expected [vCPUs, MiB], both positive")
     for t in spec["tests"]:
-        if t.get("test") not in ("cpu", "memory"):
-            raise MatrixError(f"test {t.get('test')!r}: expected cpu or memory")
+        if t.get("test") not in TESTS:
+            raise MatrixError(f"test {t.get('test')!r}: expected one of {', '.join(TESTS)}")
         if not t.get("options"):
             raise MatrixError(f"test {t['test']}: no options list")
+        if "disks" in t:
+            if t["test"] != "fileio":
+                raise MatrixError(f"test {t['test']}: only fileio takes \"disks\"")
+            if not t["disks"] or any(d not in DISK_FORMATS for d in t["disks"]):
+                raise MatrixError(f"fileio disks {t['disks']!r}: expected a list of "
+                                  f"{' and '.join(DISK_FORMATS)}")
+        for opts in t["options"]:
+            if "disk-format" in opts:
+                raise MatrixError(f"test {t['test']}: give disk formats as \"disks\", "
+                                  "not as an option")
+            threads = opts.get("threads")
+            if threads is not None and not (isinstance(threads, int) and threads > 0):
+                raise MatrixError(f"test {t['test']}: threads {threads!r}: expected a "
+                                  "positive integer")
 
 
 def quick(spec):
@@ -85,9 +118,16 @@ def quick(spec):
     for t in spec["tests"]:
         opts = dict(t["options"][0])
         for name, cap in QUICK_CAPS.items():
-            if name in opts:
+            if name in opts and (name != "threads" or opts[name] > cap):
                 opts[name] = cap
-        small["tests"].append({"test": t["test"], "options": [opts]})
+        if t["test"] == "fileio":
+            # sysbench's default is 128 files of file-total-size/128 each.
+            opts.setdefault("file-total-size", QUICK_CAPS["file-total-size"])
+            opts.setdefault("file-num", QUICK_CAPS["file-num"])
+        entry = {"test": t["test"], "options": [opts]}
+        if "disks" in t:
+            entry["disks"] = t["disks"][:1]
+        small["tests"].append(entry)
     return small
 
 
@@ -96,7 +136,15 @@ def cases(spec):
     out = []
     for vcpus, mem_mib in spec["shapes"]:
         for t in spec["tests"]:
+            disks = t.get("disks", ["raw"]) if t["test"] == "fileio" else [None]
             for opts in t["options"]:
-                options = tuple(opts.items()) + (("threads", vcpus), ("time", spec["time"]))
-                out.append(Case(test=t["test"], options=options, vcpus=vcpus, mem_mib=mem_mib))
+                for disk in disks:
+                    rest = dict(opts)
+                    threads = rest.pop("threads", vcpus)
+                    options = tuple(rest.items()) + (("threads", threads),
+                                                     ("time", spec["time"]))
+                    if disk:
+                        options += (("disk-format", disk),)
+                    out.append(Case(test=t["test"], options=options, vcpus=vcpus,
+                                    mem_mib=mem_mib))
     return out

@@ -12,6 +12,13 @@ every figure.
 import dataclasses
 
 
+# Options of a case that are the harness's, not sysbench's: they shape the
+# platform (fileio's disk image format: "raw" or "qcow2") and never reach
+# sysbench's command line.  They stay in the case's options, so that the
+# report's rows and results.csv show them.
+HARNESS_OPTIONS = ("disk-format",)
+
+
 class PlatformError(Exception):
     """A platform could not run a case, or is not what it claims; one line."""
 
@@ -19,9 +26,10 @@ class PlatformError(Exception):
 @dataclasses.dataclass(frozen=True)
 class Case:
     """One cell of the matrix: a sysbench test on one machine shape."""
-    test: str                 # "cpu", "memory" (later "fileio")
+    test: str                 # "cpu", "memory", "fileio"
     options: tuple            # sysbench options as (name, value) pairs, e.g.
-                              # (("cpu-max-prime", 10000), ("threads", 2), ("time", 10))
+                              # (("cpu-max-prime", 10000), ("threads", 2), ("time", 10));
+                              # fileio: also ("disk-format", "raw"|"qcow2") (HARNESS_OPTIONS)
     vcpus: int                # CPUs the platform gets (quota for a container)
     mem_mib: int              # memory it gets (limit for a container)
 
@@ -29,8 +37,15 @@ class Case:
         return dict(self.options).get(name, default)
 
     def sysbench_args(self):
-        """The options as sysbench's command line: --name=value ..."""
-        return [f"--{name}={value}" for name, value in self.options]
+        """The options as sysbench's command line: --name=value ... (without
+        the harness's own, HARNESS_OPTIONS)."""
+        return [f"--{name}={value}" for name, value in self.options
+                if name not in HARNESS_OPTIONS]
+
+    def disk_format(self):
+        """fileio's disk image format where the platform has one ("raw" by
+        default), None for other tests."""
+        return self.option("disk-format", "raw") if self.test == "fileio" else None
 
     def label(self):
         opts = " ".join(f"{n}={v}" for n, v in self.options if n != "time")
@@ -49,6 +64,12 @@ class Platform:
     def environment(self):
         """What was in force, as a dict (accelerator, limits, pinning ...)."""
         return {}
+
+    def skip(self, case):
+        """None when the platform runs `case`; else why it does not apply
+        there (one line, e.g. a qcow2 disk on a platform that takes raw disks
+        only).  The runner records such a case as skipped, not failed."""
+        return None
 
     def run(self, case):
         """Runs one case; returns its vmbench.result/1 dict (with "platform"

@@ -468,6 +468,11 @@ def _environment_md(environment, records):
                 parts.append(f"{label}: not recorded")
         parts += [f"{k}: {_fmt_any(v)}" for k, v in penv.items() if k not in shown]
         out.append(f"- **{name}**: " + "; ".join(parts))
+    skipped = env.get("skipped") or []
+    if skipped:
+        out += ["", "### Cases not run", ""]
+        out += [f"- **{s.get('platform')}**, {_md(str(s.get('case')))}: "
+                f"{' '.join(str(s.get('why')).split())}" for s in skipped]
     return out
 
 

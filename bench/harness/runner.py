@@ -2,6 +2,10 @@
 machine shape, then the repetitions with the platforms interleaved (case by
 case, A B C A B C ...) so that drift in the host hits them all alike.
 
+A case a platform does not apply to (Platform.skip: a qcow2 disk where the
+platform takes raw disks only) is not run there: its cell in the report
+reads "not run", and environment.json's "skipped" says why.
+
 Each run becomes one record (report.py's input), appended to results.jsonl
 as it finishes, so an interrupted run keeps what it measured.
 """
@@ -49,6 +53,7 @@ class Runner:
         self.out_dir, self.command = out_dir, command
         self.run_id = run_id or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.records, self.failed = [], {}     # failed: platform name -> reason
+        self.skipped = {}                      # (platform name, case label) -> reason
         self.host = environment.host()
 
     def _record(self, platform, case, rep, started, result=None, error=None):
@@ -98,11 +103,24 @@ class Runner:
                 print(f"compare: {p.name} cannot run: {e}", file=sys.stderr)
             env["platforms"][p.name] = p.environment() if p.name not in self.failed else \
                 {"error": self.failed[p.name]}
+        todo = {}                              # platform name -> the cases it runs
+        for p in live:
+            todo[p.name] = []
+            for case in self.cases:
+                why = p.skip(case)
+                if why:
+                    self.skipped[(p.name, case.label())] = why
+                    print(f"compare: {p.name} skips {case.label()}: {why}", file=sys.stderr)
+                else:
+                    todo[p.name].append(case)
         shapes = list(dict.fromkeys((c.vcpus, c.mem_mib) for c in self.cases))
         warmups = [next(c for c in self.cases if (c.vcpus, c.mem_mib) == s) for s in shapes]
-        progress = Progress(len(live) * (len(warmups) + self.reps * len(self.cases)))
+        progress = Progress(sum(len([c for c in warmups if c in todo[p.name]]) +
+                                self.reps * len(todo[p.name]) for p in live))
         for case in warmups:
             for p in live:
+                if case not in todo[p.name]:
+                    continue
                 progress.show(f"warm-up {p.name} {case.label()}")
                 try:
                     p.run(case)
@@ -112,6 +130,8 @@ class Runner:
         for rep in range(1, self.reps + 1):
             for case in self.cases:
                 for p in live:
+                    if case not in todo[p.name]:
+                        continue
                     progress.show(f"rep {rep}/{self.reps} {p.name} {case.label()}")
                     if not self._run_one(p, case, rep):
                         self.failed.setdefault(p.name, self.records[-1]["error"])
@@ -119,4 +139,7 @@ class Runner:
         for p in self.platforms:
             p.close()
         env["load_after"] = environment.load()
+        if self.skipped:
+            env["skipped"] = [{"platform": name, "case": label, "why": why}
+                              for (name, label), why in self.skipped.items()]
         return env

@@ -1,4 +1,5 @@
-"""bench/compare end to end: one --quick run over every platform, and a
+"""bench/compare end to end: one --quick run over every platform (cpu, and
+fileio on a raw disk: a host directory for native and container), and a
 platform that fails making the whole run fail with its reason."""
 
 import csv
@@ -26,28 +27,50 @@ class QuickRun(unittest.TestCase):
 
     def test_every_platform_gives_a_number(self):
         self.assertEqual(self.res.returncode, 0, self.res.stderr[-3000:])
-        report = (self.out / "report.md").read_text()
-        header = next(line for line in report.splitlines() if line.startswith("| case |"))
-        row = next(line for line in report.splitlines()
-                   if line.startswith("| cpu-max-prime=2000 threads=1 |"))
-        cells = dict(zip([c.strip() for c in header.split("|")],
-                         [c.strip() for c in row.split("|")]))
-        for name in PLATFORMS:
-            self.assertRegex(cells[name], r"^\d+\.\d", f"{name} has no number: {row}")
-        self.assertRegex(cells["vmm × native"], r"^\d+\.\d+$")
+        lines = (self.out / "report.md").read_text().splitlines()
+        for test, row_start in (("cpu", "| cpu-max-prime=2000 threads=1 |"),
+                                ("fileio", "| file-test-mode=rndrw file-total-size=16M "
+                                           "file-num=4 threads=2 disk-format=raw |")):
+            table = lines[lines.index(f"### {test}"):]
+            header = next(line for line in table if line.startswith("| case |"))
+            row = next(line for line in table if line.startswith(row_start))
+            cells = dict(zip([c.strip() for c in header.split("|")],
+                             [c.strip() for c in row.split("|")]))
+            for name in PLATFORMS:
+                self.assertRegex(cells[name], r"^\d+\.\d", f"{name} has no number: {row}")
+            self.assertRegex(cells["vmm × native"], r"^\d+\.\d+$")
 
     def test_records_and_files(self):
         records = [json.loads(line) for line in
                    (self.out / "results.jsonl").read_text().splitlines()]
-        self.assertEqual(sorted(r["platform"] for r in records), sorted(PLATFORMS))
+        self.assertEqual(sorted(r["platform"] for r in records), sorted(PLATFORMS * 2))
         for r in records:
             self.assertEqual(r["schema"], "vmbench.result/1")
             self.assertNotIn("error", r)
-            self.assertEqual(r["case"]["options"]["cpu-max-prime"], 2000)
             self.assertGreater(r["events_per_s"], 0)
+        cpu = [r for r in records if r["test"] == "cpu"]
+        fileio = [r for r in records if r["test"] == "fileio"]
+        self.assertEqual(len(cpu), len(PLATFORMS))
+        for r in cpu:
+            self.assertEqual(r["case"]["options"]["cpu-max-prime"], 2000)
+        for r in fileio:
+            self.assertEqual(r["case"]["options"]["disk-format"], "raw")
+            self.assertEqual(r["options"]["file-total-size"], 16 << 20)
+            self.assertEqual(r["options"]["file-test-mode"], "rndrw")
+            self.assertGreater(r["metrics"]["reads_per_s"], 0)
+            self.assertGreater(r["metrics"]["writes_per_s"], 0)
+            self.assertIn("disk_format", r["env"], r["platform"])
+        formats = {r["platform"]: r["env"]["disk_format"] for r in fileio}
+        self.assertEqual(formats["native"], "host directory")
+        self.assertEqual((formats["qemu-linux"], formats["qemu-guest"], formats["vmm"]),
+                         ("raw", "raw", "raw"))
+        # native and container made their files in the results folder, and removed them.
+        self.assertEqual([p.name for p in self.out.iterdir() if p.is_dir()], [])
         with open(self.out / "results.csv") as f:
-            self.assertEqual(len(list(csv.DictReader(f))), len(PLATFORMS))
-        self.assertEqual((self.out / "plot-cpu.png").read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+            self.assertEqual(len(list(csv.DictReader(f))), 2 * len(PLATFORMS))
+        for test in ("cpu", "fileio"):
+            self.assertEqual((self.out / f"plot-{test}.png").read_bytes()[:8],
+                             b"\x89PNG\r\n\x1a\n")
 
     def test_environment_says_what_was_in_force(self):
         env = json.loads((self.out / "environment.json").read_text())

@@ -1,20 +1,29 @@
 """The platforms that need no image of their own: native (sysbench on this
 host), qemu-guest (QEMU booting guest.elf) and vmm."""
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "bench"), str(REPO / "tools")]
-from harness.platform import Case, PlatformError  # noqa: E402
+from harness import runner  # noqa: E402
+from harness.platform import Case, Platform, PlatformError  # noqa: E402
+from harness.platforms import guest  # noqa: E402
+from harness.platforms.qemu_guest import qemu_argv  # noqa: E402
 from harness.platforms.native import NativePlatform  # noqa: E402
 from harness.platforms.qemu_guest import QemuGuestPlatform  # noqa: E402
 from harness.platforms.vmm import VmmPlatform  # noqa: E402
 
 CPU = Case("cpu", (("cpu-max-prime", 2000), ("threads", 2), ("time", 1)), 2, 512)
+FILEIO = Case("fileio", (("file-test-mode", "rndrd"), ("file-total-size", "8M"),
+                         ("file-num", 2), ("file-block-size", "4K"),
+                         ("file-extra-flags", "direct"), ("threads", 1), ("time", 1),
+                         ("disk-format", "raw")), 1, 256)
 
 
 def qemu_kvm_works():
@@ -41,6 +50,91 @@ class Native(unittest.TestCase):
                                     "native: sysbench failed: FATAL: Invalid value for "
                                     "memory-block-size: 3"):
             p.run(bad)
+
+
+class NativeFileio(unittest.TestCase):
+    def test_files_in_the_scratch_directory_then_gone(self):
+        with tempfile.TemporaryDirectory(dir=REPO / "build") as scratch:
+            p = NativePlatform(scratch_dir=scratch)
+            p.prepare([FILEIO])
+            r = p.run(FILEIO)
+            self.assertEqual(os.listdir(scratch), [])    # cleanup, and its directory removed
+        self.assertEqual((r["test"], r["options"]["file-test-mode"],
+                          r["options"]["file-extra-flags"]), ("fileio", "rndrd", "direct"))
+        self.assertGreater(r["metrics"]["reads_per_s"], 0)
+        self.assertEqual(r["env"]["disk_format"], "host directory")
+        self.assertTrue(r["env"]["file_system"])
+
+    def test_prepare_failure_is_quoted(self):
+        with tempfile.TemporaryDirectory(dir=REPO / "build") as scratch:
+            p = NativePlatform(scratch_dir=scratch)
+            p.prepare([FILEIO])
+            bad = Case("fileio", (("file-test-mode", "rndrd"), ("file-num", 0), ("time", 1)),
+                       1, 256)
+            with self.assertRaisesRegex(PlatformError, r"native: sysbench fileio prepare "
+                                                       r"failed: FATAL: Invalid value for "
+                                                       r"file-num: 0"):
+                p.run(bad)
+
+
+class GuestDisks(unittest.TestCase):
+    def test_raw_disk_size(self):
+        # sysbench's defaults: 128 files of 16 MiB, plus the 4 KiB layout block.
+        self.assertEqual(guest.raw_disk_bytes(Case("fileio", (), 1, 256)), (2048 + 1) << 20)
+        # 10M in 3 files of 3495253 bytes, each rounded up to 16 KiB blocks: 3506176.
+        odd = Case("fileio", (("file-total-size", "10M"), ("file-num", 3)), 1, 256)
+        self.assertEqual(guest.raw_disk_bytes(odd), 11 << 20)
+        self.assertEqual(guest.raw_disk_bytes(FILEIO), 9 << 20)
+
+    def test_raw_disks_only_and_direct(self):
+        qcow2 = Case("fileio", (("disk-format", "qcow2"),), 1, 256)
+        self.assertRegex(guest.skip_fileio("vmm", qcow2),
+                         r"^vmm: the guest's fileio takes raw disks only \(disk-format=qcow2\)$")
+        self.assertIsNone(guest.skip_fileio("vmm", FILEIO))
+        self.assertIsNone(guest.skip_fileio("vmm", CPU))
+        self.assertTrue(guest.direct(FILEIO))
+        self.assertFalse(guest.direct(Case("fileio", (("file-extra-flags", "dsync"),), 1, 256)))
+        self.assertEqual(guest.guest_args(FILEIO, "prepare")[-1], "prepare")
+        self.assertNotIn("--disk-format=raw", guest.guest_args(FILEIO))
+        self.assertRegex(QemuGuestPlatform(machine="microvm").skip(FILEIO), "no PCI bus")
+
+    def test_qemu_drive(self):
+        argv = qemu_argv(1, 256, "fileio run", "tcg", "pc", "/d/a,b.raw", direct=True)
+        self.assertEqual(argv[-4:], ["-drive", "file=/d/a,,b.raw,format=raw,if=none,id=d0,"
+                                               "cache=none", "-device", "virtio-blk-pci,drive=d0"])
+        argv = qemu_argv(1, 256, "fileio run", "tcg", "pc", "/d/a.raw")
+        self.assertEqual(argv[-3], "file=/d/a.raw,format=raw,if=none,id=d0")
+        self.assertNotIn("-drive", qemu_argv(1, 256, "cpu", "tcg", "pc"))
+
+
+class Skips(unittest.TestCase):
+    def test_a_skipped_case_is_not_run_and_says_why(self):
+        class Fake(Platform):
+            def __init__(self, name, skips):
+                self.name, self.skips, self.ran = name, skips, []
+
+            def skip(self, case):
+                return f"{self.name}: no {case.test} here" if case.test in self.skips else None
+
+            def run(self, case):
+                self.ran.append(case.test)
+                return {"schema": "vmbench.result/1", "test": case.test,
+                        "platform": self.name, "events_per_s": 1.0, "total_time_s": 1.0}
+
+        a, b = Fake("native", ()), Fake("vmm", ("fileio",))
+        with tempfile.TemporaryDirectory(dir=REPO / "build") as out:
+            r = runner.Runner([a, b], [CPU, FILEIO], 2, Path(out), command="test")
+            env = r.run()
+            records = [json.loads(line) for line in
+                       Path(out, "results.jsonl").read_text().splitlines()]
+        # A warm-up per shape (CPU and FILEIO differ), then the repetitions.
+        self.assertEqual(a.ran, ["cpu", "fileio"] * 3)
+        self.assertEqual(b.ran, ["cpu", "cpu", "cpu"])
+        self.assertEqual(sorted((x["platform"], x["test"]) for x in records),
+                         sorted([("native", "cpu"), ("native", "fileio"), ("vmm", "cpu")] * 2))
+        self.assertEqual(r.failed, {})
+        self.assertEqual(env["skipped"], [{"platform": "vmm", "case": FILEIO.label(),
+                                           "why": "vmm: no fileio here"}])
 
 
 class QemuGuest(unittest.TestCase):
@@ -75,6 +169,28 @@ class QemuGuest(unittest.TestCase):
         with self.assertRaisesRegex(PlatformError,
                                     "qemu-guest: the guest ended with status 2: .*FATAL: Invalid "
                                     "value for memory-block-size: 3"):
+            p.run(bad)
+
+
+    def test_fileio_prepare_then_run_on_a_raw_disk(self):
+        p = QemuGuestPlatform(accel="tcg")
+        p.prepare([FILEIO])
+        r = p.run(FILEIO)
+        self.assertEqual((r["test"], r["options"]["file-test-mode"]), ("fileio", "rndrd"))
+        self.assertGreater(r["metrics"]["reads_per_s"], 0)
+        self.assertEqual((r["env"]["disk_format"], r["env"]["disk_bytes"], r["env"]["disk_cache"]),
+                         ("raw", 9 << 20, "none"))
+        self.assertEqual([d for d in (REPO / "build").iterdir()
+                          if d.name.startswith("bench-qemu-guest-")], [])
+
+    def test_fileio_prepare_failure_is_reported(self):
+        p = QemuGuestPlatform(accel="tcg")
+        p.prepare([FILEIO])
+        # The guest does direct I/O only: blocks must be whole 512-byte sectors.
+        bad = Case("fileio", (("file-test-mode", "rndrd"), ("file-total-size", "1M"),
+                              ("file-num", 1), ("file-block-size", 1000), ("time", 1)), 1, 256)
+        with self.assertRaisesRegex(PlatformError, r"qemu-guest: the guest's fileio prepare "
+                                                   r"ended with status \d+: .*FATAL: "):
             p.run(bad)
 
 

@@ -17,22 +17,35 @@ class Presets(unittest.TestCase):
         spec = matrix.load("vm-vs-container")
         self.assertEqual(spec["shapes"], [[1, 2048], [2, 2048], [4, 4096]])
         cases = matrix.cases(spec)
-        self.assertEqual(len(cases), 3 * 3)
-        primes = sorted({c.option("cpu-max-prime") for c in cases})
+        self.assertEqual(len(cases), 3 * (3 + 2))
+        cpu = [c for c in cases if c.test == "cpu"]
+        primes = sorted({c.option("cpu-max-prime") for c in cpu})
         self.assertEqual(primes, [5000, 10000, 20000])
-        # sysbench gets as many threads as the machine has vCPUs.
-        self.assertTrue(all(c.option("threads") == c.vcpus for c in cases))
+        # sysbench gets as many threads as the machine has vCPUs ...
+        self.assertTrue(all(c.option("threads") == c.vcpus for c in cpu))
         self.assertTrue(all(c.option("time") == 10 for c in cases))
+        # ... except fileio rndrw 2G and 4G: 16 threads, on a raw disk.
+        fileio = [c for c in cases if c.test == "fileio"]
+        self.assertEqual(sorted({(c.option("file-test-mode"), c.option("file-total-size"),
+                                  c.option("threads"), c.option("disk-format"))
+                                 for c in fileio}),
+                         [("rndrw", "2G", 16, "raw"), ("rndrw", "4G", 16, "raw")])
 
     def test_smp_mem_grid_is_the_study(self):
         spec = matrix.load("smp-mem-grid")
         self.assertEqual(sorted(map(tuple, spec["shapes"])),
                          [(1, 1024), (1, 2048), (2, 1024), (2, 2048)])
         cases = matrix.cases(spec)
-        self.assertEqual(len(cases), 4 * (2 + 2))
+        self.assertEqual(len(cases), 4 * (2 + 2 + 2 * 2))
         mem = [c for c in cases if c.test == "memory"]
         self.assertEqual({(c.option("memory-block-size"), c.option("memory-total-size"))
                           for c in mem}, {("8M", "4G"), ("4M", "2G")})
+        # fileio rndrw 2G and seqrewr 1G, each on raw and qcow2.
+        fileio = [c for c in cases if c.test == "fileio" and c.vcpus == 2 and c.mem_mib == 1024]
+        self.assertEqual(sorted((c.option("file-test-mode"), c.option("file-total-size"),
+                                 c.disk_format(), c.option("threads")) for c in fileio),
+                         [("rndrw", "2G", "qcow2", 2), ("rndrw", "2G", "raw", 2),
+                          ("seqrewr", "1G", "qcow2", 2), ("seqrewr", "1G", "raw", 2)])
 
     def test_quick_shrinks_to_seconds(self):
         for name in matrix.PRESETS:
@@ -44,6 +57,10 @@ class Presets(unittest.TestCase):
                 self.assertTrue(all(c.option("time") == 1 for c in cases))
                 self.assertTrue(all(c.option("cpu-max-prime", 0) <= 2000 for c in cases))
                 self.assertEqual(len(cases), len(matrix.load(name)["tests"]))
+                (fileio,) = [c for c in cases if c.test == "fileio"]
+                self.assertEqual((fileio.option("file-total-size"), fileio.option("file-num"),
+                                  fileio.disk_format()), ("16M", 4, "raw"))
+                self.assertLessEqual(fileio.option("threads"), 2)
 
     def test_preset_is_not_modified_by_quick(self):
         matrix.quick(matrix.load("vm-vs-container"))
@@ -68,6 +85,24 @@ class Files(unittest.TestCase):
                                                ("time", 2)), 2, 512))
         self.assertEqual(case.sysbench_args(),
                          ["--memory-block-size=1M", "--threads=2", "--time=2"])
+        self.assertIsNone(case.disk_format())
+
+    def test_fileio_disks_and_threads(self):
+        spec = self.load({"shapes": [[1, 512]], "reps": 1, "time": 3,
+                          "tests": [{"test": "fileio", "disks": ["raw", "qcow2"], "options": [
+                              {"file-test-mode": "rndrd", "threads": 4}]}]})
+        raw, qcow2 = matrix.cases(spec)
+        self.assertEqual(raw.options, (("file-test-mode", "rndrd"), ("threads", 4), ("time", 3),
+                                       ("disk-format", "raw")))
+        self.assertEqual(qcow2.disk_format(), "qcow2")
+        # The disk format is the harness's: sysbench never sees it.
+        self.assertEqual(qcow2.sysbench_args(),
+                         ["--file-test-mode=rndrd", "--threads=4", "--time=3"])
+        self.assertIn("disk-format=qcow2", qcow2.label())
+        # Without "disks": raw.
+        spec["tests"][0].pop("disks")
+        (only,) = matrix.cases(spec)
+        self.assertEqual(only.disk_format(), "raw")
 
     def test_bad_files(self):
         for spec, message in [("{", r"matrix file .*: Expecting"),
@@ -75,7 +110,18 @@ class Files(unittest.TestCase):
                               ({"shapes": [[0, 1]], "tests": [{"test": "cpu", "options": [{}]}]},
                                r"shape \[0, 1\]: expected \[vCPUs, MiB\]"),
                               ({"shapes": [[1, 64]], "tests": [{"test": "gpu", "options": [{}]}]},
-                               r"test 'gpu': expected cpu or memory")]:
+                               r"test 'gpu': expected one of cpu, memory, fileio"),
+                              ({"shapes": [[1, 64]], "tests": [{"test": "cpu", "disks": ["raw"],
+                                                                "options": [{}]}]},
+                               r"only fileio takes \"disks\""),
+                              ({"shapes": [[1, 64]], "tests": [{"test": "fileio",
+                                                                "disks": ["vmdk"],
+                                                                "options": [{}]}]},
+                               r"fileio disks \['vmdk'\]: expected a list of raw and qcow2"),
+                              ({"shapes": [[1, 64]], "tests": [{"test": "fileio", "options": [
+                                  {"disk-format": "raw"}]}]}, r"as \"disks\", not as an option"),
+                              ({"shapes": [[1, 64]], "tests": [{"test": "fileio", "options": [
+                                  {"threads": 0}]}]}, r"threads 0: expected a positive")]:
             with self.subTest(spec=spec):
                 with self.assertRaisesRegex(matrix.MatrixError, message):
                     self.load(spec)

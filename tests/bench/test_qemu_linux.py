@@ -76,12 +76,25 @@ class Refusals(unittest.TestCase):
             with self.subTest(kwargs), self.assertRaises(PlatformError):
                 QemuLinuxPlatform(**kwargs)
 
-    def test_fileio_needs_a_disk_and_tests_are_known(self):
+    def test_fileio_disk_formats_and_tests_are_known(self):
         platform = QemuLinuxPlatform(accel="tcg")
-        with self.assertRaisesRegex(PlatformError, "fileio needs a disk"):
-            platform.prepare([Case("fileio", (("time", 1),), 1, 512)])
+        with self.assertRaisesRegex(PlatformError, "fileio disk format 'vmdk'"):
+            platform.prepare([Case("fileio", (("time", 1), ("disk-format", "vmdk")), 1, 512)])
         with self.assertRaisesRegex(PlatformError, "test 'oltp'"):
             platform.prepare([Case("oltp", (), 1, 512)])
+
+    def test_disk_format_and_cache_per_case(self):
+        platform = QemuLinuxPlatform(accel="tcg")
+        direct = Case("fileio", (("file-extra-flags", "direct"), ("disk-format", "qcow2")), 1, 512)
+        buffered = Case("fileio", (("file-extra-flags", "sync"),), 1, 512)
+        self.assertEqual(platform._disk_format(direct), "qcow2")
+        self.assertEqual(platform._disk_format(buffered), "raw")
+        self.assertIsNone(platform._disk_format(cpu_case()))
+        self.assertEqual(platform._disk_cache(direct), "none")     # O_DIRECT on the host too
+        self.assertIsNone(platform._disk_cache(buffered))          # QEMU's default
+        self.assertEqual(QemuLinuxPlatform(accel="tcg", disk_cache="unsafe")._disk_cache(direct),
+                         "unsafe")
+        self.assertNotIn("--disk-format=qcow2", direct.sysbench_args())
 
     def test_run_before_prepare(self):
         with self.assertRaisesRegex(PlatformError, "prepare"):
@@ -174,9 +187,10 @@ class SysbenchInTheVM(unittest.TestCase):
                      "needs qemu-img (qemu-utils) and mke2fs (e2fsprogs)")
 class DiskInTheVM(unittest.TestCase):
     def test_fileio_on_a_qcow2_disk(self):
+        # The case chooses the disk format (the matrix's "disks"), not the platform.
         case = Case("fileio", (("file-total-size", "16M"), ("file-test-mode", "rndrw"),
-                               ("threads", 1), ("time", 1)), 1, 512)
-        platform = QemuLinuxPlatform(accel="tcg", disk_format="qcow2")
+                               ("threads", 1), ("time", 1), ("disk-format", "qcow2")), 1, 512)
+        platform = QemuLinuxPlatform(accel="tcg")
         try:
             platform.prepare([case])
             record = platform.run(case)

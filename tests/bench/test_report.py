@@ -417,6 +417,33 @@ class Variants(unittest.TestCase):
                          [("2000.0", "ops/s", "18.75"), ("1000.0", "ops/s", "9.375")])
         assert_png(self, self.out / "plot-fileio.png")
 
+    def test_skipped_cases(self):
+        """A qcow2 case that vmm skips: its cell reads "not run", the
+        environment says why."""
+        def rec(platform, disk):
+            case = {"test": "fileio", "vcpus": 1, "mem_mib": 512,
+                    "options": {"file-test-mode": "rndrw", "threads": 1, "time": 1,
+                                "disk-format": disk}}
+            return {"schema": "vmbench.result/1", "test": "fileio", "platform": platform,
+                    "threads": 1, "total_time_s": 1.0, "events": 100, "events_per_s": 100.0,
+                    "metrics": {"reads_per_s": 60.0, "writes_per_s": 40.0, "fsyncs_per_s": 0.0,
+                                "read_mib_per_s": 1.0, "written_mib_per_s": 0.5},
+                    "case": case, "rep": 1, "harness": {"run_id": "x", "flags": []}}
+        records = [rec("native", "raw"), rec("vmm", "raw"), rec("native", "qcow2")]
+        why = "vmm: the guest's fileio takes raw disks only (disk-format=qcow2)"
+        env = {"host": {"cpus": 2}, "skipped": [
+            {"platform": "vmm", "case": "fileio file-test-mode=rndrw threads=1 "
+                                        "disk-format=qcow2 (1 vCPU, 512 MiB)", "why": why}]}
+        write_report(records, env, self.out)
+        md = (self.out / "report.md").read_text()
+        head, rows = tables(md)["fileio"]
+        cells = {dict(zip(head, r))["case"]: dict(zip(head, r)) for r in rows}
+        self.assertEqual(cells["file-test-mode=rndrw threads=1 disk-format=qcow2"]["vmm"],
+                         "not run")
+        self.assertEqual(cells["file-test-mode=rndrw threads=1 disk-format=raw"]["vmm"], "100.0")
+        self.assertIn("### Cases not run\n\n- **vmm**, fileio file-test-mode=rndrw threads=1 "
+                      "disk-format=qcow2 (1 vCPU, 512 MiB): " + why, md)
+
     def test_no_records(self):
         paths = write_report([], {}, self.out)
         md = paths["report"].read_text()

@@ -234,6 +234,22 @@ class GuestReportAgreement(unittest.TestCase):
         result["latency_ms"]["max"] = 3.35 - 0.0099   # under one unit of the 2nd decimal
         self.assertEqual(results.compare_report(report, result), [])
 
+    def test_fileio_end_fsyncs_are_no_events(self):
+        """fileio: the text's reads/s + writes/s + fsyncs/s may exceed the JSON's
+        events/s by the fsyncs that are no events (--file-fsync-end), no more."""
+        report = sysbench.parse_report(fixture("fileio-rndrw-fsync100.txt"))
+        fsyncs = report["metrics"]["fsyncs_per_s"]
+        self.assertGreater(fsyncs, 1)
+        for delta, agree in ((0, True), (fsyncs / 2, True), (fsyncs, True),
+                             (fsyncs + 1, False), (-1, False)):
+            result = copy.deepcopy(report)
+            result["events_per_s"] = report["events_per_s"] - delta
+            with self.subTest(delta=delta):
+                diffs = results.compare_report(report, result)
+                self.assertEqual(diffs == [], agree, diffs)
+                if not agree:
+                    self.assertIn("events_per_s", diffs[0])
+
     def test_missing_on_one_side(self):
         report = sysbench.parse_report(fixture("guest-cpu-t2.txt"))
         result = guest_result()

@@ -6,10 +6,10 @@ def create(name, options):
     options (an argparse namespace)."""
     if name == "native":
         from harness.platforms.native import NativePlatform
-        return NativePlatform()
+        return NativePlatform(scratch_dir=getattr(options, "scratch_dir", None))
     if name == "container":
         from harness.platforms.container import ContainerPlatform
-        return ContainerPlatform()
+        return ContainerPlatform(scratch_dir=getattr(options, "scratch_dir", None))
     if name == "qemu-linux":
         from harness.platforms.qemu_linux import QemuLinuxPlatform
         return QemuLinuxPlatform(accel=options.accel)

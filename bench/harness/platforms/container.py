@@ -719,7 +719,7 @@ class ContainerPlatform(Platform):
     name = "container"
 
     def __init__(self, *, cache_dir=None, engine=None, check_seconds=2, check_attempts=3,
-                 timeout=None, mirror=None, log=_log_stderr):
+                 timeout=None, mirror=None, log=_log_stderr, scratch_dir=None):
         """cache_dir: where the root file system and per-run directories go
         (build/cache); engine: "runc", "docker" or "podman" (default: docker
         or podman if one answers, else runc); check_seconds: length of each of
@@ -727,7 +727,11 @@ class ContainerPlatform(Platform):
         tried before the quota counts as not in force; timeout: seconds a run
         may take (default: twice its --time plus a minute, 600 s for
         --time=0); mirror: the Debian mirror (default: the one apt uses);
-        log: where progress lines go (default stderr; None: nowhere)."""
+        log: where progress lines go (default stderr; None: nowhere);
+        scratch_dir: where a fileio run's directory (the container's /work,
+        bind-mounted) is made on the host (default: the run's own directory
+        under cache_dir)."""
+        self.scratch_dir = Path(scratch_dir) if scratch_dir else None
         self.cache = Path(cache_dir) if cache_dir else CACHE
         self.engine_choice = engine
         self.check_seconds = check_seconds
@@ -806,12 +810,16 @@ class ContainerPlatform(Platform):
         args = ["sysbench", case.test, *case.sysbench_args()]
         rundir = self._rundir()
         work = rundir / "work"                  # the container's /work
+        if case.test == "fileio" and self.scratch_dir:
+            self.scratch_dir.mkdir(parents=True, exist_ok=True)
+            work = self.scratch_dir / f"container-{rundir.parent.name}-{rundir.name}"
         try:
-            if case.test == "fileio":           # its files, made in /work first
+            if case.test == "fileio":           # its files, made in /work first (not timed)
                 prep = self._container(args + ["prepare"], limits, rundir / "prepare", timeout, work)
                 self._fail_unless_ok(prep, limits, "sysbench fileio prepare")
             out = self._container(args + ["run"], limits, rundir / "run", timeout, work)
             self._fail_unless_ok(out, limits, "sysbench")
+            fs = _fs_type(work) if case.test == "fileio" else None
         finally:
             remove_tree(work)                   # fileio's files can be large
         try:
@@ -836,6 +844,9 @@ class ContainerPlatform(Platform):
                 env[k] = round(out.usage[k], 4) if isinstance(out.usage[k], float) else out.usage[k]
         if self.rootfs and self.rootfs.info:
             env["rootfs_sysbench"] = self.rootfs.info["versions"].get("sysbench")
+        if case.test == "fileio":
+            env.update(disk_format="host directory (bind-mounted at /work)", file_system=fs,
+                       scratch_dir=str(work.parent))
         rec["env"] = env
         return rec
 
@@ -1070,6 +1081,12 @@ class ContainerPlatform(Platform):
 
     def _check_timeout(self):
         return 2 * self.check_seconds + 60
+
+
+def _fs_type(path):
+    """The file system type of path ("ext4", "overlay" ...), as stat -f says."""
+    res = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True)
+    return res.stdout.strip() or "unknown"
 
 
 def _host_cpus():

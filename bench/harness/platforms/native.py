@@ -1,11 +1,21 @@
 """native: Debian's sysbench on the host itself, the reference every other
-platform is divided by."""
+platform is divided by.
+
+fileio runs in a scratch directory on the host's file system (scratch_dir,
+default build/cache/fileio-scratch; bench/compare passes --scratch-dir, by
+default its results folder): every run gets a fresh directory there, where
+`sysbench fileio ... prepare` makes the files (not timed), then `run` is
+measured, then `cleanup` deletes them and the directory goes.  So every
+repetition starts from freshly written files, as on the container and the
+VMs; the host's page cache is in the path unless --file-extra-flags=direct.
+"""
 
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from harness.platform import Platform, PlatformError
@@ -29,8 +39,37 @@ def run_timeout(case):
     return 3 * int(case.option("time", 10)) + 120
 
 
+def filesystem_type(path):
+    """The file system type of path ("ext4", "overlay" ...), as stat -f says."""
+    res = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True)
+    return res.stdout.strip() or "unknown"
+
+
+def fileio_steps(test_args, directory, timeout, who):
+    """Runs sysbench fileio prepare in `directory` (not timed, output checked),
+    then `run`; returns run's stdout.  cleanup is the caller's (finally)."""
+    out = None
+    for command in ("prepare", "run"):
+        try:
+            res = subprocess.run(["sysbench", *test_args, command], capture_output=True,
+                                 text=True, timeout=timeout, cwd=directory)
+        except subprocess.TimeoutExpired:
+            raise PlatformError(f"{who}: sysbench fileio {command} did not finish in "
+                                f"{timeout} s") from None
+        if res.returncode != 0:
+            fatal = next((line for line in res.stdout.splitlines() if "FATAL" in line),
+                         res.stderr.strip() or f"status {res.returncode}")
+            raise PlatformError(f"{who}: sysbench fileio {command} failed: {fatal}")
+        out = res.stdout
+    return out
+
+
 class NativePlatform(Platform):
     name = "native"
+
+    def __init__(self, scratch_dir=None):
+        self.scratch_dir = Path(scratch_dir) if scratch_dir else \
+            Path(__file__).resolve().parents[3] / "build" / "cache" / "fileio-scratch"
 
     def prepare(self, cases):
         self.version = sysbench_version()
@@ -38,11 +77,21 @@ class NativePlatform(Platform):
             raise PlatformError(f"native: sysbench {self.version}, the figures need "
                                 f"{SYSBENCH_VERSION}")
 
+        if any(c.test == "fileio" for c in cases):
+            try:
+                self.scratch_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise PlatformError(f"native: scratch directory {self.scratch_dir}: "
+                                    f"{e.strerror}") from None
+
     def environment(self):
         return {"accelerator": "none (the host's CPU)", "limits": "none", "pinning": "none",
-                "sysbench": self.version, "cpus": os.cpu_count()}
+                "sysbench": self.version, "cpus": os.cpu_count(),
+                "scratch_dir": str(self.scratch_dir)}
 
     def run(self, case):
+        if case.test == "fileio":
+            return self._fileio(case)
         argv = ["sysbench", case.test, *case.sysbench_args(), "run"]
         try:
             res = subprocess.run(argv, capture_output=True, text=True, timeout=run_timeout(case))
@@ -52,10 +101,26 @@ class NativePlatform(Platform):
             fatal = next((line for line in res.stdout.splitlines() if "FATAL" in line),
                          res.stderr.strip() or f"status {res.returncode}")
             raise PlatformError(f"native: sysbench failed: {fatal}")
+        return self._record(res.stdout, {})
+
+    def _record(self, text, env):
         try:
-            record = sysbench.parse_report(res.stdout)
+            record = sysbench.parse_report(text)
         except sysbench.SysbenchParseError as e:
             raise PlatformError(f"native: {e}") from None
         record["platform"] = self.name
-        record["env"] = {"cpus": os.cpu_count(), "sysbench": self.version}
+        record["env"] = {"cpus": os.cpu_count(), "sysbench": self.version, **env}
         return record
+
+    def _fileio(self, case):
+        test_args = ["fileio", *case.sysbench_args()]
+        work = Path(tempfile.mkdtemp(prefix="native-", dir=self.scratch_dir))
+        try:
+            out = fileio_steps(test_args, work, run_timeout(case) + 600, "native")
+            subprocess.run(["sysbench", *test_args, "cleanup"], capture_output=True, cwd=work,
+                           timeout=600)
+            return self._record(out, {"disk_format": "host directory",
+                                      "file_system": filesystem_type(work),
+                                      "scratch_dir": str(self.scratch_dir)})
+        finally:
+            shutil.rmtree(work, ignore_errors=True)

@@ -1,8 +1,17 @@
 """qemu-guest: QEMU booting the same guest.elf (-kernel, multiboot), so the
 same workload can be compared across monitors.  KVM or TCG, pc or microvm;
-the accelerator QEMU really used is recorded (TCG is never called KVM)."""
+the accelerator QEMU really used is recorded (TCG is never called KVM).
 
+fileio: a fresh raw image per run (guest.py), attached as
+`-drive file=IMG,format=raw,if=none,id=d0[,cache=none] -device
+virtio-blk-pci,drive=d0` (cache=none, QEMU's O_DIRECT, when the case asks
+for --file-extra-flags=direct; else QEMU's default, writeback), one boot for
+prepare and one for run.  microvm has no PCI bus: fileio is skipped there."""
+
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 from harness.platform import Platform, PlatformError
 from harness.platforms import guest
@@ -12,19 +21,27 @@ QEMU = "qemu-system-x86_64"
 PROBE_STATUS = 3
 
 
-def qemu_argv(vcpus, mem_mib, append, accel, machine):
+def qemu_argv(vcpus, mem_mib, append, accel, machine, disk=None, direct=False):
     cpu = ["-cpu", "host"] if accel == "kvm" else ["-cpu", "max"]
-    return [QEMU, "-M", machine, "-accel", accel, *cpu, "-smp", str(vcpus),
+    argv = [QEMU, "-M", machine, "-accel", accel, *cpu, "-smp", str(vcpus),
             "-m", f"{mem_mib}M", "-nodefaults", "-no-user-config", "-display", "none",
             "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
             "-no-reboot", "-kernel", str(guest.GUEST), "-append", append]
+    if disk:
+        path = str(disk).replace(",", ",,")
+        argv += ["-drive", f"file={path},format=raw,if=none,id=d0"
+                           + (",cache=none" if direct else ""),
+                 "-device", "virtio-blk-pci,drive=d0"]
+    return argv
 
 
 class QemuGuestPlatform(Platform):
     name = "qemu-guest"
 
-    def __init__(self, accel="auto", machine="pc"):
+    def __init__(self, accel="auto", machine="pc", scratch_dir=None):
+        """scratch_dir: where fileio's disk images go (default build/)."""
         self.asked, self.machine = accel, machine
+        self.scratch_dir = Path(scratch_dir) if scratch_dir else guest.REPO / "build"
         self.accel = None
         self.why = None
 
@@ -54,11 +71,16 @@ class QemuGuestPlatform(Platform):
             env["why_not_kvm"] = self.why
         return env
 
-    def run(self, case):
-        limit = 3 * int(case.option("time", 10)) + 120
+    def skip(self, case):
+        if case.test == "fileio" and self.machine == "microvm":
+            return "qemu-guest: microvm has no PCI bus for virtio-blk-pci (use --qemu-machine pc)"
+        return guest.skip_fileio(self.name, case)
+
+    def _boot(self, case, command, disk, limit):
         try:
-            argv = qemu_argv(case.vcpus, case.mem_mib, " ".join(guest.guest_args(case)),
-                             self.accel, self.machine)
+            argv = qemu_argv(case.vcpus, case.mem_mib,
+                             " ".join(guest.guest_args(case, command)), self.accel,
+                             self.machine, disk, disk is not None and guest.direct(case))
             res = subprocess.run(argv, capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
             raise PlatformError(f"qemu-guest: QEMU did not finish in {limit} s")
@@ -66,6 +88,29 @@ class QemuGuestPlatform(Platform):
         if status is None:
             raise PlatformError(f"qemu-guest: QEMU stopped without a guest status "
                                 f"({res.returncode}): {res.stderr.strip()[-300:]}")
-        record = guest.read_result(self.name, case, res.stdout, status)
+        return res.stdout, status
+
+    def run(self, case):
+        limit = 3 * int(case.option("time", 10)) + 120
+        disk = None
+        if case.test == "fileio":
+            why = self.skip(case)
+            if why:
+                raise PlatformError(why)
+            self.scratch_dir.mkdir(parents=True, exist_ok=True)
+            scratch = tempfile.mkdtemp(prefix="bench-qemu-guest-", dir=self.scratch_dir)
+            disk = guest.new_raw_disk(case, scratch)
+        try:
+            if disk:
+                out, status = self._boot(case, "prepare", disk, limit + 600)
+                guest.check_prepared(self.name, out, status)
+            out, status = self._boot(case, "run", disk, limit)
+        finally:
+            if disk:
+                shutil.rmtree(disk.parent, ignore_errors=True)
+        record = guest.read_result(self.name, case, out, status)
         record["env"]["qemu"] = {"accel": self.accel, "machine": self.machine}
+        if disk:
+            record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
+                                 disk_cache="none" if guest.direct(case) else "writeback")
         return record

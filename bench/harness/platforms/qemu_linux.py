@@ -139,6 +139,7 @@ class QemuLinuxPlatform(Platform):
         self.qemu_version = None
         self.checked = {}          # (vcpus, mem_mib) -> the guest's view at the check boot
         self._scratch = None
+        self._disk_modules = bool(disk_format)   # the image with virtio-blk and ext4
 
     # --- Platform -----------------------------------------------------------
 
@@ -146,6 +147,7 @@ class QemuLinuxPlatform(Platform):
         cases = list(cases)
         for case in cases:
             self._check_case(case)
+        self._disk_modules = bool(self.disk_format) or any(self._disk_format(c) for c in cases)
         self.accel, self.why = self._choose_accel()
         self.cpu = self._cpu_asked or ("host" if self.accel == "kvm" else "max")
         self.qemu_version = qemu_version()
@@ -155,7 +157,7 @@ class QemuLinuxPlatform(Platform):
             self.initrd = self._image()
         except linuxvm.LinuxVMError as error:
             raise PlatformError(f"{NAME}: {error}") from None
-        if self.disk_format:
+        if self._disk_modules:
             for tool, package in ((QEMU_IMG, "qemu-utils"), ("mke2fs", "e2fsprogs")):
                 if not _which(tool):
                     raise PlatformError(f"{NAME}: {tool} not found (Debian package {package}): "
@@ -181,8 +183,10 @@ class QemuLinuxPlatform(Platform):
                        kernel_package=f"{self.kernel.package} {self.kernel.package_version}",
                        boot_image="vmlinux (PVH entry)" if self.kernel.vmlinux else "bzImage",
                        initramfs=str(self.initrd))
-        if self.disk_format:
-            env["disk_cache"] = self.disk_cache or "writeback (QEMU's default)"
+        if self._disk_modules:
+            env["disk_cache"] = self.disk_cache or ("writeback (QEMU's default); none (O_DIRECT) "
+                                                    "for fileio cases with "
+                                                    "--file-extra-flags=direct")
         return env
 
     def run(self, case):
@@ -217,9 +221,10 @@ class QemuLinuxPlatform(Platform):
             "guest_ram_mib": guest["ram_mib"],
             "boot_s": guest.get("uptime_s"), "vm_wall_s": guest["wall_s"],
         }
-        if self.disk_format:
-            record["env"].update(disk_format=self.disk_format, disk_mib=guest.get("disk_mib"),
-                                 disk_cache=self.disk_cache or "writeback",
+        disk_format = self._disk_format(case)
+        if disk_format:
+            record["env"].update(disk_format=disk_format, disk_mib=guest.get("disk_mib"),
+                                 disk_cache=self._disk_cache(case) or "writeback",
                                  disk_fs="ext4")
         return record
 
@@ -245,7 +250,7 @@ class QemuLinuxPlatform(Platform):
 
     def _image(self):
         """The initramfs for this kernel and sysbench, built once and kept."""
-        modules = DISK_MODULES if self.disk_format else ()
+        modules = DISK_MODULES if self._disk_modules else ()
         recipe = hashlib.sha256(repr((IMAGE_RECIPE, GUEST_SCRIPT, modules,
                                       Path(linuxvm.__file__).read_bytes(),
                                       _file_identity(SYSBENCH), _file_identity(linuxvm.BUSYBOX)))
@@ -267,7 +272,8 @@ class QemuLinuxPlatform(Platform):
         """Boots a VM that runs `command` (shell) and returns (the guest's view,
         the command's output); everything that went wrong is a PlatformError."""
         label = case.label() if case else f"{vcpus} vCPU, {mem_mib} MiB"
-        disk = self._new_disk(case) if self.disk_format else None
+        disk_format = self._disk_format(case) if case else self.disk_format
+        disk = self._new_disk(case, disk_format) if disk_format else None
         if disk:
             command = (f"mkdir -p {DISK_MOUNT} && mount -t ext4 {DISK_DEVICE} {DISK_MOUNT} || "
                        f"{{ echo 'vmbench: cannot mount {DISK_DEVICE} (ext4) on {DISK_MOUNT}'; "
@@ -280,8 +286,9 @@ class QemuLinuxPlatform(Platform):
                                 f"command line ({len(encoded)} base64 characters)")
         qemu_args = []
         if disk:
-            cache = f",cache={self.disk_cache}" if self.disk_cache else ""
-            qemu_args = ["-drive", f"file={_qemu_path(disk)},format={self.disk_format},"
+            mode = self._disk_cache(case)
+            cache = f",cache={mode}" if mode else ""
+            qemu_args = ["-drive", f"file={_qemu_path(disk)},format={disk_format},"
                                    f"if=virtio{cache}"]
         try:
             result = linuxvm.run(self.kernel, self.initrd, accel=self.accel, cpu=self.cpu,
@@ -326,7 +333,26 @@ class QemuLinuxPlatform(Platform):
             raise PlatformError(f"{NAME}: {label}: the VM is not the shape asked for: {problem}")
         return guest, report
 
-    def _new_disk(self, case):
+    def _disk_format(self, case):
+        """The disk image format of a case: fileio's "disk-format" option
+        (the matrix's "disks"), else the platform's disk_format (or None)."""
+        if case is not None and case.test == "fileio":
+            return case.option("disk-format") or self.disk_format or "raw"
+        return self.disk_format
+
+    def _disk_cache(self, case):
+        """QEMU's cache= for a case's disk: disk_cache when given; else
+        "none" (O_DIRECT on the host too) for fileio with
+        --file-extra-flags=direct, so that the host's page cache is not in
+        a path the guest asked to bypass; else QEMU's default (None)."""
+        if self.disk_cache:
+            return self.disk_cache
+        if case is not None and case.test == "fileio" and \
+                "direct" in str(case.option("file-extra-flags", "")).split(","):
+            return "none"
+        return None
+
+    def _new_disk(self, case, disk_format):
         """A fresh disk image of the chosen format with an empty ext4 file system."""
         if self._scratch is None:
             base = self.cache_dir / NAME / "disks"
@@ -345,20 +371,21 @@ class QemuLinuxPlatform(Platform):
             # while sysbench runs; on the sparse file those zeros cost nothing.
             _tool([_which("mke2fs") or "mke2fs", "-q", "-F", "-t", "ext4", "-L", "vmbench",
                    "-E", "lazy_itable_init=0,lazy_journal_init=0", raw])
-            if self.disk_format == "raw":
+            if disk_format == "raw":
                 return raw
             image = raw.with_suffix(".qcow2")
             _tool([QEMU_IMG, "convert", "-f", "raw", "-O", "qcow2", raw, image])
             return image
         finally:
-            if self.disk_format != "raw":
+            if disk_format != "raw":
                 raw.unlink(missing_ok=True)
 
     def _check_case(self, case):
         if case.test not in TESTS:
             raise PlatformError(f"{NAME}: test {case.test!r}: expected one of {', '.join(TESTS)}")
-        if case.test == "fileio" and not self.disk_format:
-            raise PlatformError(f"{NAME}: fileio needs a disk: give disk_format raw or qcow2")
+        if case.test == "fileio" and self._disk_format(case) not in DISK_FORMATS:
+            raise PlatformError(f"{NAME}: fileio disk format {self._disk_format(case)!r}: "
+                                f"expected raw or qcow2")
         if case.vcpus < 1 or case.mem_mib < 128:
             raise PlatformError(f"{NAME}: {case.label()}: needs at least 1 vCPU and 128 MiB")
 

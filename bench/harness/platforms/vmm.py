@@ -3,10 +3,18 @@
 Where this host's /dev/kvm cannot run guests, vmm runs in a Linux VM that
 offers nested KVM (tools/linuxvm); the environment says so, since the
 guest's CPU is then QEMU's TCG and its figures measure that.
+
+fileio: a fresh raw image per run (guest.py) given as `--disk IMG[,direct]`
+(,direct: vmm opens it O_DIRECT, when the case asks for
+--file-extra-flags=direct), one boot for prepare and one for run.  Nested,
+the image lives in the session's scratch directory, which the VM sees over
+9p; where that file system refuses O_DIRECT, vmm says so and the run fails
+with its line.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,8 +29,12 @@ VMM = guest.REPO / "build" / "vmm"
 class VmmPlatform(Platform):
     name = "vmm"
 
-    def __init__(self, pin=None, hugepages=False):
+    def __init__(self, pin=None, hugepages=False, scratch_dir=None):
+        """scratch_dir: where the run's files (fileio's disk images, vmm's
+        --json) go when vmm runs on this host (default build/); nested, they
+        go to the VM's scratch directory, which it shares with this host."""
         self.pin, self.hugepages = pin, hugepages
+        self.scratch_dir = Path(scratch_dir) if scratch_dir else guest.REPO / "build"
         self.session = None
         self.where = None
 
@@ -33,7 +45,7 @@ class VmmPlatform(Platform):
         check = subprocess.run([VMM, "--check"], capture_output=True, text=True)
         if check.returncode == 0:
             self.where = "host"
-            self.scratch = Path(tempfile.mkdtemp(prefix="bench-vmm-", dir=guest.REPO / "build"))
+            self.scratch = Path(tempfile.mkdtemp(prefix="bench-vmm-", dir=self.scratch_dir))
         else:
             self.where = "nested-kvm-in-tcg"
             self.why = check.stderr.strip()
@@ -60,17 +72,53 @@ class VmmPlatform(Platform):
                            "the guest's figures measure TCG, not vmm on hardware")
         return env
 
+    def skip(self, case):
+        return guest.skip_fileio(self.name, case)
+
     def run(self, case):
+        disk = None
+        if case.test == "fileio":
+            why = self.skip(case)
+            if why:
+                raise PlatformError(why)
+            disk = guest.new_raw_disk(case, self.scratch)
+        try:
+            if disk:
+                out, status, err = self._vmm(case, "prepare", disk, extra_s=600)
+                if status >= 120:
+                    raise PlatformError(f"vmm: exited with {status} (fileio prepare): "
+                                        f"{err.strip()[-300:]}")
+                guest.check_prepared(self.name, out, status)
+            out, status, err = self._vmm(case, "run", disk)
+        finally:
+            if disk:
+                disk.unlink(missing_ok=True)
+        if status >= 120:
+            raise PlatformError(f"vmm: exited with {status}: {err.strip()[-300:]}")
+        record = guest.read_result(self.name, case, out, status)
+        host = json.loads((self.scratch / "vmm.json").read_text())
+        record["env"]["vmm"] = {"where": self.where, "pin": host["config"]["pin"],
+                                "hugepages": host["config"]["hugepages"],
+                                "wall_time_s": host["wall_time_s"],
+                                "exits": host["exits"]["total"], "rss_kib": host["rss_kib"]}
+        if disk:
+            record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
+                                 disk_direct=guest.direct(case))
+        return record
+
+    def _vmm(self, case, command, disk, extra_s=0):
         report = self.scratch / "vmm.json"
         options = ["--smp", str(case.vcpus), "--mem", f"{case.mem_mib}M",
-                   "--timeout", str(3 * int(case.option("time", 10)) + 120),
+                   "--timeout", str(3 * int(case.option("time", 10)) + 120 + extra_s),
                    "--json", str(report)]
         if self.pin:
             options += ["--pin", self.pin]
         if self.hugepages:
             options.append("--hugepages")
-        argv = [str(VMM), *options, str(guest.GUEST), *guest.guest_args(case)]
-        limit = 3 * int(case.option("time", 10)) + 300
+        if disk:
+            options += ["--disk", f"{disk}{',direct' if guest.direct(case) else ''}"]
+        argv = [str(VMM), *options, str(guest.GUEST), *guest.guest_args(case, command)]
+        limit = 3 * int(case.option("time", 10)) + 300 + extra_s
         try:
             if self.session:
                 res = self.session.run(argv, timeout=limit)
@@ -81,16 +129,10 @@ class VmmPlatform(Platform):
                 out, status, err = res.stdout, res.returncode, res.stderr
         except (subprocess.TimeoutExpired, linuxvm.LinuxVMError) as e:
             raise PlatformError(f"vmm: {e}") from None
-        if status >= 120:
-            raise PlatformError(f"vmm: exited with {status}: {err.strip()[-300:]}")
-        record = guest.read_result(self.name, case, out, status)
-        host = json.loads(report.read_text())
-        record["env"]["vmm"] = {"where": self.where, "pin": host["config"]["pin"],
-                                "hugepages": host["config"]["hugepages"],
-                                "wall_time_s": host["wall_time_s"],
-                                "exits": host["exits"]["total"], "rss_kib": host["rss_kib"]}
-        return record
+        return out, status, err
 
     def close(self):
         if self.session:
             self.session.close()
+        elif self.where == "host":
+            shutil.rmtree(self.scratch, ignore_errors=True)

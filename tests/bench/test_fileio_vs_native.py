@@ -1,0 +1,84 @@
+"""bench/fileio-vs-native: its case list, --only, the table and the targets,
+computed without running anything (the platforms it drives, native, vmm and
+qemu-guest, are run by test_guest_platforms and test_compare)."""
+
+import importlib.machinery
+import importlib.util
+import sys
+import unittest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "bench"), str(REPO / "tools")]
+
+_loader = importlib.machinery.SourceFileLoader("fileio_vs_native",
+                                               str(REPO / "bench" / "fileio-vs-native"))
+_spec = importlib.util.spec_from_loader("fileio_vs_native", _loader)
+fvn = importlib.util.module_from_spec(_spec)
+_loader.exec_module(fvn)
+
+
+class Cases(unittest.TestCase):
+    def test_the_issues_cases(self):
+        cases = fvn.all_cases()
+        self.assertEqual(len(cases), 5 * 2 * 2 * 2)
+        self.assertEqual(len({c[0] for c in cases}), 40)
+        self.assertEqual({c[1] for c in cases}, {"seqwr", "seqrd", "rndrd", "rndwr", "rndrw"})
+        self.assertEqual({(c[2], c[3], c[4]) for c in cases if c[1] == "seqrd"},
+                         {(b, t, d) for b in ("16K", "4K") for t in (1, 2) for d in (True, False)})
+        self.assertIn(fvn.TARGET_CASE, [c[0] for c in cases])
+
+    def test_only(self):
+        cases = fvn.all_cases()
+        self.assertEqual([c[0] for c in fvn.select(cases, ["rndrd 16K 1t direct"])],
+                         ["rndrd 16K 1t direct"])
+        self.assertEqual(len(fvn.select(cases, ["rndrd"])), 8)
+        self.assertEqual(len(fvn.select(cases, ["rndrd direct", "seqwr 4K 2t"])), 4 + 2)
+        self.assertEqual(fvn.select(cases, ["rndrd 1K"]), [])      # words, not substrings
+        self.assertEqual(fvn.select(cases, []), cases)
+        self.assertEqual(len(fvn.select(cases, list(fvn.QUICK_CASES))), 2)
+
+    def test_case_options(self):
+        case = fvn.make_case("rndrd", "16K", 1, True, "256M", 5)
+        self.assertEqual(case.sysbench_args(),
+                         ["--file-test-mode=rndrd", "--file-total-size=256M",
+                          "--file-block-size=16K", "--threads=1", "--time=5",
+                          "--file-extra-flags=direct"])
+        self.assertEqual(case.disk_format(), "raw")
+        buffered = fvn.make_case("seqwr", "4K", 2, False, "16M", 1)
+        self.assertIsNone(buffered.option("file-extra-flags"))
+
+
+class Figures(unittest.TestCase):
+    FIGURES = {"rndrd 16K 1t direct": {"native": [100.0, 110.0, 90.0],
+                                       "vmm": [60.0, 50.0, 70.0], "qemu": [40.0, 50.0, 45.0]},
+               "seqwr 4K 2t buffered": {"native": [10.0], "vmm": [], "qemu": [5.0]}}
+
+    def test_figure_is_reads_plus_writes(self):
+        self.assertEqual(fvn.figure({"metrics": {"reads_per_s": 3.5, "writes_per_s": 1.5,
+                                                 "fsyncs_per_s": 9.0}}), 5.0)
+
+    def test_table_and_targets(self):
+        summary = fvn.summarise(self.FIGURES)
+        s = summary["rndrd 16K 1t direct"]
+        self.assertEqual((s["native"]["median"], s["vmm"]["median"], s["qemu"]["median"]),
+                         (100.0, 60.0, 45.0))
+        lines = fvn.table(summary, {"native": "native", "vmm": "vmm", "qemu": "QEMU-TCG"})
+        self.assertEqual(lines[0], "| case | native median | native min-max | vmm median | "
+                                   "vmm min-max | QEMU-TCG median | QEMU-TCG min-max | "
+                                   "vmm / native | vmm / QEMU-TCG |")
+        self.assertEqual(lines[2], "| rndrd 16K 1t direct | 100.0 | 90.0-110.0 | 60.0 | "
+                                   "50.0-70.0 | 45.0 | 40.0-50.0 | 0.600 | 1.333 |")
+        self.assertEqual(lines[3], "| seqwr 4K 2t buffered | 10.0 | 10.0-10.0 | - | - | 5.0 | "
+                                   "5.0-5.0 | - | - |")
+        self.assertEqual(fvn.targets(summary),
+                         [("rndrd 16K 1t direct: vmm / native = 0.600 (target >= 0.5)", True),
+                          ("rndrd 16K 1t direct: vmm / qemu = 1.333 (target >= 1.2)", True)])
+        slow = dict(self.FIGURES, **{"rndrd 16K 1t direct": {
+            "native": [100.0], "vmm": [49.0], "qemu": [41.0]}})
+        self.assertEqual([met for _, met in fvn.targets(fvn.summarise(slow))], [False, False])
+        self.assertEqual([met for _, met in fvn.targets({})], [None, None])
+
+
+if __name__ == "__main__":
+    unittest.main()
