@@ -6,6 +6,7 @@ test_vmm*.py files; the guest's fileio test itself is tests/integration/
 test_fileio.py."""
 
 import json
+import os
 import re
 import unittest
 
@@ -95,6 +96,60 @@ class DiskInUse(unittest.TestCase):
         self.assertLess(res.returncode, 120, res.stdout + res.stderr)
         self.assertIn("read-only", res.stdout)
         self.assertEqual(disk.read_bytes(), before)
+
+
+class HostErrors(unittest.TestCase):
+    """Host I/O errors reach the guest as VIRTIO_BLK_S_IOERR: the guest says
+    which request failed and why, and exits with its own failure status;
+    vmm neither crashes nor hangs, and counts the errors."""
+
+    def disk_error_line(self, stderr):
+        m = re.search(r"vmm: disk 0 \(.*\): .* (\d+) errors", stderr)
+        self.assertIsNotNone(m, stderr)
+        return int(m.group(1))
+
+    def test_backing_file_on_a_full_tmpfs(self):
+        if harness.kvm().mode == "host" and os.geteuid() != 0:
+            self.skipTest("mounting a small tmpfs needs root")
+        mnt = harness.kvm().scratch_dir / "full"
+        # An 8 MiB sparse image on a 1 MiB tmpfs: prepare's 4 MiB of writes
+        # run out of space after about 1 MiB (ENOSPC on the host).
+        script = (f"mkdir -p {mnt} && mount -t tmpfs -o size=1m vmbench-full {mnt} || exit 99\n"
+                  f"truncate -s 8M {mnt}/disk.img\n"
+                  f"{harness.VMM} --stats --timeout 100 --disk {mnt}/disk.img {GUEST} "
+                  f"fileio --file-num=1 --file-total-size=4M prepare\n"
+                  f"status=$?\numount {mnt}\nexit $status\n")
+        res = harness.run_sh(script, timeout=T)
+        self.assertNotEqual(res.returncode, 99, "could not mount a tmpfs: " + res.stderr)
+        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertRegex(res.stdout, r"FATAL: Failed to write file! file: 0 pos: \d+ "
+                                     r"\(disk .*I/O error\)")
+        self.assertNotIn("Sanitizer", res.stderr)
+        self.assertGreater(self.disk_error_line(res.stderr), 0)
+
+    def test_file_truncated_under_the_guest(self):
+        disk = harness.kvm().scratch_dir / "shrinking.img"
+        disk.write_bytes(bytes(1 << 20))
+        res = run_vmm("--timeout", 100, "--disk", disk, GUEST, *SMALL, "prepare", timeout=T)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        out = harness.kvm().scratch_dir / "shrinking.out"
+        # Random reads for up to 60 s; once the guest's threads run, the
+        # host cuts the file to nothing: reads past its end are IOERR.
+        script = (f"{harness.VMM} --stats --timeout 100 --disk {disk} {GUEST} {' '.join(SMALL)} "
+                  f"--file-test-mode=rndrd --time=60 run > {out} 2>&1 &\n"
+                  f"pid=$!\n"
+                  f"n=0; until grep -q 'Threads started' {out}; do\n"
+                  f"  n=$((n+1)); [ $n -gt 900 ] && {{ kill $pid; exit 98; }}; sleep 0.1\n"
+                  f"done\n"
+                  f"truncate -s 0 {disk}\n"
+                  f"wait $pid\n")
+        res = harness.run_sh(script, timeout=T)
+        text = out.read_text()
+        self.assertNotEqual(res.returncode, 98, "the guest never started its threads:\n" + text)
+        self.assertEqual(res.returncode, 1, text)
+        self.assertRegex(text, r"FATAL: Failed to read file! file: 0 pos: \d+ \(disk .*I/O error\)")
+        self.assertNotIn("Sanitizer", text)
+        self.assertGreater(self.disk_error_line(text), 0)
 
 
 if __name__ == "__main__":
