@@ -12,6 +12,14 @@
 #define SYSINFO_CMDLINE_MAX 4096
 #define SYSINFO_IRQ_SLOTS 4          /* device interrupt vectors (boot.h, VEC_IRQ_BASE) */
 
+/* How a system call entered ring 0 (see docs/guest.md, "System calls"). */
+enum syscall_path {
+	SYSCALL_VIA_GATE,    /* int $0x80 through its DPL-3 IDT gate */
+	SYSCALL_VIA_UD,      /* the host raised #UD at the int $0x80 (PVM-style KVM) */
+	SYSCALL_VIA_GP,      /* the gate is closed (DPL 0): #GP naming vector 0x80 */
+	SYSCALL_PATHS
+};
+
 /* Boot milestones, as TSC values; printed by `info`. */
 enum boot_stage {
 	BOOT_ENTRY,          /* first instruction (header.S) */
@@ -49,6 +57,9 @@ struct sysinfo {
 	volatile uint64_t context_switches;
 	/* Device interrupts taken, per slot (SYS_IRQ_MSI, SYS_IRQ_WAIT). */
 	volatile uint64_t irq_count[SYSINFO_IRQ_SLOTS];
+	volatile uint64_t wake_ipis;             /* VEC_WAKE interrupts taken */
+	volatile uint64_t syscalls[SYSCALL_PATHS];
+	bool syscall_gate_closed;    /* --syscall-gate=closed on the command line */
 };
 
 #endif

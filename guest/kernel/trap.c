@@ -1,12 +1,18 @@
 /*
  * trap.c - where every exception, interrupt and system call lands.
  * An exception is always fatal: the guest prints what happened and where,
- * then exits with status 4, so a test sees a clear line, not a hang.
+ * then exits with status 4, so a test sees a clear line, not a hang --
+ * except the one exception that is a system call in disguise (below).
  */
 #include "kernel.h"
 #include "syscall.h"
 
 #define GUEST_STATUS_CRASH 4
+#define VEC_UD 6
+#define VEC_GP 13
+/* #GP's error code when `int n` meets a gate whose DPL is below CPL:
+ * the vector in bits 3..15, bit 1 set (the selector indexes the IDT). */
+#define GP_ERROR_IDT_GATE(n) ((uint64_t)(n) << 3 | 2)
 
 static const char *const exception_names[32] = {
 	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
@@ -38,11 +44,53 @@ static void report_exception(const struct trap_frame *tf)
 		(unsigned long long)tf->rdi, (unsigned long long)tf->rbp);
 }
 
+/*
+ * The system call's fallback path.  Ring 3 always asks with `int $0x80`
+ * (bytes cd 80).  Where the CPU delivers it through the DPL-3 gate, it
+ * arrives as VEC_SYSCALL.  Where it does not, the CPU raises an exception
+ * at the instruction instead:
+ *
+ *   #UD, error 0        a PVM-style KVM, which does not deliver `int n`
+ *                       from guest ring 3 (docs/platform.md)
+ *   #GP, error 0x402    the gate is closed (--syscall-gate=closed): DPL 0
+ *                       is below CPL 3, and the error code names the gate
+ *
+ * Only that exact case is a system call: the exception came from ring 3,
+ * with that error code, and the two bytes at RIP are cd 80.  Ring 3
+ * shares the kernel's identity map, so RIP is readable here when it lies
+ * in mapped memory.  Anything else stays a fatal exception.
+ */
+static bool is_syscall_fault(const struct trap_frame *tf, enum syscall_path *path)
+{
+	const uint8_t *insn;
+
+	if ((tf->cs & 3) != 3)
+		return false;
+	if (tf->vector == VEC_UD && tf->error == 0)
+		*path = SYSCALL_VIA_UD;
+	else if (tf->vector == VEC_GP && tf->error == GP_ERROR_IDT_GATE(VEC_SYSCALL))
+		*path = SYSCALL_VIA_GP;
+	else
+		return false;
+	if (tf->rip < 4096 || tf->rip > sysinfo.mapped_bytes - 2)
+		return false;
+	insn = (const uint8_t *)tf->rip;
+	return insn[0] == 0xcd && insn[1] == VEC_SYSCALL;
+}
+
+static void syscall_enter(struct trap_frame *tf, enum syscall_path path)
+{
+	__atomic_add_fetch(&sysinfo.syscalls[path], 1, __ATOMIC_RELAXED);
+	syscall_dispatch(tf);
+}
+
 void trap_dispatch(struct trap_frame *tf)
 {
+	enum syscall_path path;
+
 	switch (tf->vector) {
 	case VEC_SYSCALL:
-		syscall_dispatch(tf);
+		syscall_enter(tf, SYSCALL_VIA_GATE);
 		break;
 	case VEC_TIMER:
 		lapic_eoi();
@@ -50,6 +98,7 @@ void trap_dispatch(struct trap_frame *tf)
 		break;
 	case VEC_WAKE:
 		lapic_eoi();
+		__atomic_add_fetch(&sysinfo.wake_ipis, 1, __ATOMIC_RELAXED);
 		sched_wake_ipi();
 		break;
 	case VEC_SPURIOUS:
@@ -58,6 +107,11 @@ void trap_dispatch(struct trap_frame *tf)
 		if (tf->vector >= VEC_IRQ_BASE && tf->vector < VEC_IRQ_BASE + SYSINFO_IRQ_SLOTS) {
 			lapic_eoi();
 			sched_irq((unsigned)(tf->vector - VEC_IRQ_BASE));
+			break;
+		}
+		if (is_syscall_fault(tf, &path)) {
+			tf->rip += 2;        /* the fault left RIP at the int $0x80 */
+			syscall_enter(tf, path);
 			break;
 		}
 		if (tf->vector < 32) {

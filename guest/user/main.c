@@ -19,6 +19,9 @@ static const struct option_def general_options[] = {
 	{"histogram", OPT_BOOL, "off", "print latency histogram in report", NULL},
 	{"rand-seed", OPT_INT, "0",
 	 "seed for the random number generators; 0 to seed from the TSC", NULL},
+	{"syscall-gate", OPT_STRING, "open",
+	 "open: int $0x80 through its ring-3 gate where the CPU delivers it; closed: "
+	 "every system call takes the #GP fallback (read by the kernel at boot)", "open,closed"},
 	{NULL, 0, NULL, NULL, NULL},
 };
 
