@@ -24,6 +24,12 @@ enum syscall_number {
 	/* Device interrupts for ring-3 drivers (slot < SYSINFO_IRQ_SLOTS). */
 	SYS_IRQ_MSI = 12,     /* (slot) -> MSI data << 32 | MSI address (32 bits), or -SYS_ERR_INVAL */
 	SYS_IRQ_WAIT = 13,    /* (slot, seen) -> sysinfo.irq_count[slot], once it is not `seen` */
+	/* (vector, resume_rip) -> 0: the caller's next exception with this
+	 * vector in ring 3 does not end the run: the thread resumes at
+	 * resume_rip with RAX = vector, RDX = error code, RCX = CR2 (#PF), and
+	 * the expectation is gone.  A vector of 32 or more disarms it.  For
+	 * selftest, which proves exceptions from ring 3 reach ring 0. */
+	SYS_EXPECT_EXCEPTION = 14,
 };
 
 /* A thread any CPU may run: threads that outnumber the CPUs share them all. */

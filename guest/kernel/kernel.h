@@ -236,6 +236,11 @@ void sched_exit(struct trap_frame *tf, uint64_t value);
 void sched_timer_tick(struct trap_frame *tf);
 void sched_wake_ipi(void);
 int sched_current_tid(void);       /* 0 when the CPU is idle */
+/* SYS_EXPECT_EXCEPTION (syscall.h), and the check trap.c makes before an
+ * exception from ring 3 ends the run: true if the thread expected it (the
+ * frame then resumes where the thread asked). */
+void sched_expect_exception(struct trap_frame *tf, uint64_t vector, uint64_t resume);
+bool sched_catch_exception(struct trap_frame *tf);
 /* Device interrupts for ring-3 drivers: slot k is vector VEC_IRQ_BASE + k.
  * sched_irq (the handler) counts it in sysinfo.irq_count[k] and wakes every
  * thread blocked in sched_irq_wait on that slot; sched_irq_wait blocks the

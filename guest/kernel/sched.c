@@ -44,7 +44,13 @@ struct thread {
 	uint64_t exit_value;
 	struct thread *next;        /* run queue link */
 	struct thread *joiner;      /* blocked in join on this thread */
+	/* SYS_EXPECT_EXCEPTION: a vector (< 32) this thread provokes on
+	 * purpose, and where it resumes; NO_EXPECTED_EXCEPTION when none. */
+	unsigned expect_vector;
+	uint64_t expect_resume;
 };
+
+#define NO_EXPECTED_EXCEPTION 256
 
 static struct thread threads[MAX_THREADS];
 static struct run_queue shared;     /* threads any CPU may run */
@@ -220,6 +226,7 @@ int sched_spawn(unsigned cpu, uint64_t entry, uint64_t arg, uint64_t stack_top)
 	t->tid = (int)(t - threads) + 1;
 	t->cpu = cpu;
 	t->joiner = NULL;
+	t->expect_vector = NO_EXPECTED_EXCEPTION;
 	make_runnable(t);
 	spin_unlock(&sched_lock);
 	return t->tid;
@@ -355,6 +362,29 @@ void sched_wake_ipi(void)
 	if (c->current)
 		update_timer(c);
 	spin_unlock(&sched_lock);
+}
+
+void sched_expect_exception(struct trap_frame *tf, uint64_t vector, uint64_t resume)
+{
+	struct thread *t = this_cpu()->current;
+
+	t->expect_vector = vector < 32 ? (unsigned)vector : NO_EXPECTED_EXCEPTION;
+	t->expect_resume = resume;
+	tf->rax = 0;
+}
+
+bool sched_catch_exception(struct trap_frame *tf)
+{
+	struct thread *t = this_cpu()->current;
+
+	if ((tf->cs & 3) != 3 || !t || t->expect_vector != tf->vector)
+		return false;
+	t->expect_vector = NO_EXPECTED_EXCEPTION;
+	tf->rcx = tf->vector == 14 ? read_cr2() : 0;
+	tf->rdx = tf->error;
+	tf->rax = tf->vector;
+	tf->rip = t->expect_resume;
+	return true;
 }
 
 int sched_current_tid(void)

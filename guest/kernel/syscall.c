@@ -132,6 +132,9 @@ void syscall_dispatch(struct trap_frame *tf)
 		}
 		sched_irq_wait(tf, (unsigned)a0, a1);
 		return;
+	case SYS_EXPECT_EXCEPTION:
+		sched_expect_exception(tf, a0, a1);
+		return;
 	default:
 		tf->rax = (uint64_t)-SYS_ERR_INVAL;
 	}

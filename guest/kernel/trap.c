@@ -11,8 +11,12 @@
 #define VEC_UD 6
 #define VEC_GP 13
 /* #GP's error code when `int n` meets a gate whose DPL is below CPL:
- * the vector in bits 3..15, bit 1 set (the selector indexes the IDT). */
+ * bit 1 set (the index is into the IDT) and the vector in bits 3..15, as
+ * the SDM and APM define it.  QEMU's TCG (do_interrupt64) scales the
+ * vector by the 16-byte size of a long-mode gate instead; both name gate n
+ * and no other, so both are taken. */
 #define GP_ERROR_IDT_GATE(n) ((uint64_t)(n) << 3 | 2)
+#define GP_ERROR_IDT_GATE_TCG(n) ((uint64_t)(n) << 4 | 2)
 
 static const char *const exception_names[32] = {
 	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
@@ -54,6 +58,7 @@ static void report_exception(const struct trap_frame *tf)
  *                       from guest ring 3 (docs/platform.md)
  *   #GP, error 0x402    the gate is closed (--syscall-gate=closed): DPL 0
  *                       is below CPL 3, and the error code names the gate
+ *                       (0x802 under QEMU TCG, see GP_ERROR_IDT_GATE_TCG)
  *
  * Only that exact case is a system call: the exception came from ring 3,
  * with that error code, and the two bytes at RIP are cd 80.  Ring 3
@@ -68,7 +73,8 @@ static bool is_syscall_fault(const struct trap_frame *tf, enum syscall_path *pat
 		return false;
 	if (tf->vector == VEC_UD && tf->error == 0)
 		*path = SYSCALL_VIA_UD;
-	else if (tf->vector == VEC_GP && tf->error == GP_ERROR_IDT_GATE(VEC_SYSCALL))
+	else if (tf->vector == VEC_GP && (tf->error == GP_ERROR_IDT_GATE(VEC_SYSCALL) ||
+					  tf->error == GP_ERROR_IDT_GATE_TCG(VEC_SYSCALL)))
 		*path = SYSCALL_VIA_GP;
 	else
 		return false;
@@ -114,6 +120,8 @@ void trap_dispatch(struct trap_frame *tf)
 			syscall_enter(tf, path);
 			break;
 		}
+		if (tf->vector < 32 && sched_catch_exception(tf))
+			break;
 		if (tf->vector < 32) {
 			report_exception(tf);
 			platform_exit(GUEST_STATUS_CRASH);

@@ -141,6 +141,13 @@ void result_emit(struct json *j)
 	json_u64(j, "tsc_hz", sys->tsc_hz);
 	json_str(j, "tsc_source", sys->tsc_source);
 	json_str(j, "boot_loader", sys->loader);
+	/* How this boot's system calls entered ring 0 so far: which kind of
+	 * host this was shows here (docs/guest.md, "System calls"). */
+	json_begin(j, "syscalls");
+	json_u64(j, "gate", sys->syscalls[SYSCALL_VIA_GATE]);
+	json_u64(j, "ud", sys->syscalls[SYSCALL_VIA_UD]);
+	json_u64(j, "gp", sys->syscalls[SYSCALL_VIA_GP]);
+	json_end(j);
 	json_end(j);
 	json_end(j);
 	if (j->len >= j->size)

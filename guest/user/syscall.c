@@ -1,5 +1,9 @@
 /*
  * syscall.c - int $0x80 wrappers (numbers and arguments: syscall.h).
+ *
+ * Always `int $0x80`, whatever the host: the kernel takes it through the
+ * gate where the CPU delivers it and, where the host raises #UD or #GP at
+ * the instruction instead, recognizes these two bytes (kernel/trap.c).
  */
 #include "user.h"
 
@@ -81,4 +85,9 @@ long sys_irq_msi(unsigned slot)
 uint64_t sys_irq_wait(unsigned slot, uint64_t seen)
 {
 	return (uint64_t)syscall4(SYS_IRQ_WAIT, slot, seen, 0, 0);
+}
+
+void sys_expect_exception(unsigned vector, uint64_t resume_rip)
+{
+	syscall4(SYS_EXPECT_EXCEPTION, vector, resume_rip, 0, 0);
 }

@@ -42,6 +42,8 @@ long sys_pci_write(uint32_t addr, unsigned size, uint32_t value);
  * returns once sys->irq_count[k] is no longer `seen`. */
 long sys_irq_msi(unsigned slot);
 uint64_t sys_irq_wait(unsigned slot, uint64_t seen);
+/* The next exception `vector` (< 32; else: none) resumes at resume_rip. */
+void sys_expect_exception(unsigned vector, uint64_t resume_rip);
 
 /* ---- output (stdio.c) ------------------------------------------------------- */
 
