@@ -2,6 +2,8 @@
  * dump.c - what vmm prints when a guest goes wrong: the reason, the
  * registers, and the code around RIP disassembled with Capstone (the
  * instruction at RIP marked "=>").  --trace uses the one-instruction form.
+ * For a port-I/O exit both name the in/out instruction that made it, which
+ * on PVM-style KVM ends at RIP rather than starting there (io_insn.c).
  *
  * Guest code is read through KVM_TRANSLATE (so paging is honoured) and
  * guest_ptr() (so nothing outside guest RAM is touched).
@@ -95,6 +97,35 @@ static cs_mode code_mode(const struct kvm_sregs *s)
 	return CS_MODE_16;
 }
 
+static enum io_insn_mode io_mode(cs_mode m)
+{
+	return m == CS_MODE_64 ? IO_INSN_64 : m == CS_MODE_32 ? IO_INSN_32 : IO_INSN_16;
+}
+
+/* The port-I/O instruction behind exit `io`: reads the code bytes around
+ * RIP (each page on its own, so an unmapped page before RIP's leaves the
+ * rest readable) and asks io_insn_find().  *addr is a RIP value. */
+static bool find_io_insn(struct vcpu *vcpu, const struct kvm_regs *r,
+			 const struct kvm_sregs *s, const struct io_access *io,
+			 struct io_insn_window *w, uint64_t *addr, struct io_insn *insn)
+{
+	uint64_t first = r->rip >= IO_INSN_MAX ? r->rip - IO_INSN_MAX : 0;
+	unsigned i = (unsigned)(first - (r->rip - IO_INSN_MAX));   /* skipped below 0 */
+
+	memset(w, 0, sizeof(*w));
+	while (i < sizeof(w->bytes)) {
+		uint64_t la = s->cs.base + r->rip - IO_INSN_MAX + i;
+		size_t chunk = 4096 - (la & 4095);
+
+		if (chunk > sizeof(w->bytes) - i)
+			chunk = sizeof(w->bytes) - i;
+		if (read_guest_linear(vcpu, la, w->bytes + i, chunk) == chunk)
+			w->readable |= ((1u << chunk) - 1) << i;
+		i += (unsigned)chunk;
+	}
+	return io_insn_find(w, r->rip, io_mode(code_mode(s)), r->rdx, io, addr, insn);
+}
+
 static const char *mode_name(cs_mode m)
 {
 	return m == CS_MODE_64 ? "64-bit" : m == CS_MODE_32 ? "32-bit" : "16-bit";
@@ -110,9 +141,11 @@ static void print_segment(FILE *out, const char *name, const struct kvm_segment 
 
 /* Disassembles code[0..len) (placed at `addr`) and prints the instructions
  * around `rip`.  Decoding backwards is ambiguous on x86, so it tries each
- * start point before RIP and keeps the first whose stream lands on RIP. */
+ * start point before RIP and keeps the first whose stream lands on RIP (and
+ * on `io_at`, the port-I/O instruction of the exit, which is marked "io"
+ * when it is not at RIP; io_at == rip when there is none). */
 static void print_code(FILE *out, cs_mode mode, const uint8_t *code, size_t len,
-		       uint64_t addr, uint64_t rip)
+		       uint64_t addr, uint64_t rip, uint64_t io_at)
 {
 	const struct capstone_api *cs_api = capstone();
 	csh cs;
@@ -127,18 +160,24 @@ static void print_code(FILE *out, cs_mode mode, const uint8_t *code, size_t len,
 		fprintf(out, "  (Capstone could not start)\n");
 		return;
 	}
-	for (uint64_t start = addr; start <= rip; start++) {
-		count = cs_api->disasm(cs, code + (start - addr), len - (start - addr), start, 0,
-				       &insn);
-		bool lands = false;
+	/* First a stream through both RIP and the I/O instruction, then any
+	 * through RIP. */
+	for (int pass = io_at == rip || io_at < addr; pass < 2 && !count; pass++) {
+		for (uint64_t start = addr; start <= rip; start++) {
+			count = cs_api->disasm(cs, code + (start - addr), len - (start - addr),
+					       start, 0, &insn);
+			bool lands = false, lands_io = pass == 1;
 
-		for (size_t i = 0; i < count; i++)
-			lands |= insn[i].address == rip;
-		if (lands)
-			break;
-		cs_api->free(insn, count);
-		insn = NULL;
-		count = 0;
+			for (size_t i = 0; i < count; i++) {
+				lands |= insn[i].address == rip;
+				lands_io |= insn[i].address == io_at;
+			}
+			if (lands && lands_io)
+				break;
+			cs_api->free(insn, count);
+			insn = NULL;
+			count = 0;
+		}
 	}
 	if (!count) {
 		/* Nothing decodes into RIP: show what RIP itself holds. */
@@ -153,7 +192,8 @@ static void print_code(FILE *out, cs_mode mode, const uint8_t *code, size_t len,
 
 		for (unsigned b = 0; b < insn[i].size && b < 16; b++)
 			snprintf(bytes + 3 * b, 4, "%02x ", insn[i].bytes[b]);
-		fprintf(out, "  %s %llx: %-24s %s %s\n", insn[i].address == rip ? "=>" : "  ",
+		fprintf(out, "  %s %llx: %-24s %s %s\n", insn[i].address == rip ? "=>" :
+			insn[i].address == io_at && io_at != rip ? "io" : "  ",
 			(unsigned long long)insn[i].address, bytes, insn[i].mnemonic,
 			insn[i].op_str);
 	}
@@ -168,6 +208,9 @@ void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	uint8_t code[CODE_BEFORE + CODE_AFTER];
+	struct io_insn_window window;
+	struct io_insn io_insn;
+	uint64_t io_rip;
 
 	fprintf(out, "vmm: vCPU %u stopped: %s\n", vcpu->index, why);
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
@@ -211,6 +254,19 @@ void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out)
 		(unsigned long long)s.idt.base, s.idt.limit);
 
 	uint64_t rip_la = s.cs.base + r.rip;
+	uint64_t io_la = rip_la;
+	/* A port no device handles: the instruction that made the exit. */
+	if (vcpu->run && vcpu->run->exit_reason == KVM_EXIT_IO) {
+		struct io_access io = {.port = vcpu->run->io.port, .size = vcpu->run->io.size,
+				       .out = vcpu->run->io.direction == KVM_EXIT_IO_OUT};
+
+		if (find_io_insn(vcpu, &r, &s, &io, &window, &io_rip, &io_insn) &&
+		    io_rip != r.rip) {
+			io_la = s.cs.base + io_rip;
+			fprintf(out, "  the port-I/O instruction is at %llx (marked io); RIP is "
+				"already past it\n", (unsigned long long)io_la);
+		}
+	}
 	uint64_t start = rip_la >= CODE_BEFORE ? rip_la - CODE_BEFORE : 0;
 	size_t got = read_guest_linear(vcpu, start, code, sizeof(code));
 
@@ -224,15 +280,19 @@ void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out)
 		return;
 	}
 	fprintf(out, "  code:\n");
-	print_code(out, mode, code, got, start, rip_la);
+	print_code(out, mode, code, got, start, rip_la, io_la);
 }
 
-void dump_instruction(struct vcpu *vcpu, char *buf, size_t len)
+void dump_instruction(struct vcpu *vcpu, const struct io_access *io, char *buf, size_t len)
 {
 	const struct capstone_api *cs_api = capstone();
 	struct kvm_regs r;
 	struct kvm_sregs s;
+	struct io_insn_window w;
+	struct io_insn io_insn;
 	uint8_t code[16];
+	const uint8_t *bytes = code;
+	uint64_t at;
 	csh cs;
 	cs_insn *insn;
 	size_t got;
@@ -240,24 +300,32 @@ void dump_instruction(struct vcpu *vcpu, char *buf, size_t len)
 	snprintf(buf, len, "?");
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
 		return;
-	got = read_guest_linear(vcpu, s.cs.base + r.rip, code, sizeof(code));
+	at = r.rip;
+	if (io && find_io_insn(vcpu, &r, &s, io, &w, &at, &io_insn)) {
+		/* Exactly the instruction's bytes: the window holds them. */
+		bytes = w.bytes + (IO_INSN_MAX - (size_t)(r.rip - at));
+		got = io_insn.len;
+	} else {
+		at = r.rip;
+		got = read_guest_linear(vcpu, s.cs.base + r.rip, code, sizeof(code));
+	}
 	if (!got) {
-		snprintf(buf, len, "%llx: (unreadable)", (unsigned long long)r.rip);
+		snprintf(buf, len, "%llx: (unreadable)", (unsigned long long)at);
 		return;
 	}
 	if (!cs_api || cs_api->open(CS_ARCH_X86, code_mode(&s), &cs) != CS_ERR_OK) {
-		int n = snprintf(buf, len, "%llx:", (unsigned long long)r.rip);
+		int n = snprintf(buf, len, "%llx:", (unsigned long long)at);
 
 		for (size_t i = 0; i < got && i < 8 && n > 0 && (size_t)n < len; i++)
-			n += snprintf(buf + n, len - (size_t)n, " %02x", code[i]);
+			n += snprintf(buf + n, len - (size_t)n, " %02x", bytes[i]);
 		return;
 	}
-	if (cs_api->disasm(cs, code, got, r.rip, 1, &insn) == 1) {
-		snprintf(buf, len, "%llx: %s %s", (unsigned long long)r.rip, insn->mnemonic,
+	if (cs_api->disasm(cs, bytes, got, at, 1, &insn) == 1) {
+		snprintf(buf, len, "%llx: %s %s", (unsigned long long)at, insn->mnemonic,
 			 insn->op_str);
 		cs_api->free(insn, 1);
 	} else {
-		snprintf(buf, len, "%llx: (undecodable)", (unsigned long long)r.rip);
+		snprintf(buf, len, "%llx: (undecodable)", (unsigned long long)at);
 	}
 	cs_api->close(&cs);
 }

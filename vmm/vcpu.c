@@ -22,11 +22,13 @@
 
 #define KICK_SIGNAL SIGUSR1
 
-static void trace_exit(struct vcpu *vcpu, const char *what)
+/* `io` describes a port-I/O exit (NULL for others): the trace then names
+ * the in/out instruction, wherever this KVM left RIP (see io_insn.c). */
+static void trace_exit(struct vcpu *vcpu, const char *what, const struct io_access *io)
 {
 	char insn[96];
 
-	dump_instruction(vcpu, insn, sizeof(insn));
+	dump_instruction(vcpu, io, insn, sizeof(insn));
 	fprintf(stderr, "[vcpu %u] %s  <- %s\n", vcpu->index, what, insn);
 }
 
@@ -60,12 +62,13 @@ static bool handle_pio(struct vcpu *vcpu, uint64_t t0)
 	bool ok = true;
 
 	if (vm->cfg->trace) {
+		struct io_access io = {.port = run->io.port, .size = run->io.size, .out = write};
 		char what[96];
 
 		snprintf(what, sizeof(what), "io %s port 0x%x size %u count %u (%s)",
 			 write ? "out" : "in", run->io.port, run->io.size, run->io.count,
 			 idx >= 0 ? vm->io.regions[idx].name : "no device");
-		trace_exit(vcpu, what);
+		trace_exit(vcpu, what, &io);
 	}
 	if (idx < 0) {
 		char why[96];
@@ -110,7 +113,7 @@ static bool handle_mmio(struct vcpu *vcpu, uint64_t t0)
 			 run->mmio.is_write ? "write" : "read",
 			 (unsigned long long)run->mmio.phys_addr, run->mmio.len,
 			 idx >= 0 ? vm->io.regions[idx].name : "no device");
-		trace_exit(vcpu, what);
+		trace_exit(vcpu, what, NULL);
 	}
 	if (idx < 0 || run->mmio.len > 8) {
 		char why[96];

@@ -21,6 +21,7 @@
  *                 config, MSI-X table, feature negotiation, status, reset)
  *   dev_virtio_blk.c  virtio-blk disks (--disk), one I/O thread each
  *   dump.c        register and code dumps (Capstone) on a bad exit
+ *   io_insn.c     which in/out instruction made a port-I/O exit (pure)
  *   stats.c       per-vCPU exit counters with latency; --stats report
  *   report.c      --json output
  *
@@ -226,6 +227,47 @@ int io_register(struct io_registry *reg, const struct io_region *region,
 /* Index of the region holding [addr, addr+size), or -1. */
 int io_lookup(const struct io_registry *reg, enum io_space space,
 	      uint64_t addr, unsigned size);
+
+/* ---- the instruction behind a port-I/O exit (io_insn.c) ------------------
+ * Hardware KVM exits with RIP at the in/out/ins/outs instruction, PVM-style
+ * KVM with RIP already past it; --trace and dumps look for it either way.
+ * Pure decoding of guest bytes (no KVM, no Capstone): unit-tested, fuzzed. */
+#define IO_INSN_MAX 15             /* longest x86 instruction */
+
+enum io_insn_mode { IO_INSN_16, IO_INSN_32, IO_INSN_64 };   /* code segment */
+
+struct io_access {                 /* what the exit reported */
+	uint16_t port;
+	unsigned size;             /* 1, 2 or 4 */
+	bool out;
+};
+
+struct io_insn {
+	unsigned len;              /* bytes, prefixes included */
+	bool out, string;          /* out/outs; ins/outs */
+	unsigned size;             /* 1, 2 or 4 */
+	bool port_dx;              /* port from DX, else the immediate `port` */
+	uint16_t port;
+	bool idle_prefix;          /* has a prefix that changes nothing for it */
+};
+
+/* Guest code around RIP: bytes[i] is at RIP - IO_INSN_MAX + i, and bit i of
+ * `readable` says whether it could be read. */
+struct io_insn_window {
+	uint8_t bytes[2 * IO_INSN_MAX];
+	uint32_t readable;
+};
+
+/* Decodes one port-I/O instruction (legal prefixes, REX in 64-bit mode)
+ * from code[0..len); false if the bytes are not one. */
+bool io_insn_decode(const uint8_t *code, size_t len, enum io_insn_mode mode,
+		    struct io_insn *insn);
+/* The instruction that made exit `io`: the one at RIP if it matches, else
+ * one ending exactly at RIP that does; sets *addr (a RIP value) and *insn.
+ * False if there is none (the caller then shows RIP). */
+bool io_insn_find(const struct io_insn_window *w, uint64_t rip, enum io_insn_mode mode,
+		  uint64_t rdx, const struct io_access *io, uint64_t *addr,
+		  struct io_insn *insn);
 
 /* ---- devices: modules that register themselves ---------------------------- */
 
@@ -721,8 +763,9 @@ bool vcpu_handle_exit(struct vcpu *vcpu);
 
 /* dump.c: exit reason, registers and the code around RIP, to `out`. */
 void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out);
-/* Disassembles one instruction of guest code at RIP into buf (for --trace). */
-void dump_instruction(struct vcpu *vcpu, char *buf, size_t len);
+/* Disassembles one instruction of guest code at RIP into buf (for --trace);
+ * for a port-I/O exit (io not NULL), the instruction that made it. */
+void dump_instruction(struct vcpu *vcpu, const struct io_access *io, char *buf, size_t len);
 
 /* report.c: the --json document. */
 int report_write_json(const struct vm *vm, const char *path, double wall_s,

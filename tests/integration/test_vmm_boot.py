@@ -3,6 +3,9 @@ names, the --json and --stats reports, vCPU threads and pinning."""
 
 import json
 import re
+import shutil
+import struct
+import subprocess
 import unittest
 
 import harness
@@ -143,6 +146,30 @@ class Reports(unittest.TestCase):
         self.assertRegex(res.stderr, r"\[vcpu 0\] io out port 0xf4 size 4 count 1 "
                                      r"\(debug-exit\)\s+<- [0-9a-f]+: out 0xf4, eax")
 
+    def test_trace_names_the_io_instruction_wherever_kvm_leaves_rip(self):
+        # Hardware KVM exits with RIP at the in/out instruction, PVM-style
+        # KVM with RIP past it; either way the trace names the instruction.
+        res = run_vmm("--trace", "--smp", 1, "--mem", "64M", GUEST, "info",
+                      timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr[-3000:])
+        io_lines = [l for l in res.stderr.splitlines() if re.match(r"\[vcpu \d+\] io ", l)]
+        self.assertTrue(io_lines, res.stderr[-3000:])
+        for line in io_lines:
+            self.assertRegex(line, r"<- [0-9a-f]+: (rep )?(in|out|ins|outs)[bwd]? ")
+        serial = [l for l in io_lines if "(serial)" in l]
+        self.assertTrue(serial)
+        for line in serial:
+            self.assertRegex(line, r"port 0x3f8 .*\(serial\)\s+<- [0-9a-f]+: (out|rep outsb) ")
+        exit_line = re.search(r"port 0xf4 .*debug-exit\)\s+<- ([0-9a-f]+): out 0xf4, eax",
+                              res.stderr)
+        self.assertIsNotNone(exit_line, res.stderr[-3000:])
+        # ... at the address of an `out 0xf4, eax` in the guest's code.
+        if shutil.which("objdump"):
+            dis = subprocess.run(["objdump", "-d", "-M", "intel", "-m", "i386:x86-64",
+                                  str(GUEST)], capture_output=True, text=True, check=True)
+            outs = re.findall(r"^\s*([0-9a-f]+):\s+e7 f4\s+out\s+0xf4,eax", dis.stdout, re.M)
+            self.assertIn(exit_line[1], outs)
+
     def test_guest_help_lists_tests(self):
         res = run_vmm("--mem", "64M", GUEST, "help", timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr)
@@ -153,6 +180,62 @@ class Reports(unittest.TestCase):
         res = run_vmm("--mem", "64M", GUEST, timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertEqual(harness.one_result(self, res.stdout)["test"], "info")
+
+
+def tiny_guest(code):
+    """A Multiboot image (a.out kludge, loaded at 1 MiB) that runs `code` in
+    32-bit protected mode, paging off; returns (path, address of code[0])."""
+    load, entry = 0x100000, 0x100020
+    magic, flags = 0x1BADB002, 1 << 16
+    header = struct.pack("<8I", magic, flags, -(magic + flags) & 0xffffffff, load, load,
+                         0, 0, entry)
+    path = harness.kvm().scratch_dir / f"tiny-{bytes(code).hex()[:40]}.elf"
+    path.write_bytes(header + bytes(code))
+    return path, entry
+
+
+class IoInstructions(unittest.TestCase):
+    """Hand-made code, so the trace and the dump can be checked to the byte."""
+
+    def test_trace_names_each_out(self):
+        code = [0xbe, 0xf8, 0x03, 0x00, 0x00,  # 00 mov esi, 0x3f8
+                0xb0, 0x41,                    # 05 mov al, 'A'
+                0x89, 0xf2,                    # 07 mov edx, esi (f2 is also REPNE)
+                0xee,                          # 09 out dx, al
+                0xb0, 0x0a,                    # 0a mov al, '\n'
+                0xee,                          # 0c out dx, al
+                0x31, 0xc0,                    # 0d xor eax, eax
+                0xe7, 0xf4,                    # 0f out 0xf4, eax
+                0xf4]                          # 11 hlt
+        path, at = tiny_guest(code)
+        res = run_vmm("--trace", "--mem", "64M", path, timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stdout, "A\n")
+        traced = re.findall(r"io out port (0x[0-9a-f]+) size (\d) count 1 \(([a-z-]+)\)\s+"
+                            r"<- ([0-9a-f]+): (.*)", res.stderr)
+        self.assertEqual(traced, [("0x3f8", "1", "serial", f"{at + 0x09:x}", "out dx, al"),
+                                  ("0x3f8", "1", "serial", f"{at + 0x0c:x}", "out dx, al"),
+                                  ("0xf4", "4", "debug-exit", f"{at + 0x0f:x}",
+                                   "out 0xf4, eax")], res.stderr)
+
+    def test_dump_marks_the_out_to_a_port_no_device_handles(self):
+        code = [0xbe, 0x99, 0x00, 0x00, 0x00,  # 00 mov esi, 0x99
+                0x89, 0xf2,                    # 05 mov edx, esi
+                0xee,                          # 07 out dx, al
+                0xf4]                          # 08 hlt
+        path, at = tiny_guest(code)
+        res = run_vmm("--mem", "64M", path, timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 122, res.stderr)
+        self.assertIn("write of port 0x99 (1 bytes) that no device handles", res.stderr)
+        self.assertIn("32-bit mode, ring 0, paging off", res.stderr)
+        out = f"{at + 7:x}: ee\\s+out dx, al"
+        if re.search(r"rip 0*" + f"{at + 8:x}" + r"\b", res.stderr):
+            # RIP is past it: RIP marked "=>", the out marked "io".
+            self.assertRegex(res.stderr, r"io " + out)
+            self.assertRegex(res.stderr, f"=> {at + 8:x}: f4\\s+hlt")
+            self.assertIn(f"the port-I/O instruction is at {at + 7:x}", res.stderr)
+        else:
+            self.assertRegex(res.stderr, r"=> " + out)
 
 
 class Threads(unittest.TestCase):
