@@ -9,6 +9,7 @@ under QEMU's TCG (about 3 s each here), with short sysbench runs (--time=1,
 
 import shutil
 import sys
+import time
 import unittest
 from pathlib import Path
 from unittest import mock
@@ -31,6 +32,27 @@ def cpu_case(vcpus=2, mem_mib=1024):
 
 def guest_view(nproc=2, mem_total_mib=960, ram_mib=1024):
     return {"nproc": nproc, "mem_total_mib": mem_total_mib, "ram_mib": ram_mib}
+
+
+class ClockJump:
+    """Stands in for linuxvm's `time` module and is the platform's console stream:
+    the clock is the real one until a console line contains `text`, then it jumps
+    `by` seconds ahead.  A timeout then expires right after the VM has printed the
+    line, because of that line, however long this machine took to boot it."""
+
+    def __init__(self, text, by):
+        self.text, self.by, self.jumped = text, by, 0.0
+        self.sleep = time.sleep
+
+    def monotonic(self):
+        return time.monotonic() + self.jumped
+
+    def write(self, line):
+        if self.text in line:
+            self.jumped = self.by
+
+    def flush(self):
+        pass
 
 
 class ConsoleAndShape(unittest.TestCase):
@@ -174,13 +196,20 @@ class SysbenchInTheVM(unittest.TestCase):
 
     def test_panic_and_timeout_are_errors_with_the_reason(self):
         # Through _boot, which run() uses: sysbench itself neither panics nor hangs.
+        # 600 s only guards against a hang: the panic comes as soon as the VM runs the command.
         with self.assertRaisesRegex(PlatformError, r"the kernel panicked; last console lines: "
                                                    r".*Kernel panic - not syncing: sysrq"):
-            self.platform._boot(1, 512, "echo c > /proc/sysrq-trigger", None, timeout=60,
+            self.platform._boot(1, 512, "echo c > /proc/sysrq-trigger", None, timeout=600,
                                 what="a crash")
-        with self.assertRaisesRegex(PlatformError, r"timed out after 10 s; the VM booted, "
-                                                   r"a sleep printed nothing"):
-            self.platform._boot(1, 512, "sleep 60", None, timeout=10, what="a sleep")
+        # The timeout expires once the VM has started the command (its output marker
+        # on the console), not after a fixed time that a slow boot may use up first.
+        clock = ClockJump(qemu_linux.OUTPUT_MARK, by=300)
+        with mock.patch.object(linuxvm, "time", clock), \
+                mock.patch.object(self.platform, "console", clock), \
+                self.assertRaisesRegex(PlatformError, r"timed out after 300 s; the VM booted, "
+                                                      r"a sleep printed nothing"):
+            self.platform._boot(1, 512, "sleep 3600", None, timeout=300, what="a sleep")
+        self.assertTrue(clock.jumped, "the VM never started the command")
 
 
 @unittest.skipUnless(HAVE_VM_TOOLS and shutil.which("qemu-img") and shutil.which("mke2fs"),
