@@ -11,9 +11,15 @@ import harness
 from harness import GUEST, run_qemu_guest, run_vmm
 
 sys.path.insert(0, str(harness.REPO / "tools"))
-from vmbench import sysbench  # noqa: E402
+from vmbench import results, sysbench  # noqa: E402
 
 T = 300
+# What the guest may run past a --time limit beyond its longest event: joining
+# the threads and reading the clock, which take microseconds natively and a
+# few milliseconds where ring 0 is emulated, but as long as the host keeps a
+# vCPU descheduled on a loaded machine.  Generous for that, and still far less
+# than what a limit checked late (many events) or a badly calibrated clock adds.
+TIME_LIMIT_SLACK_S = 0.25
 STAMP = re.compile(r"^\[\s*[\d.]+\] ", re.M)   # vmm --timestamps
 
 
@@ -41,6 +47,9 @@ class Guest:
         testcase.assertAlmostEqual(parsed["total_time_s"], result["total_time_s"], places=3)
         testcase.assertAlmostEqual(parsed["latency_ms"]["sum"], result["latency_ms"]["sum"],
                                    delta=0.006)
+        # Every figure the text shows (events per second included) is the
+        # result line's, to the precision the text prints it with.
+        testcase.assertEqual(results.compare_report(parsed, result), [], out)
         return result
 
 
@@ -76,8 +85,8 @@ class BenchmarkTests:
         total, longest = r["total_time_s"], r["latency_ms"]["max"] / 1000
         self.assertGreaterEqual(total, 2.0)
         # Each thread may start one event just before the limit; joining the
-        # threads adds a little more.
-        self.assertLessEqual(total, 2.0 + longest + 0.05, r)
+        # threads adds a little more (TIME_LIMIT_SLACK_S).
+        self.assertLessEqual(total, 2.0 + longest + TIME_LIMIT_SLACK_S, r)
 
     def test_every_event_finds_every_prime(self):
         for limit in (2000, 10000):
@@ -94,10 +103,17 @@ class BenchmarkTests:
         self.assertEqual(lat["percentile"], 99)
         self.assertTrue(lat["min"] <= lat["avg"] <= lat["max"], lat)
         self.assertTrue(lat["min"] <= lat["pct_value"] * 1.01, lat)
-        # As sysbench: the rate divides by a clock read a little after "total time".
-        self.assertLessEqual(r["events_per_s"], r["events"] / r["total_time_s"])
-        self.assertAlmostEqual(r["events_per_s"], r["events"] / r["total_time_s"],
-                               delta=0.001 * r["events_per_s"])
+        # sysbench 1.0.20 reads its clock twice once the threads are done
+        # (report_cumulative in src/sysbench.c): "total time" first, then,
+        # after computing the percentile, the interval that "events per
+        # second" divides by.  The guest reads its TSC in the same order
+        # (bench_summarise), so the rate's interval is a little longer than
+        # "total time": by how long that computation took, which no report
+        # bounds (sysbench's own differ by 0.3 % in 1 s runs, 12 % in a 24 ms
+        # one; the guest's by 0.7 % under a busy QEMU).  1e-9: the result
+        # line's 10 significant digits.
+        interval = r["events"] / r["events_per_s"]
+        self.assertGreaterEqual(interval, r["total_time_s"] * (1 - 1e-9), r)
         self.assertIn("Latency histogram (values are in milliseconds)", out)
         self.assertEqual(r["options"]["cpu-max-prime"], 2000)
         self.assertEqual(r["options"]["percentile"], 99)
@@ -150,8 +166,9 @@ class BenchmarkTests:
 
     def test_memory_time_limit(self):
         r, _ = self.platform.run(self, "memory", "--memory-block-size=1M", "--time=1")
-        self.assertGreaterEqual(r["total_time_s"], 1.0)
-        self.assertLess(r["total_time_s"], 1.5)
+        total, longest = r["total_time_s"], r["latency_ms"]["max"] / 1000
+        self.assertGreaterEqual(total, 1.0)
+        self.assertLessEqual(total, 1.0 + longest + TIME_LIMIT_SLACK_S, r)
 
     def test_memory_refusals(self):
         for args, message in [
@@ -180,17 +197,25 @@ class Vmm(BenchmarkTests, unittest.TestCase):
 
     def test_guest_time_agrees_with_host_wall_time(self):
         # vmm --timestamps stamps each guest line with the host time it
-        # arrived: the clock starts just before "Threads started!" and stops
-        # just before "CPU speed:".
+        # arrived.  The guest's clock starts after "Initializing worker
+        # threads..." has gone out, just before "Threads started!", and stops
+        # just before "CPU speed:".  1 %: what two clocks may disagree by.
         res = run_vmm("--timestamps", "--smp", 2, "--mem", "256M", GUEST, "cpu",
                       "--cpu-max-prime=5000", "--time=5", "--threads=2", timeout=T)
         self.assertEqual(res.returncode, 0, res.stderr)
         r = harness.one_result(self, STAMP.sub("", res.stdout))
-        stamps = {line[1]: float(line[0]) for line in
-                  re.findall(r"^\[\s*([\d.]+)\] (Threads started!|CPU speed:)$",
-                             res.stdout, re.M)}
-        host = stamps["CPU speed:"] - stamps["Threads started!"]
-        self.assertAlmostEqual(host / r["total_time_s"], 1.0, delta=0.01)
+        lines = ("Initializing worker threads...", "Threads started!", "CPU speed:")
+        stamps = {text: float(stamp) for stamp, text in
+                  re.findall(r"^\[\s*([\d.]+)\] (.*)$", res.stdout, re.M) if text in lines}
+        guest = r["total_time_s"]
+        # The host's time from a line sent before the clock started to one
+        # sent after it stopped holds the guest's, however late lines arrive.
+        self.assertLessEqual(guest, 1.01 * (stamps["CPU speed:"]
+                                            - stamps["Initializing worker threads..."]), stamps)
+        # And the guest's is about the host's from "Threads started!" on
+        # (only a vCPU descheduled for 50 ms right at the end could upset it).
+        self.assertGreaterEqual(guest, 0.99 * (stamps["CPU speed:"] - stamps["Threads started!"]),
+                                stamps)
 
     def test_json_keeps_the_result(self):
         path = harness.kvm().scratch_dir / "cpu.json"
