@@ -92,15 +92,21 @@ def kvm():
     return _runner
 
 
-def run_vmm(*args, timeout=120, vmm=None, env=None):
+# The default host-side limits below only guard against a hang: the runs take
+# seconds, but a loaded machine, or vmm nested under TCG, may be many times
+# slower, and a limit that expires on a slow machine fails a test for nothing.
+HANG_GUARD_S = 600
+
+
+def run_vmm(*args, timeout=HANG_GUARD_S, vmm=None, env=None):
     return kvm().run([vmm or VMM, *args], timeout=timeout, env=env)
 
 
-def run_sh(script, timeout=120):
+def run_sh(script, timeout=HANG_GUARD_S):
     return kvm().run(["sh", "-c", script], timeout=timeout)
 
 
-def run_qemu_guest(append, smp=1, mem="256M", timeout=60, extra=()):
+def run_qemu_guest(append, smp=1, mem="256M", timeout=HANG_GUARD_S, extra=()):
     """Boots build/guest.elf under QEMU TCG.  Returns (guest status or None
     when the guest never wrote one, stdout, stderr)."""
     argv = ["qemu-system-x86_64", "-accel", "tcg", "-kernel", str(GUEST),

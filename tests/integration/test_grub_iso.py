@@ -16,7 +16,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 ISO = REPO / "build" / "vmbench.iso"
-BOOT_TIMEOUT = 60  # seconds; a boot takes a few
+# Seconds.  A boot takes a few; the limit only guards against a hang, so it
+# is generous: a slow or loaded machine must not fail a test for nothing.
+BOOT_TIMEOUT = 300
 
 QEMU = ["qemu-system-x86_64", "-accel", "tcg",
         "-smp", "2", "-m", "2G", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
@@ -96,8 +98,6 @@ class Qemu:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"QEMU still running after {BOOT_TIMEOUT} s:\n{self.output}")
-        finally:
-            self.seconds = time.monotonic() - self.started
         self._reader.join()
         return code, self.output, self.proc.stderr.read().decode(errors="replace")
 
@@ -142,7 +142,9 @@ class GrubIso(unittest.TestCase):
         self.assertGreaterEqual(r["env"]["mem_mib"], 2040)
         # GRUB 2 says "GRUB 2.06..."; GRUB Legacy said "GNU GRUB 0.97".
         self.assertRegex(r["env"]["boot_loader"], r"^(GNU )?GRUB ")
-        self.assertLess(qemu.seconds, 30, "the boot took far longer than usual")
+        # Unattended, GRUB waits for its countdown only: grub.cfg's 2 s (read
+        # from the menu, not from a clock, which a loaded machine slows down).
+        self.assertEqual(re.search(r"executed automatically in (\d+)s", out)[1], "2", out)
 
     def test_usb_stick(self):
         qemu = self.boot(AS_DISK)

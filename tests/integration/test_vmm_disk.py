@@ -13,7 +13,11 @@ import unittest
 import harness
 from harness import GUEST, run_vmm
 
-T = 120
+# Host-side limit; each vmm run also has its own --timeout (VMM_LIMIT).  Both
+# only guard against a hang (each run takes seconds): generous, so that a
+# slow or loaded machine does not fail a test for nothing.
+T = harness.HANG_GUARD_S
+VMM_LIMIT = 300
 SMALL = ["fileio", "--file-num=1", "--file-total-size=256K"]
 
 
@@ -55,7 +59,7 @@ class DiskInUse(unittest.TestCase):
     def test_stats_and_json_count_the_requests(self):
         disk = self.image("counted.img")
         report = harness.kvm().scratch_dir / "disk.json"
-        res = run_vmm("--stats", "--json", report, "--timeout", 100, "--disk", disk, GUEST,
+        res = run_vmm("--stats", "--json", report, "--timeout", VMM_LIMIT, "--disk", disk, GUEST,
                       *SMALL, "prepare", timeout=T)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertNotIn("Sanitizer", res.stderr)
@@ -76,12 +80,12 @@ class DiskInUse(unittest.TestCase):
 
     def test_readonly_disk(self):
         disk = self.image("ro.img")
-        res = run_vmm("--timeout", 100, "--disk", disk, GUEST, *SMALL, "prepare", timeout=T)
+        res = run_vmm("--timeout", VMM_LIMIT, "--disk", disk, GUEST, *SMALL, "prepare", timeout=T)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         before = disk.read_bytes()
         report = harness.kvm().scratch_dir / "ro.json"
         # Reads work; the guest sees VIRTIO_BLK_F_RO.
-        res = run_vmm("--json", report, "--timeout", 100, "--disk", f"{disk},readonly", GUEST,
+        res = run_vmm("--json", report, "--timeout", VMM_LIMIT, "--disk", f"{disk},readonly", GUEST,
                       *SMALL, "--file-test-mode=rndrd", "--time=1", "run", timeout=T)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertNotIn("Sanitizer", res.stderr)
@@ -89,7 +93,7 @@ class DiskInUse(unittest.TestCase):
         self.assertGreater(d["reads"], 0)
         self.assertEqual((d["writes"], d["write_bytes"], d["errors"]), (0, 0, 0))
         # Writing is refused by the guest (its own status, not vmm's).
-        res = run_vmm("--timeout", 100, "--disk", f"{disk},readonly", GUEST, *SMALL, "prepare",
+        res = run_vmm("--timeout", VMM_LIMIT, "--disk", f"{disk},readonly", GUEST, *SMALL, "prepare",
                       timeout=T)
         self.assertNotIn("Sanitizer", res.stderr)
         self.assertNotEqual(res.returncode, 0, res.stdout)
@@ -116,7 +120,7 @@ class HostErrors(unittest.TestCase):
         # run out of space after about 1 MiB (ENOSPC on the host).
         script = (f"mkdir -p {mnt} && mount -t tmpfs -o size=1m vmbench-full {mnt} || exit 99\n"
                   f"truncate -s 8M {mnt}/disk.img\n"
-                  f"{harness.VMM} --stats --timeout 100 --disk {mnt}/disk.img {GUEST} "
+                  f"{harness.VMM} --stats --timeout {VMM_LIMIT} --disk {mnt}/disk.img {GUEST} "
                   f"fileio --file-num=1 --file-total-size=4M prepare\n"
                   f"status=$?\numount {mnt}\nexit $status\n")
         res = harness.run_sh(script, timeout=T)
@@ -130,16 +134,19 @@ class HostErrors(unittest.TestCase):
     def test_file_truncated_under_the_guest(self):
         disk = harness.kvm().scratch_dir / "shrinking.img"
         disk.write_bytes(bytes(1 << 20))
-        res = run_vmm("--timeout", 100, "--disk", disk, GUEST, *SMALL, "prepare", timeout=T)
+        res = run_vmm("--timeout", VMM_LIMIT, "--disk", disk, GUEST, *SMALL, "prepare", timeout=T)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         out = harness.kvm().scratch_dir / "shrinking.out"
-        # Random reads for up to 60 s; once the guest's threads run, the
-        # host cuts the file to nothing: reads past its end are IOERR.
-        script = (f"{harness.VMM} --stats --timeout 100 --disk {disk} {GUEST} {' '.join(SMALL)} "
-                  f"--file-test-mode=rndrd --time=60 run > {out} 2>&1 &\n"
+        # Random reads for up to 200 s; once the guest's threads run, the
+        # host cuts the file to nothing: reads past its end are IOERR.  The
+        # 200 s only need to outlast the host's reaction (a tenth of a second
+        # or so), on a machine of any speed; the wait for the threads (up to
+        # 250 s) only guards against a guest that never starts them.
+        script = (f"{harness.VMM} --stats --timeout {VMM_LIMIT} --disk {disk} {GUEST} "
+                  f"{' '.join(SMALL)} --file-test-mode=rndrd --time=200 run > {out} 2>&1 &\n"
                   f"pid=$!\n"
                   f"n=0; until grep -q 'Threads started' {out}; do\n"
-                  f"  n=$((n+1)); [ $n -gt 900 ] && {{ kill $pid; exit 98; }}; sleep 0.1\n"
+                  f"  n=$((n+1)); [ $n -gt 2500 ] && {{ kill $pid; exit 98; }}; sleep 0.1\n"
                   f"done\n"
                   f"truncate -s 0 {disk}\n"
                   f"wait $pid\n")
