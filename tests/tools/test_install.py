@@ -1,4 +1,4 @@
-"""make install puts the two products where DESIGN.md says."""
+"""make install puts the two products where docs/design.md says."""
 
 import subprocess
 import tempfile

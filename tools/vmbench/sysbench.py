@@ -9,8 +9,8 @@ parser ignores like any other trailing line; see results.py for that line).
     >>> rec = sysbench.parse_report(open("out.txt").read())
     >>> rec["events_per_s"], rec["latency_ms"]["avg"]
 
-``parse_report(text)`` returns a dict with the fields of DESIGN.md's result
-schema that a report shows::
+``parse_report(text)`` returns a dict with the fields of the vmbench.result/1
+schema (docs/design.md, docs/results.md) that a report shows::
 
     schema        "vmbench.result/1"
     test          "cpu" | "memory" | "fileio"
