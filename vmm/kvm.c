@@ -114,6 +114,7 @@ int kvm_create_vm(struct vm *vm, char *errbuf, size_t errlen)
 {
 	struct kvm_pit_config pit = {.flags = 0};
 
+	kvm_kind_host(&vm->kvm_kind);   /* /dev/kvm is open: refcnts tell */
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
 		snprintf(errbuf, errlen, "KVM_CREATE_VM failed: %s", strerror(errno));
@@ -268,11 +269,15 @@ int kvm_create_vcpu(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errle
 
 int kvm_check(FILE *out, char *errbuf, size_t errlen)
 {
+	struct kvm_kind_info kind;
+	char what[256];
 	unsigned max_vcpus;
 	int kvm_fd, vm_fd, vcpu_fd, khz;
 
 	if (kvm_open(&kvm_fd, &max_vcpus, errbuf, errlen))
 		return -1;
+	kvm_kind_host(&kind);
+	kvm_kind_describe(&kind, what, sizeof(what));
 	/* Creating a VM and a vCPU is what fails on some half-working hosts. */
 	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm_fd < 0) {
@@ -291,8 +296,8 @@ int kvm_check(FILE *out, char *errbuf, size_t errlen)
 		close(kvm_fd);
 		return -1;
 	}
-	fprintf(out, "vmm: " KVM_DEVICE " is usable: KVM API %d, up to %u vCPUs, "
-		"TSC %.3f MHz\n", KVM_API_VERSION, max_vcpus, khz / 1e3);
+	fprintf(out, "vmm: " KVM_DEVICE " is usable: %s, KVM API %d, up to %u vCPUs, "
+		"TSC %.3f MHz\n", what, KVM_API_VERSION, max_vcpus, khz / 1e3);
 	close(vcpu_fd);
 	close(vm_fd);
 	close(kvm_fd);

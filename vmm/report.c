@@ -1,7 +1,7 @@
 /*
  * report.c - the --json document: the guest's VMBENCH-RESULT objects plus
- * what only the host knows (vmm version, host CPU and kernel, pinning,
- * wall time, exit counts).
+ * what only the host knows (vmm version, host CPU and kernel, the kind of
+ * KVM, pinning, wall time, exit counts).
  *
  * Result lines come from the guest, so they are untrusted: each is
  * embedded only if it is one valid JSON object (json_is_object, a small
@@ -323,6 +323,12 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 	put_cstring(f, cpu);
 	fprintf(f, ",\"cpus_online\":%ld,\"kernel\":", sysconf(_SC_NPROCESSORS_ONLN));
 	put_cstring(f, uts.release);
+	/* Which kind of KVM ran the guest (kvm_kind.c), the module behind
+	 * /dev/kvm and the hypervisor the host itself runs under. */
+	fprintf(f, ",\"kvm_kind\":\"%s\",\"kvm_module\":", kvm_kind_name(vm->kvm_kind.kind));
+	put_cstring(f, vm->kvm_kind.module[0] ? vm->kvm_kind.module : NULL);
+	fputs(",\"hypervisor\":", f);
+	put_cstring(f, vm->kvm_kind.hypervisor[0] ? vm->kvm_kind.hypervisor : NULL);
 	fprintf(f, "},\"config\":{\"vcpus\":%u,\"mem_mib\":%llu,\"hugepages\":%s,"
 		"\"timeout_s\":%g,\"pin\":",
 		vm->nvcpus, (unsigned long long)(cfg->mem_bytes / MIB),

@@ -92,7 +92,8 @@ void stats_print(const struct vm *vm, FILE *out)
 	uint64_t run_ns = 0, exits = 0;
 
 	memset(total, 0, sizeof(total));
-	fprintf(out, "vmm: exits to userspace (time = handling in vmm, microseconds)\n");
+	fprintf(out, "vmm: exits to userspace on %s KVM (time = handling in vmm, microseconds)\n",
+		kvm_kind_name(vm->kvm_kind.kind));
 	fprintf(out, "  %-6s %-18s %10s %12s %9s %9s\n", "vcpu", "exit", "count",
 		"total_us", "avg_us", "max_us");
 	for (unsigned v = 0; v < vm->nvcpus; v++) {

@@ -9,7 +9,16 @@ import platform as py_platform
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VMM = REPO / "build" / "vmm"
+try:
+    from vmbench import kvmkind
+except ImportError:          # tools/ not on the path yet
+    sys.path.insert(0, str(REPO / "tools"))
+    from vmbench import kvmkind
 
 
 def _read(path, default=None):
@@ -52,12 +61,22 @@ def governor():
                  "none (no cpufreq: fixed or hypervisor-managed frequency)")
 
 
+def kvm(vmm=VMM):
+    """{"kvm_kind": "hardware"|"pvm"|"nested-tcg"|"nested"|"unknown" or None,
+    "kvm_check": vmm's line}: which kind of KVM this host's /dev/kvm is, as
+    `vmm --check` says (None: no usable /dev/kvm, or no vmm built)."""
+    if not Path(vmm).exists():
+        return {"kvm_kind": None, "kvm_check": f"{vmm} is missing: run make"}
+    kind, line = kvmkind.check(vmm)
+    return {"kvm_kind": kind, "kvm_check": line}
+
+
 def host():
     kind, hypervisor = virtualization()
     return {"cpu_model": cpu_model(), "cpus": os.cpu_count(), "kernel": py_platform.release(),
             "virtualization": kind, "hypervisor": hypervisor,
             "container": _detect_virt("--container"), "governor": governor(),
-            "mem_mib": _mem_total_mib()}
+            "mem_mib": _mem_total_mib(), **kvm()}
 
 
 def _mem_total_mib():

@@ -24,9 +24,11 @@ Files (all in out_dir):
   latency_avg_ms, latency_percentile, latency_pct_ms (the latency at that
   percentile, usually 95), error, flags (";"-separated: the runner's flags
   plus "short" and "overcommitted" when the record shows them).
-- report.md: the environment, one table per test (cases x platforms, the
-  median of the repetitions with their spread, ratios to native, flag
-  markers), the plots, the errors.
+- report.md: the environment (with a line per kind of KVM met - this
+  host's /dev/kvm, the KVM vmm ran on - saying what it means for the
+  figures), one table per test (cases x platforms, the median of the
+  repetitions with their spread, ratios to native, flag markers), the
+  plots, the errors.
 - plot-TEST.png with the plot-TEST.gp script and plot-TEST.dat data that
   made it (``cd OUT_DIR && gnuplot plot-TEST.gp`` draws it again).
 
@@ -46,10 +48,10 @@ import time
 from pathlib import Path
 
 try:
-    from vmbench import stats
+    from vmbench import kvmkind, stats
 except ImportError:          # run as a script, or tools/ not on the path yet
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-    from vmbench import stats
+    from vmbench import kvmkind, stats
 
 __all__ = ["figure", "secondary_figures", "run_flags", "write_report", "load_jsonl",
            "append_jsonl", "MARKERS", "CV_LIMIT", "SHORT_RUN_S", "PLATFORM_ORDER"]
@@ -407,6 +409,41 @@ def _load(v):
     return "not recorded"
 
 
+def _kvm_kinds(env, records):
+    """{kind: [where ...]} of the kinds of KVM this run met: this host's
+    /dev/kvm (host.kvm_kind) and the KVM each platform ran on (its
+    environment's kvm_kind, its records' env.<platform>.kvm_kind)."""
+    kinds = {}
+
+    def add(kind, where):
+        if kind and where not in kinds.setdefault(kind, []):
+            kinds[kind].append(where)
+
+    add((env.get("host") or {}).get("kvm_kind"), "this host's /dev/kvm")
+    for name, penv in (env.get("platforms") or {}).items():
+        if isinstance(penv, dict):
+            add(penv.get("kvm_kind"), name)
+    for r in records:
+        for sub in (r.get("env") or {}).values():
+            if isinstance(sub, dict):
+                add(sub.get("kvm_kind"), r.get("platform") or "?")
+    return kinds
+
+
+def _kvm_md(env, records):
+    """The host section's KVM lines: one per kind of KVM met, with what it
+    means for the figures."""
+    host = env.get("host") or {}
+    out = []
+    if "kvm_kind" in host and not host["kvm_kind"]:
+        why = " ".join(str(host.get("kvm_check") or "").split())
+        out.append("- KVM: no usable /dev/kvm on this host" + (f" ({why})" if why else ""))
+    for kind, wheres in _kvm_kinds(env, records).items():
+        meaning = kvmkind.MEANING.get(kind, "a kind of KVM this report does not know")
+        out.append(f"- KVM: **{kind}** ({', '.join(wheres)}): {meaning}")
+    return out or ["- KVM: not recorded"]
+
+
 def _environment_md(environment, records):
     env = environment or {}
     host = env.get("host") or {}
@@ -428,13 +465,14 @@ def _environment_md(environment, records):
     out.append(f"- Host is a virtual machine: {is_vm}")
     if host.get("container"):
         out.append(f"- Host is a container: yes ({_fmt_any(host['container'])})")
+    out += _kvm_md(env, records)
     gov = host.get("governor")
     out.append(f"- CPU frequency governor: {_fmt_any(gov) if gov else 'unknown'}")
     if host.get("mem_mib") is not None:
         out.append(f"- Memory: {_fmt_any(host['mem_mib'])} MiB")
     for k, v in host.items():
         if k not in ("cpu_model", "cpus", "kernel", "virtualization", "hypervisor", "governor",
-                     "container", "mem_mib"):
+                     "container", "mem_mib", "kvm_kind", "kvm_check"):
             out.append(f"- {k}: {_fmt_any(v)}")
     out.append(f"- Load average (1, 5, 15 min): before {_load(env.get('load_before'))}; "
                f"after {_load(env.get('load_after'))}")
@@ -635,7 +673,7 @@ def write_report(records, environment, out_dir, gnuplot="gnuplot"):
 
     records: run records as the runner makes them (see the module's
     docstring).  environment: {"host": {cpu_model, cpus, kernel,
-    virtualization, hypervisor, governor}, "load_before": [1, 5, 15 min],
+    virtualization, hypervisor, governor, kvm_kind, kvm_check}, "load_before": [1, 5, 15 min],
     "load_after": [...], "busy_before": bool, "command": "bench/compare ...",
     "platforms": {name: {accelerator, limits, pinning, ...}}}; missing parts
     are reported as not recorded.  gnuplot: the program to draw the plots

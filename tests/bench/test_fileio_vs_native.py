@@ -80,5 +80,24 @@ class Figures(unittest.TestCase):
         self.assertEqual([met for _, met in fvn.targets({})], [None, None])
 
 
+class Caveats(unittest.TestCase):
+    def test_the_kind_of_kvm_is_a_caveat_unless_hardware(self):
+        qemu_kvm = {"accelerator": "kvm"}
+
+        def vmm(where, kind):
+            return {"vmm": {"where": where, "kvm_kind": kind}, "qemu": qemu_kvm}
+        self.assertEqual(fvn.caveats(vmm("host", "hardware")), [])
+        self.assertEqual(fvn.caveats(vmm("host", "pvm")),
+                         ["vmm here runs on pvm KVM, not hardware KVM"])
+        self.assertEqual(fvn.caveats(vmm("host", "nested")),
+                         ["vmm here runs on nested KVM, not hardware KVM"])
+        self.assertEqual(fvn.caveats(vmm("nested-kvm-in-tcg", "nested-tcg")),
+                         ["vmm here runs nested under QEMU's TCG"])
+        env = vmm("host", "pvm")
+        env["qemu"] = {"accelerator": "tcg"}
+        self.assertEqual(fvn.caveats(env), ["vmm here runs on pvm KVM, not hardware KVM",
+                                            "QEMU here is TCG, not KVM"])
+
+
 if __name__ == "__main__":
     unittest.main()

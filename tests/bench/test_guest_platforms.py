@@ -208,6 +208,11 @@ class Vmm(unittest.TestCase):
         self.assertGreater(host["exits"], 0)
         self.assertEqual(host["rss_kib"]["peak"], host["rss_kib"]["guest"] + host["rss_kib"]["vmm"])
         self.assertEqual(p.environment()["where"], host["where"])
+        # The kind of KVM vmm ran on, from its --json, as its --check said.
+        self.assertIn(host["kvm_kind"], ("hardware", "pvm", "nested-tcg", "nested"))
+        self.assertEqual(p.environment()["kvm_kind"], host["kvm_kind"])
+        if host["where"] == "nested-kvm-in-tcg":
+            self.assertEqual(host["kvm_kind"], "nested-tcg")
 
     def test_too_much_memory_is_refused_clearly(self):
         huge = Case("cpu", (("cpu-max-prime", 2000), ("time", 1)), 1,

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tools"))
 from harness.report import write_report, figure  # noqa: E402  (needs the path above)
 from harness import report  # noqa: E402
-from vmbench import stats  # noqa: E402
+from vmbench import kvmkind, stats  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -263,6 +263,11 @@ class FixtureReport(unittest.TestCase):
         self.assertIn(f"- **qemu-linux**: could not run: qemu-linux: {QEMU_LINUX_ERROR}", env)
         self.assertIn("kvm (nested, no hardware virtualization: PVM)", env)
         self.assertIn("cpu_quota=vCPUs", env)
+        # The kind of KVM, once, with what it means (host and vmm share it).
+        self.assertIn("- KVM: **pvm** (this host's /dev/kvm, vmm): PVM-style KVM (kvm_pvm): "
+                      "guest ring 3 runs natively", env)
+        self.assertEqual(env.count("- KVM:"), 1)
+        self.assertNotIn("kvm_check", env)
 
     def test_errors_listed_at_the_end(self):
         errors = self.md[self.md.index("## Errors"):]
@@ -443,6 +448,45 @@ class Variants(unittest.TestCase):
         self.assertEqual(cells["file-test-mode=rndrw threads=1 disk-format=raw"]["vmm"], "100.0")
         self.assertIn("### Cases not run\n\n- **vmm**, fileio file-test-mode=rndrw threads=1 "
                       "disk-format=qcow2 (1 vCPU, 512 MiB): " + why, md)
+
+    def test_a_line_per_kind_of_kvm(self):
+        def kvm_lines(env, records=()):
+            write_report(list(records), env, self.out)
+            md = (self.out / "report.md").read_text()
+            host = md[md.index("### Host"):md.index("### Platforms") if "### Platforms" in md
+                      else md.index("## Results")]
+            return [line for line in host.splitlines() if line.startswith("- KVM:")]
+
+        # Each kind named once, with its meaning; a vmm record counts too.
+        for kind, words in (("hardware", "both guest rings run natively"),
+                            ("pvm", "guest ring 0 is emulated (~1M instructions/s)"),
+                            ("nested-tcg", "the figures measure TCG"),
+                            ("nested", "goes through the outer hypervisor"),
+                            ("unknown", "could not tell")):
+            lines = kvm_lines({"host": {"cpus": 2, "kvm_kind": kind}})
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn(f"- KVM: **{kind}** (this host's /dev/kvm): ", lines[0])
+            self.assertIn(words, lines[0])
+        # No usable /dev/kvm here, vmm nested under TCG: both said.
+        record = {"schema": "vmbench.result/1", "test": "cpu", "platform": "vmm",
+                  "events_per_s": 10.0, "env": {"vmm": {"where": "nested-kvm-in-tcg",
+                                                        "kvm_kind": "nested-tcg"}},
+                  "case": {"test": "cpu", "options": {"time": 1}, "vcpus": 1, "mem_mib": 512}}
+        lines = kvm_lines({"host": {"cpus": 2, "kvm_kind": None,
+                                    "kvm_check": "vmm: cannot run guests here: KVM_CREATE_VM "
+                                                 "failed: Device or resource busy"}},
+                          [record])
+        self.assertEqual(lines, [
+            "- KVM: no usable /dev/kvm on this host (vmm: cannot run guests here: "
+            "KVM_CREATE_VM failed: Device or resource busy)",
+            "- KVM: **nested-tcg** (vmm): " + kvmkind.MEANING["nested-tcg"]])
+        # Two kinds: two lines, the host's first.
+        lines = kvm_lines({"host": {"cpus": 2, "kvm_kind": "pvm"},
+                           "platforms": {"vmm": {"accelerator": "kvm",
+                                                 "kvm_kind": "nested-tcg"}}})
+        self.assertEqual([line.split("**")[1] for line in lines], ["pvm", "nested-tcg"])
+        # Older environments did not record it.
+        self.assertEqual(kvm_lines({"host": {"cpus": 2}}), ["- KVM: not recorded"])
 
     def test_no_records(self):
         paths = write_report([], {}, self.out)

@@ -104,6 +104,12 @@ class Reports(unittest.TestCase):
         self.assertRegex(doc["vmm_version"], r"^\d+\.\d+\.\d+$")
         self.assertTrue(doc["host"]["cpu"])
         self.assertGreaterEqual(doc["host"]["cpus_online"], 1)
+        self.assertTrue(doc["host"]["kernel"])
+        self.assertIn(doc["host"]["kvm_kind"], ("hardware", "pvm", "nested-tcg", "nested"))
+        self.assertIn(doc["host"]["kvm_module"], ("kvm_intel", "kvm_amd", "kvm_pvm"))
+        if harness.kvm().mode == "nested":
+            self.assertEqual((doc["host"]["kvm_kind"], doc["host"]["hypervisor"]),
+                             ("nested-tcg", "TCGTCGTCGTCG"))
         self.assertEqual(doc["config"], {"vcpus": 2, "mem_mib": 512, "hugepages": False,
                                          "timeout_s": 0, "pin": None})
         self.assertEqual(doc["exit_status"], 0)
@@ -128,6 +134,8 @@ class Reports(unittest.TestCase):
         res = run_vmm("--stats", "--smp", 2, "--mem", "256M", GUEST, "info",
                       timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertRegex(res.stderr, r"vmm: exits to userspace on (hardware|pvm|nested-tcg|nested) "
+                                     r"KVM \(time = handling in vmm")
         self.assertRegex(res.stderr, r"vcpu\s+exit\s+count\s+total_us\s+avg_us\s+max_us")
         self.assertRegex(res.stderr, r"\n\s+all\s+serial\s+\d+")
         self.assertRegex(res.stderr, r"\n\s+all\s+debug-exit\s+1\s")

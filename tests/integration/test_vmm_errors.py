@@ -97,7 +97,11 @@ class BadInput(unittest.TestCase):
     def test_check_says_kvm_is_usable(self):
         res = run_vmm("--check", timeout=T)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertRegex(res.stdout, r"/dev/kvm is usable: KVM API 12, up to \d+ vCPUs")
+        self.assertRegex(res.stdout, r"/dev/kvm is usable: (hardware|pvm|nested-tcg|nested) "
+                                     r"KVM \(.+\), KVM API 12, up to \d+ vCPUs")
+        if harness.kvm().mode == "nested":
+            # tools/linuxvm's VM: kvm_amd under QEMU's TCG ("TCGTCGTCGTCG").
+            self.assertIn("nested-tcg KVM (kvm_amd, in a VM under QEMU's TCG", res.stdout)
 
 
 class GuestFailures(unittest.TestCase):

@@ -332,7 +332,62 @@ static void test_json_file_parses_whatever_the_guest_printed(void **state)
 	assert_contains(doc, "\"invalid_results\":[\"not json at all\",");
 	assert_contains(doc, "\"cmdline\":\"guest.elf cpu \\\"quoted\\\" back\\\\slash\"");
 	assert_not_contains(doc, "\xff");   /* escaped, never copied raw */
+	/* A VM that never reached kvm_create_vm: the kind is unknown, null module. */
+	assert_contains(doc, "\"kernel\":");
+	assert_contains(doc, "\"kvm_kind\":\"unknown\",\"kvm_module\":null,\"hypervisor\":null},");
 	free(doc);
+}
+
+/* The host block names the kind of KVM (vmm/kvm_kind.c), beside the
+ * fields it always had. */
+static void test_json_host_block_names_the_kind_of_kvm(void **state)
+{
+	static const struct {
+		enum kvm_kind kind;
+		const char *module, *hypervisor, *want;
+	} cases[] = {
+		{KVM_KIND_PVM, "kvm_pvm", "KVMKVMKVM",
+		 "\"kvm_kind\":\"pvm\",\"kvm_module\":\"kvm_pvm\",\"hypervisor\":\"KVMKVMKVM\"}"},
+		{KVM_KIND_HARDWARE, "kvm_intel", "",
+		 "\"kvm_kind\":\"hardware\",\"kvm_module\":\"kvm_intel\",\"hypervisor\":null}"},
+		{KVM_KIND_NESTED_TCG, "kvm_amd", "TCGTCGTCGTCG",
+		 "\"kvm_kind\":\"nested-tcg\",\"kvm_module\":\"kvm_amd\","
+		 "\"hypervisor\":\"TCGTCGTCGTCG\"}"},
+		{KVM_KIND_NESTED, "kvm_intel", "Microsoft Hv",
+		 "\"kvm_kind\":\"nested\",\"kvm_module\":\"kvm_intel\","
+		 "\"hypervisor\":\"Microsoft Hv\"}"},
+	};
+	struct vmm_config cfg;
+	struct vm vm;
+	char path[] = "/tmp/vmbench-report-XXXXXX";
+	char err[256];
+	size_t len;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.guest_path = "guest.elf";
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&vm, 0, sizeof(vm));
+		vm.cfg = &cfg;
+		vm.kvm_kind.kind = cases[i].kind;
+		snprintf(vm.kvm_kind.module, sizeof(vm.kvm_kind.module), "%s", cases[i].module);
+		snprintf(vm.kvm_kind.hypervisor, sizeof(vm.kvm_kind.hypervisor), "%s",
+			 cases[i].hypervisor);
+		if (report_write_json(&vm, path, 0.5, err, sizeof(err)))
+			fail_msg("report_write_json: %s", err);
+		char *doc = read_file(path, &len);
+		if (!json_is_object(doc, len))
+			fail_msg("the --json file is not one JSON object:\n%s", doc);
+		assert_contains(doc, "\"host\":{\"cpu\":");
+		assert_contains(doc, ",\"cpus_online\":");
+		assert_contains(doc, ",\"kernel\":");
+		assert_contains(doc, cases[i].want);
+		free(doc);
+	}
+	unlink(path);
 }
 
 static void test_json_file_error_names_the_path(void **state)
@@ -369,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting_does_not_overflow_the_stack),
 		cmocka_unit_test(test_json_file_parses_whatever_the_guest_printed),
 		cmocka_unit_test(test_json_file_error_names_the_path),
+		cmocka_unit_test(test_json_host_block_names_the_kind_of_kvm),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);

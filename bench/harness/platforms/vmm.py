@@ -2,7 +2,11 @@
 
 Where this host's /dev/kvm cannot run guests, vmm runs in a Linux VM that
 offers nested KVM (tools/linuxvm); the environment says so, since the
-guest's CPU is then QEMU's TCG and its figures measure that.
+guest's CPU is then QEMU's TCG and its figures measure that.  Either way
+the kind of KVM vmm ran on (`vmm --check`, and each run's `--json`:
+hardware, pvm, nested-tcg, nested) is in the environment ("kvm_kind") and
+in every record (env.vmm.kvm_kind), since figures mean something else on
+each (tools/vmbench/kvmkind.py).
 
 fileio: a fresh raw image per run (guest.py) given as `--disk IMG[,direct]`
 (,direct: vmm opens it O_DIRECT, when the case asks for
@@ -21,7 +25,7 @@ from pathlib import Path
 
 from harness.platform import Platform, PlatformError
 from harness.platforms import guest
-from vmbench import linuxvm
+from vmbench import kvmkind, linuxvm
 
 VMM = guest.REPO / "build" / "vmm"
 
@@ -37,6 +41,7 @@ class VmmPlatform(Platform):
         self.scratch_dir = Path(scratch_dir) if scratch_dir else guest.REPO / "build"
         self.session = None
         self.where = None
+        self.kvm_kind = None
 
     def prepare(self, cases):
         guest.check_products()
@@ -45,6 +50,7 @@ class VmmPlatform(Platform):
         check = subprocess.run([VMM, "--check"], capture_output=True, text=True)
         if check.returncode == 0:
             self.where = "host"
+            self.kvm_kind = kvmkind.from_check(check.stdout)
             self.scratch = Path(tempfile.mkdtemp(prefix="bench-vmm-", dir=self.scratch_dir))
         else:
             self.where = "nested-kvm-in-tcg"
@@ -60,12 +66,17 @@ class VmmPlatform(Platform):
             except linuxvm.LinuxVMError as e:
                 raise PlatformError(f"vmm: cannot start the nested-KVM VM: {e}") from None
             self.scratch = Path(self.session.scratch_dir)
+            try:
+                self.kvm_kind, _ = kvmkind.check(VMM, kvmkind.session_runner(self.session))
+            except linuxvm.LinuxVMError as e:
+                raise PlatformError(f"vmm: the nested-KVM VM failed: {e}") from None
 
     def environment(self):
         env = {"accelerator": "kvm" if self.where == "host" else
                               "kvm, nested in a Linux VM under QEMU TCG",
                "limits": "the VM's vCPUs and RAM", "pinning": self.pin or "none",
-               "where": self.where, "hugepages": self.hugepages}
+               "where": self.where, "hugepages": self.hugepages,
+               "kvm_kind": self.kvm_kind}
         if self.session:
             env["why_nested"] = self.why
             env["note"] = ("vmm ran inside a Linux VM under QEMU's TCG (nested KVM): "
@@ -100,7 +111,8 @@ class VmmPlatform(Platform):
         record["env"]["vmm"] = {"where": self.where, "pin": host["config"]["pin"],
                                 "hugepages": host["config"]["hugepages"],
                                 "wall_time_s": host["wall_time_s"],
-                                "exits": host["exits"]["total"], "rss_kib": host["rss_kib"]}
+                                "exits": host["exits"]["total"], "rss_kib": host["rss_kib"],
+                                "kvm_kind": kvmkind.from_vmm_json(host) or self.kvm_kind}
         if disk:
             record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
                                  disk_direct=guest.direct(case))
