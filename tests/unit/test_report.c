@@ -32,7 +32,7 @@ static bool check(const char *s, size_t len)
 			fail_msg("accepted invalid JSON: %s", lit);            \
 	} while (0)
 
-/* The result line of DESIGN.md, verbatim. */
+/* The result line of docs/design.md, verbatim. */
 static const char schema_example[] =
 	"{\"schema\": \"vmbench.result/1\", \"test\": \"cpu\", \"platform\": \"vmm\", "
 	"\"options\": {\"cpu-max-prime\": 20000, \"threads\": 2, \"time\": 10}, "

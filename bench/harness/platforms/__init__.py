@@ -1,4 +1,4 @@
-"""The platforms of the comparison, by the names DESIGN.md gives them."""
+"""The platforms of the comparison, by the names docs/design.md gives them."""
 
 
 def create(name, options):

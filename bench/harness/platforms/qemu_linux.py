@@ -459,7 +459,7 @@ def kvm_usable():
         return False, f"/dev/kvm cannot be opened: {error.strerror} (group kvm?)"
     if (Path("/sys/module/kvm_pvm").exists() and not Path("/sys/module/kvm_amd").exists()
             and not Path("/sys/module/kvm_intel").exists()):
-        # PLATFORMS.md: with kvm-pvm guest ring 0 is emulated instruction by
+        # docs/platforms.md: with kvm-pvm guest ring 0 is emulated instruction by
         # instruction, and a Linux kernel never finishes booting.
         return False, ("/dev/kvm is kvm-pvm (no hardware virtualization: guest ring 0 "
                        "is emulated, and a Linux kernel does not finish booting under it)")
