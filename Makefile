@@ -39,7 +39,7 @@ $(BUILD)/timecmd: tools/timecmd.c | $(BUILD)
 #
 # Ring-0 code (guest/kernel, guest/lib) is built with general registers
 # only: no SSE or x87, which an instruction emulator may not handle.  Ring
-# 3 (guest/user, guest/tests) is built as sysbench is on Debian: -O2 for
+# 3 (guest/user, guest/workloads, guest/drivers) is built as sysbench is on Debian: -O2 for
 # baseline x86-64, SSE2 included.
 
 GUEST_CC ?= $(CC)
@@ -51,7 +51,7 @@ GUEST_RING3 := $(GUEST_BASE)
 
 GUEST_ASM := $(wildcard guest/boot/*.S)
 GUEST_RING0_SRCS := $(wildcard guest/kernel/*.c guest/lib/*.c)
-GUEST_RING3_SRCS := $(wildcard guest/user/*.c guest/tests/*.c guest/drivers/*.c)
+GUEST_RING3_SRCS := $(wildcard guest/user/*.c guest/workloads/*.c guest/drivers/*.c)
 GUEST_HDRS := $(wildcard guest/include/*.h guest/kernel/*.h guest/user/*.h)
 GUEST_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_ASM) $(GUEST_RING0_SRCS) $(GUEST_RING3_SRCS))
 
@@ -60,7 +60,7 @@ $(BUILD)/guest/boot/%.S.o: guest/boot/%.S $(GUEST_HDRS)
 	$(GUEST_CC) $(GUEST_RING0) -c -o $@ $<
 
 $(BUILD)/guest/kernel/%.c.o $(BUILD)/guest/lib/%.c.o: GUEST_FLAGS = $(GUEST_RING0)
-$(BUILD)/guest/user/%.c.o $(BUILD)/guest/tests/%.c.o $(BUILD)/guest/drivers/%.c.o: GUEST_FLAGS = $(GUEST_RING3)
+$(BUILD)/guest/user/%.c.o $(BUILD)/guest/workloads/%.c.o $(BUILD)/guest/drivers/%.c.o: GUEST_FLAGS = $(GUEST_RING3)
 $(BUILD)/guest/%.c.o: guest/%.c $(GUEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
