@@ -64,9 +64,9 @@ GUEST_RING0_SRCS := $(wildcard guest/kernel/*.c)
 GUEST_RING3_SRCS := $(wildcard guest/user/*.c guest/workloads/*.c guest/drivers/*.c)
 GUEST_HDRS := $(wildcard guest/include/*.h guest/include/linux/*.h guest/kernel/*.h \
 	guest/user/*.h guest/drivers/*.h guest/workloads/*.h)
-GUEST_RING0_OBJS := $(patsubst %,$(BUILD)/guest/%.o,$(GUEST_ASM) $(GUEST_RING0_SRCS)) \
+GUEST_RING0_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_ASM) $(GUEST_RING0_SRCS)) \
 	$(patsubst guest/lib/%,$(BUILD)/guest/lib/ring0/%.o,$(GUEST_LIB_SRCS))
-GUEST_RING3_OBJS := $(patsubst %,$(BUILD)/guest/%.o,$(GUEST_RING3_SRCS)) \
+GUEST_RING3_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_RING3_SRCS)) \
 	$(patsubst guest/lib/%,$(BUILD)/guest/lib/ring3/%.o,$(GUEST_LIB_SRCS))
 
 $(BUILD)/guest/boot/%.S.o: guest/boot/%.S $(GUEST_HDRS)
@@ -79,7 +79,11 @@ $(BUILD)/guest/lib/ring3/%.c.o: GUEST_FLAGS = $(GUEST_RING3)
 $(BUILD)/guest/%.c.o: guest/%.c $(GUEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
-$(BUILD)/guest/lib/ring0/%.c.o $(BUILD)/guest/lib/ring3/%.c.o: guest/lib/%.c $(GUEST_HDRS)
+# (one rule per ring: a pattern rule with two targets would build both at once)
+$(BUILD)/guest/lib/ring0/%.c.o: guest/lib/%.c $(GUEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
+$(BUILD)/guest/lib/ring3/%.c.o: guest/lib/%.c $(GUEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
 
@@ -90,7 +94,7 @@ $(BUILD)/guest/lib/ring0/%.c.o $(BUILD)/guest/lib/ring3/%.c.o: guest/lib/%.c $(G
 # _image_end comes from the linker script).  Anything else fails the build.
 GUEST_RING0_EXTERNS := user_main _image_end
 $(BUILD)/guest/ring0.o: $(GUEST_RING0_OBJS)
-	ld -r -o $@.all $^
+	ld -r -z noexecstack -o $@.all $^
 	@bad=$$(nm -u $@.all | awk '{print $$2}' | grep -vx $(GUEST_RING0_EXTERNS:%=-e %)); \
 	if [ -n "$$bad" ]; then echo "ring-0 code refers to symbols outside ring 0:" $$bad >&2; exit 1; fi
 	objcopy --keep-global-symbol=_start $@.all $@

@@ -14,7 +14,7 @@
 #ifndef GUEST_LIBC_H
 #define GUEST_LIBC_H
 
-#if GUEST_RING != 0 && GUEST_RING != 3
+#if !defined(GUEST_RING) || (GUEST_RING != 0 && GUEST_RING != 3)
 #error "GUEST_RING must be 0 or 3 (the Makefile passes -DGUEST_RING=...)"
 #endif
 
