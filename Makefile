@@ -37,39 +37,73 @@ $(BUILD)/timecmd: tools/timecmd.c | $(BUILD)
 
 # ---- the guest kernel --------------------------------------------------------
 #
-# Ring-0 code (guest/kernel, guest/lib) is built with general registers
+# Ring-0 code (guest/boot, guest/kernel) is built with general registers
 # only: no SSE or x87, which an instruction emulator may not handle.  Ring
-# 3 (guest/user, guest/tests) is built as sysbench is on Debian: -O2 for
-# baseline x86-64, SSE2 included.
+# 3 (guest/user, guest/drivers, guest/workloads) is built as sysbench is on
+# Debian: -O2 for baseline x86-64, SSE2 included.  The small C library in
+# guest/lib is built once for each ring (-DGUEST_RING=0 or 3, objects in
+# lib/ring0/ and lib/ring3/): ring 0's copy has no floating point (printf
+# leaves %f %e %g unformatted), ring 3's formats doubles.  Each ring sees
+# only its own headers: ring 0 guest/include and guest/kernel, ring 3
+# guest/include, guest/user and guest/drivers.  -nostdinc: nothing comes
+# from the build host's /usr/include (the compiler's own freestanding
+# headers do: stdint.h, stdarg.h ...; the Linux uapi headers the drivers
+# use are copies in guest/include/linux/).
 
 GUEST_CC ?= $(CC)
-GUEST_BASE := -std=c11 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
+GUEST_BASE := -std=c11 -ffreestanding -nostdinc -isystem $(shell $(GUEST_CC) -print-file-name=include) \
+	-fno-pic -fno-pie -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -march=x86-64 -mtune=generic -O2 -g \
-	$(WARN) -Iguest/include -Iguest/kernel -Iguest/user
-GUEST_RING0 := $(GUEST_BASE) -mgeneral-regs-only -mno-red-zone
-GUEST_RING3 := $(GUEST_BASE)
+	$(WARN) -Iguest/include
+GUEST_RING0 := $(GUEST_BASE) -DGUEST_RING=0 -Iguest/kernel -mgeneral-regs-only -mno-red-zone
+GUEST_RING3 := $(GUEST_BASE) -DGUEST_RING=3 -Iguest/user -Iguest/drivers
 
 GUEST_ASM := $(wildcard guest/boot/*.S)
-GUEST_RING0_SRCS := $(wildcard guest/kernel/*.c guest/lib/*.c)
-GUEST_RING3_SRCS := $(wildcard guest/user/*.c guest/tests/*.c guest/drivers/*.c)
-GUEST_HDRS := $(wildcard guest/include/*.h guest/kernel/*.h guest/user/*.h)
-GUEST_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_ASM) $(GUEST_RING0_SRCS) $(GUEST_RING3_SRCS))
+GUEST_LIB_SRCS := $(wildcard guest/lib/*.c)
+GUEST_RING0_SRCS := $(wildcard guest/kernel/*.c)
+GUEST_RING3_SRCS := $(wildcard guest/user/*.c guest/workloads/*.c guest/drivers/*.c)
+GUEST_HDRS := $(wildcard guest/include/*.h guest/include/linux/*.h guest/kernel/*.h \
+	guest/user/*.h guest/drivers/*.h guest/workloads/*.h)
+GUEST_RING0_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_ASM) $(GUEST_RING0_SRCS)) \
+	$(patsubst guest/lib/%,$(BUILD)/guest/lib/ring0/%.o,$(GUEST_LIB_SRCS))
+GUEST_RING3_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_RING3_SRCS)) \
+	$(patsubst guest/lib/%,$(BUILD)/guest/lib/ring3/%.o,$(GUEST_LIB_SRCS))
 
 $(BUILD)/guest/boot/%.S.o: guest/boot/%.S $(GUEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_RING0) -c -o $@ $<
 
-$(BUILD)/guest/kernel/%.c.o $(BUILD)/guest/lib/%.c.o: GUEST_FLAGS = $(GUEST_RING0)
-$(BUILD)/guest/user/%.c.o $(BUILD)/guest/tests/%.c.o $(BUILD)/guest/drivers/%.c.o: GUEST_FLAGS = $(GUEST_RING3)
+$(BUILD)/guest/kernel/%.c.o $(BUILD)/guest/lib/ring0/%.c.o: GUEST_FLAGS = $(GUEST_RING0)
+$(BUILD)/guest/user/%.c.o $(BUILD)/guest/workloads/%.c.o $(BUILD)/guest/drivers/%.c.o \
+$(BUILD)/guest/lib/ring3/%.c.o: GUEST_FLAGS = $(GUEST_RING3)
 $(BUILD)/guest/%.c.o: guest/%.c $(GUEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
+# (one rule per ring: a pattern rule with two targets would build both at once)
+$(BUILD)/guest/lib/ring0/%.c.o: guest/lib/%.c $(GUEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
+$(BUILD)/guest/lib/ring3/%.c.o: guest/lib/%.c $(GUEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
+
+# Ring 0 is linked first into one object whose only global symbol is
+# _start: its copy of lib is private to it, so neither ring can reach the
+# other's.  Ring 0 never calls ring-3 code; the one ring-3 symbol it names is
+# user_main, the first thread's entry, which it enters with iretq (and
+# _image_end comes from the linker script).  Anything else fails the build.
+GUEST_RING0_EXTERNS := user_main _image_end
+$(BUILD)/guest/ring0.o: $(GUEST_RING0_OBJS)
+	ld -r -z noexecstack -o $@.all $^
+	@bad=$$(nm -u $@.all | awk '{print $$2}' | grep -vx $(GUEST_RING0_EXTERNS:%=-e %)); \
+	if [ -n "$$bad" ]; then echo "ring-0 code refers to symbols outside ring 0:" $$bad >&2; exit 1; fi
+	objcopy --keep-global-symbol=_start $@.all $@
 
 # Linked as ELF64, shipped as ELF32: QEMU's multiboot loader refuses ELF64
 # (kvm-unit-tests does the same).
-$(BUILD)/guest64.elf: $(GUEST_OBJS) guest/linker.ld
+$(BUILD)/guest64.elf: $(BUILD)/guest/ring0.o $(GUEST_RING3_OBJS) guest/linker.ld
 	ld -nostdlib -static -no-pie -z noexecstack -z max-page-size=4096 \
-		-T guest/linker.ld -o $@ $(GUEST_OBJS)
+		-T guest/linker.ld -o $@ $(BUILD)/guest/ring0.o $(GUEST_RING3_OBJS)
 
 $(BUILD)/guest.elf: $(BUILD)/guest64.elf
 	objcopy -O elf32-i386 $< $@

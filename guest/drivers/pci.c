@@ -10,6 +10,9 @@
 #include "pci.h"
 
 #define MAX_BUSES 256
+/* Not in the uapi headers: */
+#define PCI_HEADER_TYPE_MULTI 0x80     /* a multi-function device */
+#define PCI_CLASS_BRIDGE_PCI 0x0604    /* class 06, subclass 04 (Linux: pci_ids.h) */
 
 static uint32_t config_address(const struct pci_dev *d, unsigned offset)
 {
@@ -46,8 +49,8 @@ static bool scan_function(struct scan *s, struct pci_dev *d)
 		return false;
 	if (s->visit(d, s->ctx))
 		return true;
-	/* A PCI-to-PCI bridge (class 06, subclass 04): scan what is behind it. */
-	if ((pci_read(d, PCI_CLASS_REVISION, 4) >> 16) == 0x0604) {
+	/* A PCI-to-PCI bridge: scan what is behind it. */
+	if ((pci_read(d, PCI_CLASS_REVISION, 4) >> 16) == PCI_CLASS_BRIDGE_PCI) {
 		unsigned secondary = pci_read(d, PCI_SECONDARY_BUS, 1);
 
 		if (secondary && scan_bus(s, secondary))
@@ -66,7 +69,7 @@ static bool scan_bus(struct scan *s, unsigned bus)
 
 		if ((uint16_t)pci_read(&d, PCI_VENDOR_ID, 2) == 0xffff)
 			continue;
-		bool multi = pci_read(&d, PCI_HEADER_TYPE, 1) & 0x80;
+		bool multi = pci_read(&d, PCI_HEADER_TYPE, 1) & PCI_HEADER_TYPE_MULTI;
 
 		for (unsigned fn = 0; fn < (multi ? 8u : 1u); fn++) {
 			d.fn = (uint8_t)fn;
@@ -93,13 +96,13 @@ unsigned pci_find_cap(const struct pci_dev *d, uint8_t id, unsigned after)
 
 	if (!(pci_read(d, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
 		return 0;
-	p = after ? pci_read(d, after + 1, 1) : pci_read(d, PCI_CAP_PTR, 1);
+	p = pci_read(d, after ? after + PCI_CAP_LIST_NEXT : PCI_CAPABILITY_LIST, 1);
 	/* 48 capabilities at most fit in the 192 bytes after the header. */
-	for (; p >= 0x40 && guard < 48; guard++) {
+	for (; p >= PCI_STD_HEADER_SIZEOF && guard < 48; guard++) {
 		p &= ~3u;
-		if (pci_read(d, p, 1) == id)
+		if (pci_read(d, p + PCI_CAP_LIST_ID, 1) == id)
 			return p;
-		p = pci_read(d, p + 1, 1);
+		p = pci_read(d, p + PCI_CAP_LIST_NEXT, 1);
 	}
 	return 0;
 }
@@ -112,13 +115,13 @@ uint64_t pci_bar_address(const struct pci_dev *d, unsigned bar, bool *is64)
 	*is64 = false;
 	if (bar > 5)
 		return 0;
-	lo = pci_read(d, PCI_BAR0 + 4 * bar, 4);
-	if (lo & 1)
+	lo = pci_read(d, PCI_BASE_ADDRESS_0 + 4 * bar, 4);
+	if ((lo & PCI_BASE_ADDRESS_SPACE) == PCI_BASE_ADDRESS_SPACE_IO)
 		return 0;          /* an I/O BAR */
-	addr = lo & ~0xfULL;
-	if (((lo >> 1) & 3) == 2 && bar < 5) {
+	addr = lo & PCI_BASE_ADDRESS_MEM_MASK;
+	if ((lo & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64 && bar < 5) {
 		*is64 = true;
-		addr |= (uint64_t)pci_read(d, PCI_BAR0 + 4 * (bar + 1), 4) << 32;
+		addr |= (uint64_t)pci_read(d, PCI_BASE_ADDRESS_0 + 4 * (bar + 1), 4) << 32;
 	}
 	return addr;
 }

@@ -15,50 +15,22 @@
  * is guarded by one ring-3 spinlock; whoever holds it may reap every
  * completion in the used ring, marking each request slot done.  The notify
  * is written outside the lock, after a full fence, unless the device set
- * VIRTQ_USED_F_NO_NOTIFY.
+ * VRING_USED_F_NO_NOTIFY.
  */
 #include "virtio_blk.h"
 
-#define VIRTIO_VENDOR 0x1af4
-#define VIRTIO_BLK_MODERN 0x1042
-#define VIRTIO_BLK_TRANSITIONAL 0x1001
+#define VIRTIO_VENDOR 0x1af4                    /* PCI vendor ID (VIRTIO 1.2, 4.1.2) */
+#define VIRTIO_BLK_MODERN (0x1040 + VIRTIO_ID_BLOCK)  /* modern device IDs: 0x1040 + type */
 
-/* virtio_pci_cap cfg_type */
-enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4 };
+#define BIT(n) (1ULL << (n))
+#define F_WANTED (BIT(VIRTIO_BLK_F_SIZE_MAX) | BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_RO) | \
+		  BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_FLUSH) | BIT(VIRTIO_F_VERSION_1))
 
-/* struct virtio_pci_common_cfg */
-enum {
-	CC_DFSELECT = 0x00, CC_DF = 0x04, CC_GFSELECT = 0x08, CC_GF = 0x0c,
-	CC_MSIX_CONFIG = 0x10, CC_NUM_QUEUES = 0x12, CC_STATUS = 0x14, CC_CFG_GENERATION = 0x15,
-	CC_Q_SELECT = 0x16, CC_Q_SIZE = 0x18, CC_Q_MSIX = 0x1a, CC_Q_ENABLE = 0x1c,
-	CC_Q_NOTIFY_OFF = 0x1e, CC_Q_DESC = 0x20, CC_Q_DRIVER = 0x28, CC_Q_DEVICE = 0x30,
-	CC_SIZE = 0x38,
-};
+/* Offsets of the fields read from struct virtio_blk_config. */
+#define BC(field) offsetof(struct virtio_blk_config, field)
 
-enum {
-	S_ACKNOWLEDGE = 1, S_DRIVER = 2, S_DRIVER_OK = 4, S_FEATURES_OK = 8, S_FAILED = 128,
-};
-
-/* feature bits */
-#define F_SIZE_MAX (1ULL << 1)
-#define F_SEG_MAX (1ULL << 2)
-#define F_RO (1ULL << 5)
-#define F_BLK_SIZE (1ULL << 6)
-#define F_FLUSH (1ULL << 9)
-#define F_VERSION_1 (1ULL << 32)
-#define F_WANTED (F_SIZE_MAX | F_SEG_MAX | F_RO | F_BLK_SIZE | F_FLUSH | F_VERSION_1)
-
-/* struct virtio_blk_config */
-enum { BC_CAPACITY = 0, BC_SIZE_MAX = 8, BC_SEG_MAX = 12, BC_BLK_SIZE = 20 };
-
-#define VIRTQ_DESC_F_NEXT 1
-#define VIRTQ_DESC_F_WRITE 2
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY 1
-#define VIRTIO_MSI_NO_VECTOR 0xffff
-
-#define MSIX_ENABLE (1u << 15)
-#define MSIX_FUNCTION_MASK (1u << 14)
+/* Device status, written to the common configuration. */
+#define S_DRIVER_STEPS (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER)
 
 #define DEFAULT_SEG_SIZE (4u << 20)    /* without SIZE_MAX: 4 MiB per descriptor */
 #define LOCK_SPINS 256                 /* then yield, when threads share vCPUs */
@@ -102,7 +74,7 @@ static inline void w64(volatile uint8_t *base, unsigned off, uint64_t v)
 static bool is_virtio_blk(const struct pci_dev *d, void *ctx)
 {
 	if (d->vendor != VIRTIO_VENDOR ||
-	    (d->device != VIRTIO_BLK_MODERN && d->device != VIRTIO_BLK_TRANSITIONAL))
+	    (d->device != VIRTIO_BLK_MODERN && d->device != VIRTIO_TRANS_ID_BLOCK))
 		return false;
 	*(struct pci_dev *)ctx = *d;
 	return true;
@@ -138,24 +110,26 @@ static bool map_region(struct vblk *d, struct region *r, const char *what, char 
 	return true;
 }
 
-static void find_caps(struct vblk *d, struct region caps[5], uint32_t *notify_mult)
+static void find_caps(struct vblk *d, struct region caps[VIRTIO_PCI_CAP_DEVICE_CFG + 1],
+		      uint32_t *notify_mult)
 {
-	for (unsigned p = pci_find_cap(&d->pci, PCI_CAP_VENDOR, 0); p;
-	     p = pci_find_cap(&d->pci, PCI_CAP_VENDOR, p)) {
-		unsigned type = pci_read(&d->pci, p + 3, 1);
+	for (unsigned p = pci_find_cap(&d->pci, PCI_CAP_ID_VNDR, 0); p;
+	     p = pci_find_cap(&d->pci, PCI_CAP_ID_VNDR, p)) {
+		unsigned type = pci_read(&d->pci, p + VIRTIO_PCI_CAP_CFG_TYPE, 1);
 		struct region r = {
 			.found = true,
-			.bar = (uint8_t)pci_read(&d->pci, p + 4, 1),
-			.offset = pci_read(&d->pci, p + 8, 4),
-			.length = pci_read(&d->pci, p + 12, 4),
+			.bar = (uint8_t)pci_read(&d->pci, p + VIRTIO_PCI_CAP_BAR, 1),
+			.offset = pci_read(&d->pci, p + VIRTIO_PCI_CAP_OFFSET, 4),
+			.length = pci_read(&d->pci, p + VIRTIO_PCI_CAP_LENGTH, 4),
 		};
 
 		/* The first of each type the driver can use (4.1.4). */
-		if (type < CAP_COMMON || type > CAP_DEVICE || caps[type].found || r.bar > 5)
+		if (type < VIRTIO_PCI_CAP_COMMON_CFG || type > VIRTIO_PCI_CAP_DEVICE_CFG ||
+		    caps[type].found || r.bar > 5)
 			continue;
 		caps[type] = r;
-		if (type == CAP_NOTIFY)
-			*notify_mult = pci_read(&d->pci, p + 16, 4);
+		if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
+			*notify_mult = pci_read(&d->pci, p + VIRTIO_PCI_NOTIFY_CAP_MULT, 4);
 	}
 }
 
@@ -172,7 +146,8 @@ static bool fail(struct vblk *d, char *why, size_t len, const char *fmt, ...)
 		vsnprintf(why + n, len - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (d->common)
-		w8(d->common, CC_STATUS, r8(d->common, CC_STATUS) | S_FAILED);
+		w8(d->common, VIRTIO_PCI_COMMON_STATUS,
+		   r8(d->common, VIRTIO_PCI_COMMON_STATUS) | VIRTIO_CONFIG_S_FAILED);
 	return false;
 }
 
@@ -183,33 +158,33 @@ static bool negotiate(struct vblk *d, char *why, size_t len)
 	uint64_t offered, wanted;
 	uint64_t deadline = rdtsc() + sys->tsc_hz;
 
-	w8(d->common, CC_STATUS, 0);                     /* reset */
-	while (r8(d->common, CC_STATUS) != 0) {
+	w8(d->common, VIRTIO_PCI_COMMON_STATUS, 0);     /* reset */
+	while (r8(d->common, VIRTIO_PCI_COMMON_STATUS) != 0) {
 		if (rdtsc() > deadline)
 			return fail(d, why, len, "the device does not reset");
 		__builtin_ia32_pause();
 	}
-	w8(d->common, CC_STATUS, S_ACKNOWLEDGE);
-	w8(d->common, CC_STATUS, S_ACKNOWLEDGE | S_DRIVER);
-	w32(d->common, CC_DFSELECT, 0);
-	offered = r32(d->common, CC_DF);
-	w32(d->common, CC_DFSELECT, 1);
-	offered |= (uint64_t)r32(d->common, CC_DF) << 32;
-	if (!(offered & F_VERSION_1))
+	w8(d->common, VIRTIO_PCI_COMMON_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	w8(d->common, VIRTIO_PCI_COMMON_STATUS, S_DRIVER_STEPS);
+	w32(d->common, VIRTIO_PCI_COMMON_DFSELECT, 0);
+	offered = r32(d->common, VIRTIO_PCI_COMMON_DF);
+	w32(d->common, VIRTIO_PCI_COMMON_DFSELECT, 1);
+	offered |= (uint64_t)r32(d->common, VIRTIO_PCI_COMMON_DF) << 32;
+	if (!(offered & BIT(VIRTIO_F_VERSION_1)))
 		return fail(d, why, len, "the device does not offer VIRTIO_F_VERSION_1 (a "
 			    "legacy-only device?): the guest drives VIRTIO 1.x devices only");
 	wanted = offered & F_WANTED;
-	w32(d->common, CC_GFSELECT, 0);
-	w32(d->common, CC_GF, (uint32_t)wanted);
-	w32(d->common, CC_GFSELECT, 1);
-	w32(d->common, CC_GF, (uint32_t)(wanted >> 32));
-	w8(d->common, CC_STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
-	if (!(r8(d->common, CC_STATUS) & S_FEATURES_OK))
+	w32(d->common, VIRTIO_PCI_COMMON_GFSELECT, 0);
+	w32(d->common, VIRTIO_PCI_COMMON_GF, (uint32_t)wanted);
+	w32(d->common, VIRTIO_PCI_COMMON_GFSELECT, 1);
+	w32(d->common, VIRTIO_PCI_COMMON_GF, (uint32_t)(wanted >> 32));
+	w8(d->common, VIRTIO_PCI_COMMON_STATUS, S_DRIVER_STEPS | VIRTIO_CONFIG_S_FEATURES_OK);
+	if (!(r8(d->common, VIRTIO_PCI_COMMON_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK))
 		return fail(d, why, len, "the device refused features 0x%llx",
 			    (unsigned long long)wanted);
 	d->features = wanted;
-	d->read_only = wanted & F_RO;
-	d->flush = wanted & F_FLUSH;
+	d->read_only = wanted & BIT(VIRTIO_BLK_F_RO);
+	d->flush = wanted & BIT(VIRTIO_BLK_F_FLUSH);
 	return true;
 }
 
@@ -220,16 +195,16 @@ static void read_config(struct vblk *d, uint32_t devcfg_len)
 	uint32_t size_max = 0, seg_max = 0, blk_size = 0;
 
 	do {
-		gen = r8(d->common, CC_CFG_GENERATION);
-		sectors = r32(d->devcfg, BC_CAPACITY) |
-			  (uint64_t)r32(d->devcfg, BC_CAPACITY + 4) << 32;
-		if ((d->features & F_SIZE_MAX) && devcfg_len >= BC_SIZE_MAX + 4)
-			size_max = r32(d->devcfg, BC_SIZE_MAX);
-		if ((d->features & F_SEG_MAX) && devcfg_len >= BC_SEG_MAX + 4)
-			seg_max = r32(d->devcfg, BC_SEG_MAX);
-		if ((d->features & F_BLK_SIZE) && devcfg_len >= BC_BLK_SIZE + 4)
-			blk_size = r32(d->devcfg, BC_BLK_SIZE);
-	} while (gen != r8(d->common, CC_CFG_GENERATION));
+		gen = r8(d->common, VIRTIO_PCI_COMMON_CFGGENERATION);
+		sectors = r32(d->devcfg, BC(capacity)) |
+			  (uint64_t)r32(d->devcfg, BC(capacity) + 4) << 32;
+		if ((d->features & BIT(VIRTIO_BLK_F_SIZE_MAX)) && devcfg_len >= BC(size_max) + 4)
+			size_max = r32(d->devcfg, BC(size_max));
+		if ((d->features & BIT(VIRTIO_BLK_F_SEG_MAX)) && devcfg_len >= BC(seg_max) + 4)
+			seg_max = r32(d->devcfg, BC(seg_max));
+		if ((d->features & BIT(VIRTIO_BLK_F_BLK_SIZE)) && devcfg_len >= BC(blk_size) + 4)
+			blk_size = r32(d->devcfg, BC(blk_size));
+	} while (gen != r8(d->common, VIRTIO_PCI_COMMON_CFGGENERATION));
 	d->capacity = sectors * VBLK_SECTOR;
 	d->blk_size = blk_size >= VBLK_SECTOR && !(blk_size & (blk_size - 1)) ? blk_size
 									       : VBLK_SECTOR;
@@ -240,31 +215,34 @@ static void read_config(struct vblk *d, uint32_t devcfg_len)
 
 static bool setup_msix(struct vblk *d, char *why, size_t len)
 {
-	unsigned cap = pci_find_cap(&d->pci, PCI_CAP_MSIX, 0);
+	unsigned cap = pci_find_cap(&d->pci, PCI_CAP_ID_MSIX, 0);
 	struct region table;
 	long msg;
 
 	if (!cap)
 		return fail(d, why, len, "the device has no MSI-X capability, which "
 			    "--file-completion=irq needs (poll works without)");
-	uint32_t ctrl = pci_read(&d->pci, cap + 2, 2);
-	uint32_t where = pci_read(&d->pci, cap + 4, 4);
+	uint32_t ctrl = pci_read(&d->pci, cap + PCI_MSIX_FLAGS, 2);
+	uint32_t where = pci_read(&d->pci, cap + PCI_MSIX_TABLE, 4);
 
-	table = (struct region){.found = true, .bar = where & 7, .offset = where & ~7u,
-				.length = 16 * ((ctrl & 0x7ff) + 1)};
+	table = (struct region){.found = true, .bar = where & PCI_MSIX_TABLE_BIR,
+				.offset = where & PCI_MSIX_TABLE_OFFSET,
+				.length = PCI_MSIX_ENTRY_SIZE * ((ctrl & PCI_MSIX_FLAGS_QSIZE) + 1)};
 	if (!map_region(d, &table, "MSI-X table", why, len))
 		return false;
 	msg = sys_irq_msi(d->irq_slot);
 	if (msg < 0)
 		return fail(d, why, len, "no MSI message for interrupt slot %u", d->irq_slot);
-	pci_write(&d->pci, cap + 2, 2, ctrl | MSIX_ENABLE | MSIX_FUNCTION_MASK);
+	pci_write(&d->pci, cap + PCI_MSIX_FLAGS, 2,
+		  ctrl | PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
 	volatile uint8_t *entry = (volatile uint8_t *)(uintptr_t)table.address;
-	w32(entry, 0, (uint32_t)msg);                     /* message address */
-	w32(entry, 4, 0);
-	w32(entry, 8, (uint32_t)((uint64_t)msg >> 32));  /* message data: the vector */
-	w32(entry, 12, 0);                                /* unmasked */
-	pci_write(&d->pci, cap + 2, 2, (ctrl | MSIX_ENABLE) & ~MSIX_FUNCTION_MASK);
-	w16(d->common, CC_MSIX_CONFIG, VIRTIO_MSI_NO_VECTOR);   /* no config interrupts */
+	w32(entry, PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)msg);
+	w32(entry, PCI_MSIX_ENTRY_UPPER_ADDR, 0);
+	w32(entry, PCI_MSIX_ENTRY_DATA, (uint32_t)((uint64_t)msg >> 32));   /* the vector */
+	w32(entry, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);                         /* unmasked */
+	pci_write(&d->pci, cap + PCI_MSIX_FLAGS, 2,
+		  (ctrl | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL);
+	w16(d->common, VIRTIO_PCI_COMMON_MSIX, VIRTIO_MSI_NO_VECTOR);   /* no config interrupts */
 	return true;
 }
 
@@ -272,8 +250,8 @@ static bool setup_queue(struct vblk *d, char *why, size_t len)
 {
 	uint16_t max, vector = d->mode == VBLK_IRQ ? 0 : VIRTIO_MSI_NO_VECTOR;
 
-	w16(d->common, CC_Q_SELECT, 0);
-	max = r16(d->common, CC_Q_SIZE);
+	w16(d->common, VIRTIO_PCI_COMMON_Q_SELECT, 0);
+	max = r16(d->common, VIRTIO_PCI_COMMON_Q_SIZE);
 	if (max == 0)
 		return fail(d, why, len, "the device has no queue 0");
 	for (d->qsize = VBLK_QUEUE_MAX; d->qsize > max; d->qsize >>= 1)
@@ -286,7 +264,7 @@ static bool setup_queue(struct vblk *d, char *why, size_t len)
 	if (!mem)
 		return fail(d, why, len, "no memory for the queue");
 	memset(mem, 0, 3 * 4096);
-	d->desc = (struct virtq_desc *)mem;
+	d->desc = (struct vring_desc *)mem;
 	d->avail = (volatile uint16_t *)(mem + 4096);
 	d->used = (volatile uint16_t *)(mem + 8192);
 	for (uint16_t i = 0; i < d->qsize; i++)
@@ -294,22 +272,22 @@ static bool setup_queue(struct vblk *d, char *why, size_t len)
 	d->free_head = 0;
 	d->num_free = d->qsize;
 	d->avail_idx = d->last_used = 0;
-	d->avail[0] = d->mode == VBLK_POLL ? VIRTQ_AVAIL_F_NO_INTERRUPT : 0;
+	d->avail[0] = d->mode == VBLK_POLL ? VRING_AVAIL_F_NO_INTERRUPT : 0;
 
-	w16(d->common, CC_Q_SIZE, d->qsize);
-	w16(d->common, CC_Q_MSIX, vector);
-	if (r16(d->common, CC_Q_MSIX) != vector)
+	w16(d->common, VIRTIO_PCI_COMMON_Q_SIZE, d->qsize);
+	w16(d->common, VIRTIO_PCI_COMMON_Q_MSIX, vector);
+	if (r16(d->common, VIRTIO_PCI_COMMON_Q_MSIX) != vector)
 		return fail(d, why, len, "the device refused MSI-X vector %u for queue 0", vector);
-	w64(d->common, CC_Q_DESC, (uint64_t)(uintptr_t)d->desc);
-	w64(d->common, CC_Q_DRIVER, (uint64_t)(uintptr_t)d->avail);
-	w64(d->common, CC_Q_DEVICE, (uint64_t)(uintptr_t)d->used);
-	w16(d->common, CC_Q_ENABLE, 1);
+	w64(d->common, VIRTIO_PCI_COMMON_Q_DESCLO, (uint64_t)(uintptr_t)d->desc);
+	w64(d->common, VIRTIO_PCI_COMMON_Q_AVAILLO, (uint64_t)(uintptr_t)d->avail);
+	w64(d->common, VIRTIO_PCI_COMMON_Q_USEDLO, (uint64_t)(uintptr_t)d->used);
+	w16(d->common, VIRTIO_PCI_COMMON_Q_ENABLE, 1);
 	return true;
 }
 
 int vblk_open(struct vblk *d, enum vblk_mode mode, char *why, size_t len)
 {
-	struct region caps[5] = {{0}};
+	struct region caps[VIRTIO_PCI_CAP_DEVICE_CFG + 1] = {{0}};
 	uint32_t notify_mult = 0;
 
 	memset(d, 0, sizeof(*d));
@@ -320,18 +298,22 @@ int vblk_open(struct vblk *d, enum vblk_mode mode, char *why, size_t len)
 		return STATUS_UNAVAILABLE;
 	pci_name(&d->pci, d->name);
 	find_caps(d, caps, &notify_mult);
-	if (!caps[CAP_COMMON].found || !caps[CAP_NOTIFY].found || !caps[CAP_DEVICE].found) {
+	struct region *common = &caps[VIRTIO_PCI_CAP_COMMON_CFG];
+	struct region *notify_cfg = &caps[VIRTIO_PCI_CAP_NOTIFY_CFG];
+	struct region *device = &caps[VIRTIO_PCI_CAP_DEVICE_CFG];
+	if (!common->found || !notify_cfg->found || !device->found) {
 		fail(d, why, len, "no VIRTIO 1.x capabilities (a legacy-only device, such as "
 		     "QEMU's disable-modern=on): the guest drives VIRTIO 1.x devices only");
 		return STATUS_UNAVAILABLE;
 	}
-	if (caps[CAP_COMMON].length < CC_SIZE || caps[CAP_DEVICE].length < 8) {
+	if (common->length < sizeof(struct virtio_pci_common_cfg) ||
+	    device->length < sizeof(((struct virtio_blk_config *)0)->capacity)) {
 		fail(d, why, len, "its configuration structures are too small");
 		return STATUS_UNAVAILABLE;
 	}
-	if (!map_region(d, &caps[CAP_COMMON], "common configuration", why, len) ||
-	    !map_region(d, &caps[CAP_NOTIFY], "notification", why, len) ||
-	    !map_region(d, &caps[CAP_DEVICE], "device configuration", why, len))
+	if (!map_region(d, common, "common configuration", why, len) ||
+	    !map_region(d, notify_cfg, "notification", why, len) ||
+	    !map_region(d, device, "device configuration", why, len))
 		return STATUS_UNAVAILABLE;
 	/* Firmware may leave decoding off (vmm, bare metal); DMA needs bus
 	 * mastering; interrupts, when wanted, are MSI-X, never INTx. */
@@ -339,27 +321,28 @@ int vblk_open(struct vblk *d, enum vblk_mode mode, char *why, size_t len)
 	uint32_t want = cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE;
 	if (want != cmd)
 		pci_write(&d->pci, PCI_COMMAND, 2, want);
-	d->common = (volatile uint8_t *)(uintptr_t)caps[CAP_COMMON].address;
-	d->devcfg = (volatile uint8_t *)(uintptr_t)caps[CAP_DEVICE].address;
+	d->common = (volatile uint8_t *)(uintptr_t)common->address;
+	d->devcfg = (volatile uint8_t *)(uintptr_t)device->address;
 
 	if (!negotiate(d, why, len))
 		return STATUS_UNAVAILABLE;
-	read_config(d, caps[CAP_DEVICE].length);
+	read_config(d, device->length);
 	if (mode == VBLK_IRQ && !setup_msix(d, why, len))
 		return STATUS_UNAVAILABLE;
 	if (!setup_queue(d, why, len))
 		return STATUS_UNAVAILABLE;
-	uint64_t notify = caps[CAP_NOTIFY].address +
-			  (uint64_t)r16(d->common, CC_Q_NOTIFY_OFF) * notify_mult;
-	if (notify + 2 > caps[CAP_NOTIFY].address + caps[CAP_NOTIFY].length) {
+	uint64_t notify = notify_cfg->address +
+			  (uint64_t)r16(d->common, VIRTIO_PCI_COMMON_Q_NOFF) * notify_mult;
+	if (notify + 2 > notify_cfg->address + notify_cfg->length) {
 		fail(d, why, len, "queue 0's notify address lies outside its structure");
 		return STATUS_UNAVAILABLE;
 	}
 	d->notify = (volatile uint16_t *)(uintptr_t)notify;
 	if (d->nseg_max > d->qsize - 2u)
 		d->nseg_max = d->qsize - 2u;
-	w8(d->common, CC_STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-	if (r8(d->common, CC_STATUS) & S_FAILED) {
+	w8(d->common, VIRTIO_PCI_COMMON_STATUS,
+	   S_DRIVER_STEPS | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	if (r8(d->common, VIRTIO_PCI_COMMON_STATUS) & VIRTIO_CONFIG_S_FAILED) {
 		fail(d, why, len, "the device failed when started");
 		return STATUS_UNAVAILABLE;
 	}
@@ -433,7 +416,7 @@ static void reap(struct vblk *d)
 		if (head >= d->qsize || !(r = d->inflight[head]))
 			continue;            /* a device bug; nothing of ours to free */
 		d->inflight[head] = NULL;
-		while (d->desc[i].flags & VIRTQ_DESC_F_NEXT) {
+		while (d->desc[i].flags & VRING_DESC_F_NEXT) {
 			i = d->desc[i].next;
 			n++;
 		}
@@ -450,20 +433,20 @@ static void post(struct vblk *d, struct vblk_req *r, enum vblk_type type, void *
 		 uint32_t len, uint16_t n)
 {
 	uint16_t head = d->free_head, i = head;
-	uint16_t data_flags = VIRTQ_DESC_F_NEXT | (type == VBLK_T_IN ? VIRTQ_DESC_F_WRITE : 0);
+	uint16_t data_flags = VRING_DESC_F_NEXT | (type == VBLK_T_IN ? VRING_DESC_F_WRITE : 0);
 
-	d->desc[i] = (struct virtq_desc){(uint64_t)(uintptr_t)&r->hdr, sizeof(r->hdr),
-					 VIRTQ_DESC_F_NEXT, d->desc[i].next};
+	d->desc[i] = (struct vring_desc){(uint64_t)(uintptr_t)&r->hdr, sizeof(r->hdr),
+					 VRING_DESC_F_NEXT, d->desc[i].next};
 	i = d->desc[i].next;
 	for (uint32_t done = 0; done < len; done += d->seg_size) {
 		uint32_t piece = len - done < d->seg_size ? len - done : d->seg_size;
 
-		d->desc[i] = (struct virtq_desc){(uint64_t)(uintptr_t)buf + done, piece,
+		d->desc[i] = (struct vring_desc){(uint64_t)(uintptr_t)buf + done, piece,
 						 data_flags, d->desc[i].next};
 		i = d->desc[i].next;
 	}
-	d->desc[i] = (struct virtq_desc){(uint64_t)(uintptr_t)&r->status, 1,
-					 VIRTQ_DESC_F_WRITE, d->desc[i].next};
+	d->desc[i] = (struct vring_desc){(uint64_t)(uintptr_t)&r->status, 1,
+					 VRING_DESC_F_WRITE, d->desc[i].next};
 	d->free_head = d->desc[i].next;
 	d->num_free = (uint16_t)(d->num_free - n);
 	d->inflight[head] = r;
@@ -530,7 +513,7 @@ int vblk_rw(struct vblk *d, struct vblk_req *r, enum vblk_type type, uint64_t of
 	}
 	n = (uint16_t)(2 + nseg);
 	r->hdr.type = type;
-	r->hdr.reserved = 0;
+	r->hdr.ioprio = 0;
 	r->hdr.sector = offset / VBLK_SECTOR;
 	r->status = 0xff;
 	r->done = 0;
@@ -554,7 +537,7 @@ int vblk_rw(struct vblk *d, struct vblk_req *r, enum vblk_type type, uint64_t of
 
 	/* The index store before the flags load (a store-load order). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!(__atomic_load_n(&d->used[0], __ATOMIC_RELAXED) & VIRTQ_USED_F_NO_NOTIFY)) {
+	if (!(__atomic_load_n(&d->used[0], __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY)) {
 		*d->notify = 0;              /* queue 0; the exit */
 		r->notifies++;
 	} else {

@@ -1,11 +1,22 @@
 /*
- * libc.h - the guest's tiny C library (lib/), shared by ring 0 and ring 3.
- * Built with general registers only, so ring 0 may call all of it; the one
- * piece that needs floating point, printing doubles, lives in ring 3
- * (user/format_double.c) and is reached through format_double().
+ * libc.h - the guest's tiny C library (lib/), for ring 0 and ring 3.
+ *
+ * lib/ is built once per ring, with -DGUEST_RING=0 or 3 (see the
+ * Makefile), and each ring links its own copy: ring 0's with general
+ * registers only, ring 3's as the rest of ring 3 is built.  So ring-0 code
+ * never runs ring-3 code.  The one piece that needs floating point,
+ * printf's %f %e %g, exists only in ring 3: ring 3's vsnprintf hands those
+ * conversions to printf_float() (below), which ring 3 supplies
+ * (user/printf_float.c); ring 0's vsnprintf has no such case and prints
+ * the conversion unformatted ("%f"), as it does any conversion it does not
+ * know (ring-0 code cannot pass a double anyway: -mgeneral-regs-only).
  */
 #ifndef GUEST_LIBC_H
 #define GUEST_LIBC_H
+
+#if !defined(GUEST_RING) || (GUEST_RING != 0 && GUEST_RING != 3)
+#error "GUEST_RING must be 0 or 3 (the Makefile passes -DGUEST_RING=...)"
+#endif
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -42,13 +53,17 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Formats one double for %f %e %g (ring 3 only; see above).  `spec` holds
- * the conversion letter and its flags as parsed by vsnprintf. */
+/* One conversion as vsnprintf parsed it: the letter, its flags. */
 struct format_spec {
 	char conv;
 	int width, precision;   /* precision -1: not given */
 	bool left, plus, space, zero, alt;
 };
-int format_double(char *buf, size_t size, const struct format_spec *spec, va_list *ap);
+
+#if GUEST_RING == 3
+/* The hook for %f %F %e %E %g %G (ring 3 only; see above): formats the
+ * double that *ap holds next into buf, returns its length. */
+int printf_float(char *buf, size_t size, const struct format_spec *spec, va_list *ap);
+#endif
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * printf.c - vsnprintf for the guest: %d %i %u %x %X %o %p %s %c %%, with
  * flags (- + space 0 #), width, precision and the length modifiers hh h l
- * ll z t j.  %f %e %g are handed to format_double() (ring 3).
+ * ll z t j.  In ring 3's build, %f %F %e %E %g %G are handed to the
+ * printf_float() hook (user/printf_float.c); ring 0's build has no floating
+ * point and prints them as unknown conversions, unformatted (libc.h).
  */
 #include "libc.h"
 
@@ -172,6 +174,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 			put_padded(&o, &c, 1, &sp);
 			break;
 		}
+#if GUEST_RING == 3
 		case 'f':
 		case 'F':
 		case 'e':
@@ -179,12 +182,13 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 		case 'g':
 		case 'G': {
 			char tmp[64];
-			int n = format_double(tmp, sizeof(tmp), &sp, &ap);
+			int n = printf_float(tmp, sizeof(tmp), &sp, &ap);
 
 			for (int i = 0; i < n && i < (int)sizeof(tmp) - 1; i++)
 				put(&o, tmp[i]);
 			break;
 		}
+#endif
 		case '%':
 			put(&o, '%');
 			break;

@@ -239,7 +239,7 @@ uint64_t bench_rand_u64(struct bench_thread *t);
 void bench_rand_seed(struct bench_thread *t, uint64_t seed);
 double bench_rand_double(struct bench_thread *t);   /* in [0, 1) */
 
-/* ---- tests (guest/tests) ------------------------------------------------------ */
+/* ---- tests (guest/workloads) -------------------------------------------------- */
 
 struct guest_test {
 	const char *name;

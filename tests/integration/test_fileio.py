@@ -7,7 +7,7 @@ Each platform (a Guest subclass) boots build/guest.elf with a raw image as
 its virtio-blk disk; FileioTests runs on each (one TestCase per platform).
 The files are disk regions: file i at byte i * stride (stride: the file
 size rounded up to the block size), the layout block in the last 4 KiB of
-the disk (guest/tests/fileio.c)."""
+the disk (guest/workloads/fileio.c)."""
 
 import os
 import shutil

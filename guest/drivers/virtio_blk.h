@@ -11,7 +11,7 @@
  *
  * Completions, two ways (struct vblk.mode):
  *   VBLK_POLL  the waiting thread polls the used ring itself, with
- *              interrupts suppressed (no MSI-X vector, VIRTQ_AVAIL_F_NO_INTERRUPT):
+ *              interrupts suppressed (no MSI-X vector, VRING_AVAIL_F_NO_INTERRUPT):
  *              no system call and no interrupt per request, one exit (the
  *              notify) unless the device asks for none.  Where threads
  *              outnumber vCPUs a waiter yields its vCPU after a short spin.
@@ -28,16 +28,25 @@
 
 #include "pci.h"
 
+/* The device's registers, structures and bits (the kernel's uapi headers,
+ * guest/include/linux/README.md). */
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+
 #define VBLK_QUEUE_MAX 256       /* descriptors used of the device's queue */
 #define VBLK_SECTOR 512          /* virtio-blk addresses 512-byte sectors */
 
 enum vblk_mode { VBLK_POLL, VBLK_IRQ };
 
-enum vblk_type { VBLK_T_IN = 0, VBLK_T_OUT = 1, VBLK_T_FLUSH = 4 };
+enum vblk_type { VBLK_T_IN = VIRTIO_BLK_T_IN, VBLK_T_OUT = VIRTIO_BLK_T_OUT,
+		 VBLK_T_FLUSH = VIRTIO_BLK_T_FLUSH };
 
 /* Request outcomes: the device's status byte, or the driver's own. */
 enum {
-	VBLK_S_OK = 0, VBLK_S_IOERR = 1, VBLK_S_UNSUPP = 2,
+	VBLK_S_OK = VIRTIO_BLK_S_OK, VBLK_S_IOERR = VIRTIO_BLK_S_IOERR,
+	VBLK_S_UNSUPP = VIRTIO_BLK_S_UNSUPP,
 	VBLK_S_TIMEOUT = 0x100,      /* polling: no completion in VBLK_TIMEOUT_S (an
 				      * interrupt-mode wait has no timeout: it sleeps
 				      * in the kernel until the device interrupts) */
@@ -47,10 +56,7 @@ enum {
 
 /* One request slot: a thread owns one and reuses it for each request. */
 struct vblk_req {
-	struct {
-		uint32_t type, reserved;
-		uint64_t sector;
-	} hdr;                       /* read by the device */
+	struct virtio_blk_outhdr hdr;   /* read by the device */
 	volatile uint8_t status;     /* written by the device */
 	volatile uint8_t done;
 	/* What this slot's requests cost, for the report (ring-0 work above
@@ -58,12 +64,6 @@ struct vblk_req {
 	 * asked us to skip, sys_yield calls and SYS_IRQ_WAIT calls. */
 	uint64_t requests, notifies, notifies_skipped, yields, irq_waits;
 } __attribute__((aligned(64)));
-
-struct virtq_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
 
 struct vblk {
 	/* the device */
@@ -84,7 +84,7 @@ struct vblk {
 	volatile uint16_t *notify;
 	/* the split virtqueue */
 	uint16_t qsize;
-	struct virtq_desc *desc;
+	struct vring_desc *desc;
 	volatile uint16_t *avail;    /* flags, idx, ring[qsize] */
 	volatile uint16_t *used;     /* flags, idx, then {u32 id, u32 len}[qsize] */
 	volatile int lock;

@@ -1,9 +1,10 @@
 /*
- * format_double.c - %f, %e and %g for vsnprintf (lib/printf.c), here in
- * ring 3 because it needs floating point.  Correctly rounded for the
- * precisions reports use (up to 9 digits after the point, values up to
- * 2^63): the value is scaled to an integer and rounded half-to-even, as
- * glibc's printf rounds the exact binary value.
+ * printf_float.c - %f, %e and %g for ring 3's vsnprintf: lib/printf.c,
+ * built for ring 3, calls this hook (libc.h says why it lives here: it
+ * needs floating point, which ring 0 does not have).  Correctly rounded
+ * for the precisions reports use (up to 9 digits after the point, values
+ * up to 2^63): the value is scaled to an integer and rounded
+ * half-to-even, as glibc's printf rounds the exact binary value.
  */
 #include "user.h"
 
@@ -61,7 +62,7 @@ static int exp_digits(char *buf, size_t size, double v, int prec, bool upper)
 			e < 0 ? -e : e);
 }
 
-int format_double(char *buf, size_t size, const struct format_spec *sp, va_list *ap)
+int printf_float(char *buf, size_t size, const struct format_spec *sp, va_list *ap)
 {
 	double v = va_arg(*ap, double);
 	char digits[48], sign = 0;

@@ -14,18 +14,13 @@
 
 #include "user.h"
 
+/* Configuration-space offsets and bits: PCI_VENDOR_ID, PCI_COMMAND_MASTER,
+ * PCI_CAP_ID_MSIX ... (the kernel's, guest/include/linux/README.md). */
+#include <linux/pci_regs.h>
+
 struct pci_dev {
 	uint8_t bus, dev, fn;
 	uint16_t vendor, device;
-};
-
-enum {
-	PCI_VENDOR_ID = 0x00, PCI_DEVICE_ID = 0x02, PCI_COMMAND = 0x04, PCI_STATUS = 0x06,
-	PCI_CLASS_REVISION = 0x08, PCI_HEADER_TYPE = 0x0e, PCI_BAR0 = 0x10,
-	PCI_SECONDARY_BUS = 0x19, PCI_SUBSYSTEM_ID = 0x2e, PCI_CAP_PTR = 0x34,
-	PCI_COMMAND_MEMORY = 1 << 1, PCI_COMMAND_MASTER = 1 << 2,
-	PCI_COMMAND_INTX_DISABLE = 1 << 10, PCI_STATUS_CAP_LIST = 1 << 4,
-	PCI_CAP_MSIX = 0x11, PCI_CAP_VENDOR = 0x09,
 };
 
 uint32_t pci_read(const struct pci_dev *d, unsigned offset, unsigned size);
