@@ -9,7 +9,7 @@
  * entry beyond, as the ACPI specification asks.  No interrupt source
  * override: KVM's default routing sends ISA IRQ n to IOAPIC pin n.
  */
-#include "vmm.h"
+#include "boot.h"
 
 #include <string.h>
 

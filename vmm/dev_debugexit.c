@@ -43,4 +43,5 @@ static int debug_exit_setup(struct vm *vm, const struct vmm_config *cfg, char *e
 	return io_register(&vm->io, &r, errbuf, errlen);
 }
 
-VMM_DEVICE(debug_exit, .name = "debug-exit", .setup = debug_exit_setup);
+VMM_DEVICE(debug_exit, .name = "debug-exit", .level = VMM_INIT_CORE,
+	   .setup = debug_exit_setup);

@@ -11,6 +11,8 @@
  */
 #include "vmm.h"
 
+#include "options.h"
+
 #include <string.h>
 #include <unistd.h>
 
@@ -178,7 +180,7 @@ static int serial_setup(struct vm *vm, const struct vmm_config *cfg, char *errbu
 	return io_register(&vm->io, &r, errbuf, errlen);
 }
 
-static void serial_teardown(struct vm *vm)
+static void serial_stop(struct vm *vm)
 {
 	(void)vm;
 	pthread_mutex_lock(&com1.lock);
@@ -186,4 +188,6 @@ static void serial_teardown(struct vm *vm)
 	pthread_mutex_unlock(&com1.lock);
 }
 
-VMM_DEVICE(serial, .name = "serial", .setup = serial_setup, .teardown = serial_teardown);
+/* The console: set up first, flushed last. */
+VMM_DEVICE(serial, .name = "serial", .level = VMM_INIT_CORE, .setup = serial_setup,
+	   .stop = serial_stop);

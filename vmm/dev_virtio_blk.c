@@ -3,14 +3,11 @@
  * one PCI function each (1af4:1042) on the modern virtio-pci transport.
  *
  * Threads: no request is served on a vCPU thread.  Each disk has an I/O
- * thread ("blk N") that sleeps in poll() on an eventfd which KVM signals
- * itself when the guest writes the queue's doorbell (KVM_IOEVENTFD on the
- * notify address, moved with the BAR), so a notify costs the guest no exit
- * to vmm.  On each wake-up it takes every available request, serves them
- * with preadv/pwritev/fdatasync, publishes them in the used ring and sends
- * at most one interrupt - an MSI-X message through KVM_IRQFD on a GSI whose
- * MSI route follows the guest's MSI-X table - unless the driver set
- * VIRTQ_AVAIL_F_NO_INTERRUPT (a polling driver gets none).
+ * thread ("blk N", virtio_kvm.c) woken by KVM when the guest writes the
+ * queue's doorbell.  On each wake-up blk_serve() takes every available
+ * request, serves them with preadv/pwritev/fdatasync, publishes them in the
+ * used ring and sends at most one interrupt per batch, unless the driver
+ * set VRING_AVAIL_F_NO_INTERRUPT (a polling driver gets none).
  *
  * Requests are parsed without assumptions about framing (VIRTIO 1.x
  * 2.6.4): the 16-byte header is the first 16 device-readable bytes, the
@@ -26,26 +23,110 @@
  * requests whose buffers are not 512-byte aligned go through an aligned
  * bounce buffer.
  */
+#include "virtio_blk.h"
+
 #include "vmm.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <poll.h>
+#include <linux/virtio_ids.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define SECTOR 512
-#define BLK_CONFIG_LEN 0x24      /* up to and including writeback/num_queues */
+/* struct virtio_blk_config up to and including num_queues */
+#define BLK_CONFIG_LEN (offsetof(struct virtio_blk_config, num_queues) + 2)
 #define BLK_BATCH 64             /* requests between interrupts at most */
 #define DIRECT_ALIGN 4096
 
 static const uint8_t qcow_magic[4] = {'Q', 'F', 'I', 0xfb};
+
+/* ---- the command line: --disk ------------------------------------------------ */
+
+static struct disk_config disk_cfg[VMM_MAX_DISKS];
+static unsigned ndisk_cfg;
+
+int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
+		      size_t errlen)
+{
+	const char *comma = strchr(arg, ',');
+	size_t plen = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	memset(disk, 0, sizeof(*disk));
+	if (plen == 0) {
+		snprintf(errbuf, errlen, "no file name before the options");
+		return -1;
+	}
+	while (comma) {
+		const char *word = comma + 1;
+		size_t n;
+
+		comma = strchr(word, ',');
+		n = comma ? (size_t)(comma - word) : strlen(word);
+		if (n == 6 && !strncmp(word, "direct", 6)) {
+			disk->direct = true;
+		} else if (n == 8 && !strncmp(word, "readonly", 8)) {
+			disk->readonly = true;
+		} else if (n == 10 && !strncmp(word, "format=raw", 10)) {
+			/* the default */
+		} else if (n == 12 && !strncmp(word, "format=qcow2", 12)) {
+			snprintf(errbuf, errlen, "qcow2 images are not supported; convert to "
+				 "raw with: qemu-img convert -O raw %.*s DISK.raw", (int)plen, arg);
+			return -1;
+		} else if (n >= 7 && !strncmp(word, "format=", 7)) {
+			snprintf(errbuf, errlen, "unknown format '%.*s' (raw is supported)",
+				 (int)(n - 7), word + 7);
+			return -1;
+		} else {
+			snprintf(errbuf, errlen, "unknown disk option '%.*s' (expected direct, "
+				 "readonly or format=raw)", (int)n, word);
+			return -1;
+		}
+	}
+	disk->path = strndup(arg, plen);
+	if (!disk->path) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+unsigned blk_disk_configs(const struct disk_config **disks)
+{
+	*disks = disk_cfg;
+	return ndisk_cfg;
+}
+
+static int blk_option(int code, const char *arg, char *errbuf, size_t errlen)
+{
+	char why[320];
+
+	(void)code;   /* only --disk */
+	if (ndisk_cfg == VMM_MAX_DISKS) {
+		snprintf(errbuf, errlen, "--disk '%s': at most %d disks", arg, VMM_MAX_DISKS);
+		return -1;
+	}
+	if (disk_option_parse(arg, &disk_cfg[ndisk_cfg], why, sizeof(why))) {
+		snprintf(errbuf, errlen, "--disk '%s': %s", arg, why);
+		return -1;
+	}
+	ndisk_cfg++;
+	return 0;
+}
+
+static void blk_free_options(void)
+{
+	for (unsigned i = 0; i < ndisk_cfg; i++) {
+		free(disk_cfg[i].path);
+		disk_cfg[i].path = NULL;
+	}
+	ndisk_cfg = 0;
+}
 
 /* ---- opening a disk ------------------------------------------------------ */
 
@@ -96,10 +177,11 @@ int blk_open(struct blk_dev *b, const struct disk_config *disk,
 	int flags = (disk->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	const char *base;
 
+	struct virtio_blk_config config = {0};
+
 	memset(b, 0, sizeof(*b));
-	b->fd = b->notify_fd = b->stop_fd = -1;
-	for (unsigned v = 0; v < VIRTIO_PCI_MSIX_VECTORS; v++)
-		b->irq_fd[v] = -1;
+	b->fd = -1;
+	virtio_kvm_init(&b->kvm);
 	if (probe_file(disk->path, &bytes, errbuf, errlen))
 		return -1;
 	if (disk->direct)
@@ -129,17 +211,18 @@ int blk_open(struct blk_dev *b, const struct disk_config *disk,
 	snprintf(b->serial, sizeof(b->serial), "%.20s", base ? base + 1 : disk->path);
 
 	features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
-		   (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_F_EVENT_IDX);
+		   (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_RING_F_EVENT_IDX);
 	if (b->readonly)
 		features |= 1ull << VIRTIO_BLK_F_RO;
-	virtio_pci_init(&b->vp, mem, 2, 0x0180, features, 1, VIRTIO_BLK_QUEUE_SIZE,
+	virtio_pci_init(&b->vp, mem, VIRTIO_ID_BLOCK, 0x0180, features, 1, VIRTIO_BLK_QUEUE_SIZE,
 			BLK_CONFIG_LEN);
 	b->vp.opaque = b;
 	snprintf(b->name, sizeof(b->name), "virtio-blk");
 	b->vp.func.name = b->name;
-	le_put(&b->vp.devcfg[0x00], 8, b->capacity);
-	le_put(&b->vp.devcfg[0x0c], 4, VIRTIO_BLK_SEG_MAX);
-	le_put(&b->vp.devcfg[0x14], 4, SECTOR);         /* blk_size */
+	config.capacity = htole64(b->capacity);
+	config.seg_max = htole32(VIRTIO_BLK_SEG_MAX);
+	config.blk_size = htole32(SECTOR);
+	memcpy(b->vp.devcfg, &config, BLK_CONFIG_LEN);
 	return 0;
 }
 
@@ -152,8 +235,9 @@ void blk_close(struct blk_dev *b)
 
 /* ---- requests ------------------------------------------------------------ */
 
-/* Copies `len` bytes starting `skip` bytes into the iovec into buf. */
-static void iov_gather(const struct iovec *iov, unsigned n, uint64_t skip, uint8_t *buf,
+/* Copies `len` bytes starting `skip` bytes into the iovec into buf.  (iov
+ * is not const: gcc 12 then warns that rd[] may be unset when n is 0.) */
+static void iov_gather(struct iovec *iov, unsigned n, uint64_t skip, uint8_t *buf,
 		       uint64_t len)
 {
 	for (unsigned i = 0; i < n && len; i++) {
@@ -253,7 +337,8 @@ int blk_handle_chain(struct blk_dev *b, struct virtq_chain *c, uint32_t *len)
 	struct iovec rd[VIRTQ_MAX_SIZE], wr[VIRTQ_MAX_SIZE];
 	unsigned nrd = 0, nwr = 0;
 	struct virtq_buf *last;
-	uint8_t hdr[16], *status;
+	struct virtio_blk_outhdr hdr;
+	uint8_t *status;
 	uint64_t data_len, sector;
 	uint32_t type;
 	int st = VIRTIO_BLK_S_OK, err = 0;
@@ -282,9 +367,9 @@ int blk_handle_chain(struct blk_dev *b, struct virtq_chain *c, uint32_t *len)
 			rd[nrd++] = v;
 	}
 	wr[nwr - 1].iov_len--;   /* the status byte is not data */
-	iov_gather(rd, nrd, 0, hdr, sizeof(hdr));
-	type = le_get(hdr, 4);
-	sector = le_get(hdr + 8, 4) | (uint64_t)le_get(hdr + 12, 4) << 32;
+	iov_gather(rd, nrd, 0, (uint8_t *)&hdr, sizeof(hdr));
+	type = le32toh(hdr.type);
+	sector = le64toh(hdr.sector);
 
 	/* Drop the header from the readable side for OUT's data. */
 	unsigned first = 0;
@@ -341,7 +426,7 @@ int blk_handle_chain(struct blk_dev *b, struct virtq_chain *c, uint32_t *len)
 		}
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
-		uint8_t id[20] = {0};
+		uint8_t id[VIRTIO_BLK_ID_BYTES] = {0};
 		uint64_t n = c->write_bytes - 1 < sizeof(id) ? c->write_bytes - 1 : sizeof(id);
 
 		s->get_ids++;
@@ -423,171 +508,120 @@ int blk_process_queue(struct blk_dev *b, unsigned budget)
 	return done;
 }
 
-/* ---- KVM plumbing and the I/O thread ----------------------------------------- */
-
-static void hook_ioeventfd(struct virtio_pci *vp, unsigned q, uint64_t gpa, bool assign)
-{
-	struct blk_dev *b = vp->opaque;
-
-	(void)q;   /* one queue, one eventfd */
-	if (kvm_ioeventfd(b->vm, b->notify_fd, gpa, assign) < 0)
-		vmm_error("%s: cannot %s the doorbell at 0x%llx: %s (notifies now exit "
-			  "to vmm)", b->name, assign ? "register" : "remove",
-			  (unsigned long long)gpa, strerror(errno));
-}
-
-static void hook_kick(struct virtio_pci *vp, unsigned q)
-{
-	struct blk_dev *b = vp->opaque;
-	uint64_t one = 1;
-
-	(void)q;
-	if (write(b->notify_fd, &one, sizeof(one)) < 0)
-		vmm_error("%s: cannot wake its I/O thread: %s", b->name, strerror(errno));
-}
-
-static void hook_msi(struct virtio_pci *vp, unsigned v, uint64_t addr, uint32_t data)
-{
-	struct blk_dev *b = vp->opaque;
-	uint64_t one = 1;
-
-	/* Re-route only when the guest changed the message. */
-	if (!b->route_valid[v] || b->routed[v].addr_lo != (uint32_t)addr ||
-	    b->routed[v].addr_hi != (uint32_t)(addr >> 32) || b->routed[v].data != data) {
-		if (kvm_set_msi_route(b->vm, b->gsi[v], addr, data) < 0) {
-			vmm_error("%s: cannot route MSI-X vector %u: %s", b->name, v,
-				  strerror(errno));
-			return;
-		}
-		b->routed[v] = (struct msix_entry){(uint32_t)addr, (uint32_t)(addr >> 32), data, 0};
-		b->route_valid[v] = true;
-	}
-	if (b->stats)
-		b->stats->interrupts++;
-	if (write(b->irq_fd[v], &one, sizeof(one)) < 0)
-		vmm_error("%s: cannot raise MSI-X vector %u: %s", b->name, v, strerror(errno));
-}
-
-static void *io_thread(void *arg)
-{
-	struct blk_dev *b = arg;
-
-	for (;;) {
-		struct pollfd fds[2] = {{b->notify_fd, POLLIN, 0}, {b->stop_fd, POLLIN, 0}};
-		uint64_t n;
-
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (fds[1].revents)
-			break;
-		if (!(fds[0].revents & POLLIN) || read(b->notify_fd, &n, sizeof(n)) != sizeof(n))
-			continue;
-		if (b->stats)
-			b->stats->notifies++;
-		while (blk_process_queue(b, BLK_BATCH) == BLK_BATCH)
-			;
-	}
-	return NULL;
-}
+/* ---- the device: set-up, I/O thread, counters ------------------------------------ */
 
 static struct blk_dev *disks[VMM_MAX_DISKS];
+static struct disk_stats disk_stats[VMM_MAX_DISKS];
 static unsigned ndisks;
 
-static int blk_start(struct vm *vm, struct blk_dev *b, char *errbuf, size_t errlen)
+/* The queue handler virtio_kvm.c calls after each doorbell. */
+static void blk_serve(struct virtio_pci *vp)
 {
-	struct pci_bus *bus = pci_bus_get(vm, errbuf, errlen);
-	int err;
+	struct blk_dev *b = vp->opaque;
 
-	if (!bus)
-		return -1;
-	b->vm = vm;
-	b->vp.hooks = (struct virtio_pci_hooks){
-		.ioeventfd = hook_ioeventfd, .kick = hook_kick, .msi = hook_msi,
-	};
-	b->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	b->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (b->notify_fd < 0 || b->stop_fd < 0) {
-		snprintf(errbuf, errlen, "%s: eventfd: %s", b->name, strerror(errno));
-		return -1;
-	}
-	for (unsigned v = 0; v < VIRTIO_PCI_MSIX_VECTORS; v++) {
-		int gsi = kvm_alloc_msi_gsi(vm);
-
-		b->irq_fd[v] = eventfd(0, EFD_CLOEXEC);
-		if (gsi < 0 || b->irq_fd[v] < 0) {
-			snprintf(errbuf, errlen, "%s: no interrupt line left for MSI-X", b->name);
-			return -1;
-		}
-		b->gsi[v] = (unsigned)gsi;
-		if (kvm_irqfd(vm, b->irq_fd[v], b->gsi[v], true) < 0) {
-			snprintf(errbuf, errlen, "%s: KVM_IRQFD failed: %s", b->name,
-				 strerror(errno));
-			return -1;
-		}
-	}
-	if (pci_plug(bus, &b->vp.func, errbuf, errlen))
-		return -1;
-	err = pthread_create(&b->thread, NULL, io_thread, b);
-	if (err) {
-		snprintf(errbuf, errlen, "%s: cannot start its I/O thread: %s", b->name,
-			 strerror(err));
-		return -1;
-	}
-	b->thread_started = true;
-	char tname[16];
-
-	snprintf(tname, sizeof(tname), "blk %u", (unsigned)(b->stats - vm->disk_stats));
-	pthread_setname_np(b->thread, tname);
-	return 0;
+	while (blk_process_queue(b, BLK_BATCH) == BLK_BATCH)
+		;
 }
 
 static int blk_setup(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
 {
-	for (unsigned i = 0; i < cfg->ndisks; i++) {
+	(void)cfg;   /* the disks are this device's own options */
+	for (unsigned i = 0; i < ndisk_cfg; i++) {
 		struct blk_dev *b = calloc(1, sizeof(*b));
+		char tname[16];
 
 		if (!b) {
 			snprintf(errbuf, errlen, "out of memory for disk %u", i);
 			return -1;
 		}
-		if (blk_open(b, &cfg->disks[i], &vm->mem, &vm->disk_stats[i], errbuf, errlen)) {
+		if (blk_open(b, &disk_cfg[i], &vm->mem, &disk_stats[i], errbuf, errlen)) {
 			free(b);
 			return -1;
 		}
 		disks[ndisks++] = b;
-		vm->ndisks = ndisks;
 		snprintf(b->name, sizeof(b->name), "virtio-blk%u", i);
-		if (blk_start(vm, b, errbuf, errlen))
+		snprintf(tname, sizeof(tname), "blk %u", i);
+		if (virtio_kvm_start(&b->kvm, vm, &b->vp, blk_serve, tname, errbuf, errlen))
 			return -1;
 	}
 	return 0;
 }
 
+static void blk_stop(struct vm *vm)
+{
+	(void)vm;
+	for (unsigned i = 0; i < ndisks; i++)
+		virtio_kvm_stop(&disks[i]->kvm);
+}
+
 static void blk_teardown(struct vm *vm)
 {
-	uint64_t one = 1;
-
-	(void)vm;
+	blk_stop(vm);   /* after a failed set-up, nothing stopped it yet */
 	for (unsigned i = 0; i < ndisks; i++) {
-		struct blk_dev *b = disks[i];
-
-		if (b->thread_started) {
-			if (write(b->stop_fd, &one, sizeof(one)) < 0)
-				vmm_error("%s: cannot stop its I/O thread", b->name);
-			pthread_join(b->thread, NULL);
-			b->thread_started = false;
-		}
-		blk_close(b);
-		for (unsigned v = 0; v < VIRTIO_PCI_MSIX_VECTORS; v++)
-			if (b->irq_fd[v] >= 0)
-				close(b->irq_fd[v]);
-		if (b->notify_fd >= 0)
-			close(b->notify_fd);
-		if (b->stop_fd >= 0)
-			close(b->stop_fd);
-		/* The PCI bus still points at b->vp.func: the block stays
-		 * allocated until the process exits. */
+		blk_close(disks[i]);
+		virtio_kvm_close(&disks[i]->kvm);
+		/* The PCI bus still points at disks[i]->vp.func: the block
+		 * stays allocated until the process exits. */
 	}
 }
 
-VMM_DEVICE(virtio_blk, .name = "virtio-blk", .setup = blk_setup, .teardown = blk_teardown);
+static void blk_print_stats(const struct vm *vm, FILE *out)
+{
+	(void)vm;
+	for (unsigned i = 0; i < ndisks; i++) {
+		const struct disk_stats *d = &disk_stats[i];
+		const struct virtio_kvm *k = &disks[i]->kvm;
+
+		fprintf(out, "vmm: disk %u (%s): %llu reads (%.1f MiB), %llu writes (%.1f MiB), "
+			"%llu flushes, %llu other, %llu errors (%llu bad chains); "
+			"%llu wake-ups, %llu interrupts, %.3f ms in host I/O\n", i,
+			d->path ? d->path : "?", (unsigned long long)d->reads,
+			d->read_bytes / (double)MIB, (unsigned long long)d->writes,
+			d->write_bytes / (double)MIB, (unsigned long long)d->flushes,
+			(unsigned long long)(d->get_ids + d->unsupported),
+			(unsigned long long)d->errors, (unsigned long long)d->bad_chains,
+			(unsigned long long)k->notifies, (unsigned long long)k->interrupts,
+			d->ns_total / 1e6);
+	}
+}
+
+static void blk_write_json(const struct vm *vm, FILE *f)
+{
+	(void)vm;
+	fputs(",\"disks\":[", f);
+	for (unsigned i = 0; i < ndisks; i++) {
+		const struct disk_stats *d = &disk_stats[i];
+		const struct virtio_kvm *k = &disks[i]->kvm;
+
+		fprintf(f, "%s{\"path\":", i ? "," : "");
+		json_put_string(f, d->path ? d->path : "");
+		fprintf(f, ",\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,\"get_ids\":%llu,"
+			"\"unsupported\":%llu,\"read_bytes\":%llu,\"write_bytes\":%llu,"
+			"\"errors\":%llu,\"bad_chains\":%llu,\"notifies\":%llu,"
+			"\"interrupts\":%llu,\"host_io_ms\":%.3f}",
+			(unsigned long long)d->reads, (unsigned long long)d->writes,
+			(unsigned long long)d->flushes, (unsigned long long)d->get_ids,
+			(unsigned long long)d->unsupported, (unsigned long long)d->read_bytes,
+			(unsigned long long)d->write_bytes, (unsigned long long)d->errors,
+			(unsigned long long)d->bad_chains, (unsigned long long)k->notifies,
+			(unsigned long long)k->interrupts, d->ns_total / 1e6);
+	}
+	fputs("]", f);
+}
+
+static const struct option blk_options[] = {
+	{"disk", required_argument, NULL, 'd'},
+	{NULL, 0, NULL, 0},
+};
+
+VMM_DEVICE(virtio_blk, .name = "virtio-blk", .level = VMM_INIT_DEV,
+	   .options = blk_options, .shortopts = "d:",
+	   .usage =
+	"  -d, --disk FILE[,direct][,readonly][,format=raw]\n"
+	"                       a raw disk image or block device as a virtio-blk\n"
+	"                       PCI disk (repeatable, up to 8); direct: O_DIRECT,\n"
+	"                       readonly: writes fail.  qcow2 is not read: convert\n"
+	"                       it with qemu-img convert -O raw IN.qcow2 OUT.raw\n",
+	   .parse_option = blk_option, .free_options = blk_free_options,
+	   .setup = blk_setup, .stop = blk_stop, .teardown = blk_teardown,
+	   .print_stats = blk_print_stats, .write_json = blk_write_json);

@@ -4,8 +4,9 @@
  * vmm.h); the exit loop looks the address up here.  The table is small and
  * fixed after setup, so a linear scan is both simplest and fastest.
  */
-#include "vmm.h"
+#include "io.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *space_name(enum io_space s)

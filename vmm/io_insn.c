@@ -9,7 +9,7 @@
  * Pure byte decoding, no KVM and no Capstone, so it can be unit-tested and
  * fuzzed: the bytes are the guest's and may be anything, or unreadable.
  */
-#include "vmm.h"
+#include "io.h"
 
 #include <string.h>
 

@@ -304,7 +304,7 @@ int kvm_check(FILE *out, char *errbuf, size_t errlen)
 	return 0;
 }
 
-/* ---- interrupt routing and eventfds (virtio-blk) ------------------------- */
+/* ---- interrupt routing and eventfds (for virtio_kvm.c) -------------------- */
 
 /* KVM_SET_GSI_ROUTING replaces the whole table, so ours starts as a copy
  * of KVM's default: GSI 0-15 to the PIC and the IOAPIC, 16-23 to the

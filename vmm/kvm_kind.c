@@ -42,7 +42,7 @@
  * Hyper-V "Microsoft Hv", VMware "VMwareVMware".  A PVM-style KVM is pvm
  * whatever it runs on (it usually runs in a cloud VM).
  */
-#include "vmm.h"
+#include "kvm.h"
 
 #include <cpuid.h>
 #include <errno.h>

@@ -11,10 +11,13 @@
  * The image is untrusted input: every offset, size and address is checked
  * before use, with sums written so they cannot overflow.
  */
-#include "vmm.h"
+#include "boot.h"
+
+#include "error.h"
 
 #include <elf.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MB_HEADER_MAGIC 0x1BADB002u

@@ -4,6 +4,8 @@
  */
 #include "vmm.h"
 
+#include "options.h"
+
 #include <stdlib.h>
 #include <string.h>
 

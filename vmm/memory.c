@@ -6,9 +6,10 @@
  * free for the LAPIC, IOAPIC and PCI BARs, as on a PC (and as QEMU's pc
  * machine does, so the guest sees the same map under both).
  */
-#include "vmm.h"
+#include "memory.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>

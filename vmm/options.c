@@ -4,9 +4,15 @@
  *   vmm [options] GUEST.elf [guest command line ...]
  *
  * Parsing stops at the guest file (getopt's "+"), so everything after it -
- * `cpu --threads=2 run` - belongs to the guest untouched.  No function here
- * exits or touches KVM, so all of it is unit-tested.
+ * `cpu --threads=2 run` - belongs to the guest untouched.  The getopt_long
+ * table is the core options below plus every device's own (struct
+ * vmm_device: options, shortopts, usage, parse_option), so a device adds
+ * an option without touching this file.  No function here exits or touches
+ * KVM, so all of it is unit-tested.
  */
+#include "options.h"
+
+#include "boot.h"
 #include "vmm.h"
 
 #include "../isolation/cpulist.h"
@@ -23,7 +29,8 @@
 #define ABSOLUTE_MAX_VCPUS 4096   /* KVM's own limit is checked later */
 #define MAX_TIMEOUT_S 1000000     /* 11.6 days */
 
-static const char usage_text[] =
+/* --help: the core options around the devices' lines (print_usage). */
+static const char usage_head[] =
 	"Usage: vmm [options] GUEST.elf [guest command line ...]\n"
 	"\n"
 	"Boots a Multiboot 1 kernel (ELF32 or ELF64) on KVM.  Everything after\n"
@@ -34,12 +41,9 @@ static const char usage_text[] =
 	"  -c, --smp N          number of vCPUs (default 1; up to KVM's limit)\n"
 	"  -m, --mem SIZE       guest RAM, with suffix K, M, G or T; a bare number\n"
 	"                       is MiB, as in QEMU (default 512M)\n"
-	"  -p, --pin CPULIST    run vCPU i on the i-th host CPU of CPULIST (0-3,6)\n"
-	"  -d, --disk FILE[,direct][,readonly][,format=raw]\n"
-	"                       a raw disk image or block device as a virtio-blk\n"
-	"                       PCI disk (repeatable, up to 8); direct: O_DIRECT,\n"
-	"                       readonly: writes fail.  qcow2 is not read: convert\n"
-	"                       it with qemu-img convert -O raw IN.qcow2 OUT.raw\n"
+	"  -p, --pin CPULIST    run vCPU i on the i-th host CPU of CPULIST (0-3,6)\n";
+
+static const char usage_tail[] =
 	"      --hugepages      back guest RAM with hugetlbfs pages (default:\n"
 	"                       anonymous memory with MADV_HUGEPAGE)\n"
 	"  -t, --timeout SEC    stop the guest after SEC seconds (status 124)\n"
@@ -138,72 +142,121 @@ static char *join_guest_args(const char *guest, int argc, char **argv,
 	return line;
 }
 
-int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
-		      size_t errlen)
+enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK, OPT_TIMESTAMPS };
+
+#define CORE_SHORTOPTS "c:m:p:t:sj:hV"
+#define MAX_LONGOPTS 64
+#define MAX_SHORTOPTS 64
+
+static const struct option core_longopts[] = {
+	{"smp", required_argument, NULL, 'c'},
+	{"mem", required_argument, NULL, 'm'},
+	{"pin", required_argument, NULL, 'p'},
+	{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+	{"timeout", required_argument, NULL, 't'},
+	{"stats", no_argument, NULL, 's'},
+	{"trace", no_argument, NULL, OPT_TRACE},
+	{"check", no_argument, NULL, OPT_CHECK},
+	{"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
+	{"json", required_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+};
+
+/* The getopt tables: the core's options, then each device's; a device
+ * option that clashes with one already there is an error (of vmm's). */
+struct option_tables {
+	struct option longopts[MAX_LONGOPTS];
+	char shortopts[MAX_SHORTOPTS];   /* "+:" then getopt's letters and colons */
+	char letters[MAX_SHORTOPTS];     /* the letters alone */
+	const struct vmm_device *owner[MAX_LONGOPTS];   /* NULL: core */
+	unsigned nlong;
+};
+
+static bool add_long(struct option_tables *t, const struct option *o,
+		     const struct vmm_device *owner)
 {
-	const char *comma = strchr(arg, ',');
-	size_t plen = comma ? (size_t)(comma - arg) : strlen(arg);
+	for (unsigned i = 0; i < t->nlong; i++)
+		if (!strcmp(t->longopts[i].name, o->name) || t->longopts[i].val == o->val)
+			return false;
+	if (t->nlong + 1 >= MAX_LONGOPTS)
+		return false;
+	t->owner[t->nlong] = owner;
+	t->longopts[t->nlong++] = *o;
+	return true;
+}
 
-	memset(disk, 0, sizeof(*disk));
-	if (plen == 0) {
-		snprintf(errbuf, errlen, "no file name before the options");
-		return -1;
-	}
-	while (comma) {
-		const char *word = comma + 1;
-		size_t n;
+static int build_tables(struct option_tables *t, char *errbuf, size_t errlen)
+{
+	const struct vmm_device *const *devs;
+	unsigned ndevs = 0;
 
-		comma = strchr(word, ',');
-		n = comma ? (size_t)(comma - word) : strlen(word);
-		if (n == 6 && !strncmp(word, "direct", 6)) {
-			disk->direct = true;
-		} else if (n == 8 && !strncmp(word, "readonly", 8)) {
-			disk->readonly = true;
-		} else if (n == 10 && !strncmp(word, "format=raw", 10)) {
-			/* the default */
-		} else if (n == 12 && !strncmp(word, "format=qcow2", 12)) {
-			snprintf(errbuf, errlen, "qcow2 images are not supported; convert to "
-				 "raw with: qemu-img convert -O raw %.*s DISK.raw", (int)plen, arg);
-			return -1;
-		} else if (n >= 7 && !strncmp(word, "format=", 7)) {
-			snprintf(errbuf, errlen, "unknown format '%.*s' (raw is supported)",
-				 (int)(n - 7), word + 7);
-			return -1;
-		} else {
-			snprintf(errbuf, errlen, "unknown disk option '%.*s' (expected direct, "
-				 "readonly or format=raw)", (int)n, word);
-			return -1;
+	memset(t, 0, sizeof(*t));
+	snprintf(t->shortopts, sizeof(t->shortopts), "+:%s", CORE_SHORTOPTS);
+	for (size_t i = 0; i < sizeof(core_longopts) / sizeof(core_longopts[0]); i++)
+		add_long(t, &core_longopts[i], NULL);
+	devs = vmm_devices(&ndevs);
+	for (unsigned d = 0; d < ndevs; d++) {
+		const struct option *o = devs[d]->options;
+
+		for (; o && o->name; o++) {
+			if (!add_long(t, o, devs[d])) {
+				snprintf(errbuf, errlen, "device %s: option --%s clashes with "
+					 "another", devs[d]->name, o->name);
+				return -1;
+			}
 		}
+		if (devs[d]->shortopts &&
+		    strlen(t->shortopts) + strlen(devs[d]->shortopts) < sizeof(t->shortopts))
+			strcat(t->shortopts, devs[d]->shortopts);
 	}
-	disk->path = strndup(arg, plen);
-	if (!disk->path) {
-		snprintf(errbuf, errlen, "out of memory");
-		return -1;
-	}
+	char *e = t->letters;
+
+	for (const char *s = t->shortopts + 2; *s; s++)
+		if (*s != ':')
+			*e++ = *s;
 	return 0;
+}
+
+/* The device whose option has code c, or NULL. */
+static const struct vmm_device *option_owner(const struct option_tables *t, int c)
+{
+	for (unsigned i = 0; i < t->nlong; i++)
+		if (t->longopts[i].val == c)
+			return t->owner[i];
+	return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+	const struct vmm_device *const *devs;
+	unsigned ndevs = 0;
+
+	fputs(usage_head, out);
+	devs = vmm_devices(&ndevs);
+	for (unsigned d = 0; d < ndevs; d++)
+		if (devs[d]->usage)
+			fputs(devs[d]->usage, out);
+	fputs(usage_tail, out);
+}
+
+static void free_device_options(void)
+{
+	const struct vmm_device *const *devs;
+	unsigned ndevs = 0;
+
+	devs = vmm_devices(&ndevs);
+	for (unsigned d = 0; d < ndevs; d++)
+		if (devs[d]->free_options)
+			devs[d]->free_options();
 }
 
 enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 				  char *errbuf, size_t errlen, FILE *out)
 {
-	enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK, OPT_TIMESTAMPS };
+	static struct option_tables tables;
+	const struct vmm_device *dev;
 	char why[320];
-	static const struct option longopts[] = {
-		{"smp", required_argument, NULL, 'c'},
-		{"mem", required_argument, NULL, 'm'},
-		{"pin", required_argument, NULL, 'p'},
-		{"disk", required_argument, NULL, 'd'},
-		{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
-		{"timeout", required_argument, NULL, 't'},
-		{"stats", no_argument, NULL, 's'},
-		{"trace", no_argument, NULL, OPT_TRACE},
-		{"check", no_argument, NULL, OPT_CHECK},
-		{"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
-		{"json", required_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *pin_list = NULL;
 	unsigned long ul;
 	int c;
@@ -211,11 +264,14 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->vcpus = 1;
 	cfg->mem_bytes = DEFAULT_MEM;
+	free_device_options();   /* what an earlier parse left */
+	if (build_tables(&tables, errbuf, errlen))
+		return OPTIONS_ERROR;
 
 	/* getopt keeps global state; reset it so tests can parse repeatedly. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:c:m:p:t:sj:d:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, tables.shortopts, tables.longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (!parse_uint(optarg, ABSOLUTE_MAX_VCPUS, &ul) || ul == 0) {
@@ -245,18 +301,6 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 			break;
 		case 'p':
 			pin_list = optarg;
-			break;
-		case 'd':
-			if (cfg->ndisks == VMM_MAX_DISKS) {
-				snprintf(errbuf, errlen, "--disk '%s': at most %d disks", optarg,
-					 VMM_MAX_DISKS);
-				return OPTIONS_ERROR;
-			}
-			if (disk_option_parse(optarg, &cfg->disks[cfg->ndisks], why, sizeof(why))) {
-				snprintf(errbuf, errlen, "--disk '%s': %s", optarg, why);
-				return OPTIONS_ERROR;
-			}
-			cfg->ndisks++;
 			break;
 		case OPT_HUGEPAGES:
 			cfg->hugepages = true;
@@ -292,7 +336,7 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 			cfg->json_path = optarg;
 			break;
 		case 'h':
-			fputs(usage_text, out);
+			print_usage(out);
 			return OPTIONS_EXIT_OK;
 		case 'V':
 			fprintf(out, "vmm %s (vmbench)\n", VMM_VERSION);
@@ -302,9 +346,15 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 				 argv[optind - 1]);
 			return OPTIONS_ERROR;
 		default:
+			dev = c != '?' ? option_owner(&tables, c) : NULL;
+			if (dev && dev->parse_option) {
+				if (dev->parse_option(c, optarg, errbuf, errlen))
+					return OPTIONS_ERROR;
+				break;
+			}
 			/* getopt reports a value given to a long flag ("--stats=1")
 			 * as '?' with optopt = that option's code. */
-			if (optopt >= 256 || (optopt && strchr("cmptsjdhV", optopt)))
+			if (optopt >= 256 || (optopt && strchr(tables.letters, optopt)))
 				snprintf(errbuf, errlen, "option '%.*s' takes no value (see --help)",
 					 (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 			else if (optopt)
@@ -353,11 +403,7 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 
 void options_free(struct vmm_config *cfg)
 {
-	for (unsigned i = 0; i < cfg->ndisks; i++) {
-		free(cfg->disks[i].path);
-		cfg->disks[i].path = NULL;
-	}
-	cfg->ndisks = 0;
+	free_device_options();
 	free(cfg->guest_cmdline);
 	free(cfg->pin_cpus);
 	cfg->guest_cmdline = NULL;

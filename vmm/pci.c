@@ -16,6 +16,8 @@
  * registry but answers only where a BAR decodes (elsewhere vmm stops as
  * for any access no device handles); pci_mmio_access() finds that BAR.
  */
+#include "pci.h"
+
 #include "vmm.h"
 
 #include <string.h>
@@ -55,7 +57,7 @@ void pci_func_add_bar(struct pci_func *f, unsigned bar, uint32_t size,
 	f->bars[bar].size = size;
 	f->bars[bar].rw = rw;
 	/* 32-bit, non-prefetchable memory: type bits 0. */
-	put32(&f->wmask[PCI_BAR0 + 4 * bar], ~(size - 1) & ~0xfu);
+	put32(&f->wmask[PCI_BASE_ADDRESS_0 + 4 * bar], ~(size - 1) & ~0xfu);
 }
 
 unsigned pci_add_cap(struct pci_func *f, uint8_t id, const uint8_t *body, unsigned len)
@@ -108,7 +110,7 @@ static struct pci_func *find_func(struct pci_bus *bus, unsigned devfn)
 static uint64_t bar_decode(const struct pci_func *f, unsigned i)
 {
 	uint32_t size = f->bars[i].size;
-	uint64_t addr = le_get(&f->cfg[PCI_BAR0 + 4 * i], 4) & ~0xfu;
+	uint64_t addr = le_get(&f->cfg[PCI_BASE_ADDRESS_0 + 4 * i], 4) & ~0xfu;
 
 	if (!size || !(f->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY) || !addr)
 		return 0;
@@ -119,7 +121,7 @@ static uint64_t bar_decode(const struct pci_func *f, unsigned i)
 
 static void update_decoding(struct pci_func *f)
 {
-	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
 		uint64_t now = bar_decode(f, i);
 
 		if (now == f->bars[i].active)
@@ -141,7 +143,7 @@ int pci_plug(struct pci_bus *bus, struct pci_func *f, char *errbuf, size_t errle
 			 PCI_MAX_DEVICES);
 		return -1;
 	}
-	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
 		uint32_t size = f->bars[i].size;
 
 		if (!size)
@@ -152,7 +154,7 @@ int pci_plug(struct pci_bus *bus, struct pci_func *f, char *errbuf, size_t errle
 				 "MMIO window", f->name, i);
 			return -1;
 		}
-		put32(&f->cfg[PCI_BAR0 + 4 * i], (uint32_t)next);
+		put32(&f->cfg[PCI_BASE_ADDRESS_0 + 4 * i], (uint32_t)next);
 		next += size;
 	}
 	pthread_mutex_lock(&bus->lock);
@@ -203,7 +205,7 @@ static void config_write_locked(struct pci_bus *bus, unsigned devfn, unsigned of
 		uint8_t m = f->wmask[o], b = (uint8_t)(val >> (8 * i));
 
 		f->cfg[o] = (uint8_t)((f->cfg[o] & ~m) | (b & m));
-		if (o == PCI_COMMAND || (o >= PCI_BAR0 && o < PCI_BAR0 + 4 * PCI_NUM_BARS))
+		if (o == PCI_COMMAND || (o >= PCI_BASE_ADDRESS_0 && o < PCI_BASE_ADDRESS_0 + 4 * PCI_STD_NUM_BARS))
 			decoding = true;
 	}
 	if (decoding)
@@ -262,7 +264,7 @@ bool pci_mmio_decodes(struct pci_bus *bus, uint64_t addr, unsigned size)
 
 	pthread_mutex_lock(&bus->lock);
 	for (unsigned n = 0; n < bus->nfuncs && !found; n++)
-		for (unsigned i = 0; i < PCI_NUM_BARS && !found; i++) {
+		for (unsigned i = 0; i < PCI_STD_NUM_BARS && !found; i++) {
 			const struct pci_bar *b = &bus->funcs[n]->bars[i];
 
 			found = b->active && addr >= b->active && addr - b->active < b->size &&
@@ -279,7 +281,7 @@ void pci_mmio_access(struct pci_bus *bus, uint64_t addr, bool is_write, uint8_t 
 	for (unsigned n = 0; n < bus->nfuncs; n++) {
 		struct pci_func *f = bus->funcs[n];
 
-		for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
 			struct pci_bar *b = &f->bars[i];
 
 			if (!b->active || addr < b->active || addr - b->active >= b->size)

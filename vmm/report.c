@@ -8,6 +8,9 @@
  * depth-limited syntax check); anything else is kept as an escaped string
  * under "invalid_results" so the file always parses.
  */
+#include "stats.h"
+
+#include "options.h"
 #include "vmm.h"
 
 #include <ctype.h>
@@ -204,7 +207,7 @@ static void put_string(FILE *f, const char *s, size_t len)
 	fputc('"', f);
 }
 
-static void put_cstring(FILE *f, const char *s)
+void json_put_string(FILE *f, const char *s)
 {
 	if (s)
 		put_string(f, s, strlen(s));
@@ -259,7 +262,7 @@ static void put_counters(FILE *f, const struct vm *vm, const struct exit_counter
 		if (!slots[s].count)
 			continue;
 		fprintf(f, "%s", first ? "" : ",");
-		put_cstring(f, stats_slot_name(vm, s));
+		json_put_string(f, stats_slot_name(vm, s));
 		fprintf(f, ":{\"count\":%llu,\"total_us\":%.1f,\"max_us\":%.1f}",
 			(unsigned long long)slots[s].count, slots[s].ns_total / 1e3,
 			slots[s].ns_max / 1e3);
@@ -316,19 +319,19 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		snprintf(uts.release, sizeof(uts.release), "unknown");
 
 	fputs("{\"schema\":\"vmbench.vmm/1\",\"vmm_version\":\"" VMM_VERSION "\",\"guest\":", f);
-	put_cstring(f, cfg->guest_path);
+	json_put_string(f, cfg->guest_path);
 	fputs(",\"cmdline\":", f);
-	put_cstring(f, cfg->guest_cmdline);
+	json_put_string(f, cfg->guest_cmdline);
 	fputs(",\"host\":{\"cpu\":", f);
-	put_cstring(f, cpu);
+	json_put_string(f, cpu);
 	fprintf(f, ",\"cpus_online\":%ld,\"kernel\":", sysconf(_SC_NPROCESSORS_ONLN));
-	put_cstring(f, uts.release);
+	json_put_string(f, uts.release);
 	/* Which kind of KVM ran the guest (kvm_kind.c), the module behind
 	 * /dev/kvm and the hypervisor the host itself runs under. */
 	fprintf(f, ",\"kvm_kind\":\"%s\",\"kvm_module\":", kvm_kind_name(vm->kvm_kind.kind));
-	put_cstring(f, vm->kvm_kind.module[0] ? vm->kvm_kind.module : NULL);
+	json_put_string(f, vm->kvm_kind.module[0] ? vm->kvm_kind.module : NULL);
 	fputs(",\"hypervisor\":", f);
-	put_cstring(f, vm->kvm_kind.hypervisor[0] ? vm->kvm_kind.hypervisor : NULL);
+	json_put_string(f, vm->kvm_kind.hypervisor[0] ? vm->kvm_kind.hypervisor : NULL);
 	fprintf(f, "},\"config\":{\"vcpus\":%u,\"mem_mib\":%llu,\"hugepages\":%s,"
 		"\"timeout_s\":%g,\"pin\":",
 		vm->nvcpus, (unsigned long long)(cfg->mem_bytes / MIB),
@@ -359,24 +362,7 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		(unsigned long long)rss.peak_kib, (unsigned long long)rss.guest_kib,
 		(unsigned long long)(rss.peak_kib - rss.guest_kib));
 
-	fputs(",\"disks\":[", f);
-	for (unsigned i = 0; i < vm->ndisks; i++) {
-		const struct disk_stats *d = &vm->disk_stats[i];
-
-		fprintf(f, "%s{\"path\":", i ? "," : "");
-		put_cstring(f, d->path ? d->path : "");
-		fprintf(f, ",\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,\"get_ids\":%llu,"
-			"\"unsupported\":%llu,\"read_bytes\":%llu,\"write_bytes\":%llu,"
-			"\"errors\":%llu,\"bad_chains\":%llu,\"notifies\":%llu,"
-			"\"interrupts\":%llu,\"host_io_ms\":%.3f}",
-			(unsigned long long)d->reads, (unsigned long long)d->writes,
-			(unsigned long long)d->flushes, (unsigned long long)d->get_ids,
-			(unsigned long long)d->unsupported, (unsigned long long)d->read_bytes,
-			(unsigned long long)d->write_bytes, (unsigned long long)d->errors,
-			(unsigned long long)d->bad_chains, (unsigned long long)d->notifies,
-			(unsigned long long)d->interrupts, d->ns_total / 1e6);
-	}
-	fputs("]", f);
+	devices_write_json(vm, f);   /* "disks" ... */
 
 	fputs(",\"results\":[", f);
 	bool first = true;
@@ -392,7 +378,7 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		if (json_is_object(vm->results[i], strlen(vm->results[i])))
 			continue;
 		fputs(first ? "" : ",", f);
-		put_cstring(f, vm->results[i]);
+		json_put_string(f, vm->results[i]);
 		first = false;
 	}
 	fputs("]}\n", f);

@@ -3,6 +3,8 @@
  * and the --stats report, in the spirit of Firecracker's metrics: every
  * exit to userspace is counted under its device or KVM exit reason.
  */
+#include "stats.h"
+
 #include "vmm.h"
 
 #include <stdlib.h>
@@ -120,20 +122,7 @@ void stats_print(const struct vm *vm, FILE *out)
 			print_row(out, "all", stats_slot_name(vm, s), &total[s]);
 	fprintf(out, "  %llu exits; %.3f ms inside KVM_RUN over %u vCPUs\n",
 		(unsigned long long)exits, run_ns / 1e6, vm->nvcpus);
-	for (unsigned i = 0; i < vm->ndisks; i++) {
-		const struct disk_stats *d = &vm->disk_stats[i];
-
-		fprintf(out, "vmm: disk %u (%s): %llu reads (%.1f MiB), %llu writes (%.1f MiB), "
-			"%llu flushes, %llu other, %llu errors (%llu bad chains); "
-			"%llu wake-ups, %llu interrupts, %.3f ms in host I/O\n", i,
-			d->path ? d->path : "?", (unsigned long long)d->reads,
-			d->read_bytes / (double)MIB, (unsigned long long)d->writes,
-			d->write_bytes / (double)MIB, (unsigned long long)d->flushes,
-			(unsigned long long)(d->get_ids + d->unsupported),
-			(unsigned long long)d->errors, (unsigned long long)d->bad_chains,
-			(unsigned long long)d->notifies, (unsigned long long)d->interrupts,
-			d->ns_total / 1e6);
-	}
+	devices_print_stats(vm, out);   /* disks ... */
 	struct rss_figures rss;
 	rss_measure(vm, &rss);
 	fprintf(out, "vmm: memory: peak RSS %llu KiB = guest RAM touched %llu KiB + vmm %llu KiB\n",

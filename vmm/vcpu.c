@@ -6,12 +6,14 @@
  * to userspace is one exit, dispatched by vcpu_handle_exit() to the device
  * table (io.c) and counted with its handling time (stats.c).
  *
- * Stopping: whoever decides the VM is done calls vm_request_stop(); main()
- * then sets immediate_exit in every vCPU's kvm_run and sends it SIGUSR1,
- * so a vCPU inside KVM_RUN returns with EINTR and one about to enter it
- * returns at once.
+ * Stopping: whoever decides the VM is done calls vm_request_stop(); vm_run()
+ * (vm.c) then calls vcpu_kick_all(), which sets immediate_exit in every
+ * vCPU's kvm_run and sends it SIGUSR1, so a vCPU inside KVM_RUN returns
+ * with EINTR and one about to enter it returns at once.
  */
 #include "vmm.h"
+
+#include "options.h"
 
 #include <errno.h>
 #include <sched.h>

@@ -19,21 +19,20 @@
  * all of this is unit-tested without /dev/kvm.  The transport lock (vp->lock)
  * nests inside the PCI bus lock.
  */
-#include "vmm.h"
+#include "virtio_pci.h"
 
+#include "error.h"
+
+#include <stddef.h>
 #include <string.h>
 
-#define VIRTIO_PCI_CAP_COMMON_CFG 1
-#define VIRTIO_PCI_CAP_NOTIFY_CFG 2
-#define VIRTIO_PCI_CAP_ISR_CFG 3
-#define VIRTIO_PCI_CAP_DEVICE_CFG 4
-#define VIRTIO_PCI_CAP_PCI_CFG 5
-#define COMMON_LEN 0x38
-#define MSIX_CTRL_ENABLE 0x8000
-#define MSIX_CTRL_MASKALL 0x4000
-#define MSIX_ENTRY_MASKED 1
+/* Register offsets, capability types and MSI-X bits are the kernel's
+ * (<linux/virtio_pci.h>, <linux/pci_regs.h>). */
+#define COMMON_LEN sizeof(struct virtio_pci_common_cfg)
 #define ISR_QUEUE 1
-#define ISR_CONFIG 2
+#define ISR_CONFIG VIRTIO_PCI_ISR_CONFIG
+/* pci_cfg_data of the PCI-config window capability */
+#define CFG_DATA offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)
 
 enum common_field {
 	F_DFSELECT, F_DF, F_GFSELECT, F_GF, F_MSIX_CONFIG, F_NUM_QUEUES, F_STATUS,
@@ -42,22 +41,17 @@ enum common_field {
 };
 
 static const struct { uint8_t off, len; } fields[F_COUNT] = {
-	[F_DFSELECT] = {0x00, 4}, [F_DF] = {0x04, 4}, [F_GFSELECT] = {0x08, 4},
-	[F_GF] = {0x0c, 4}, [F_MSIX_CONFIG] = {0x10, 2}, [F_NUM_QUEUES] = {0x12, 2},
-	[F_STATUS] = {0x14, 1}, [F_GENERATION] = {0x15, 1}, [F_Q_SELECT] = {0x16, 2},
-	[F_Q_SIZE] = {0x18, 2}, [F_Q_MSIX] = {0x1a, 2}, [F_Q_ENABLE] = {0x1c, 2},
-	[F_Q_NOTIFY_OFF] = {0x1e, 2}, [F_Q_DESC] = {0x20, 8}, [F_Q_DRIVER] = {0x28, 8},
-	[F_Q_DEVICE] = {0x30, 8},
+	[F_DFSELECT] = {VIRTIO_PCI_COMMON_DFSELECT, 4}, [F_DF] = {VIRTIO_PCI_COMMON_DF, 4},
+	[F_GFSELECT] = {VIRTIO_PCI_COMMON_GFSELECT, 4}, [F_GF] = {VIRTIO_PCI_COMMON_GF, 4},
+	[F_MSIX_CONFIG] = {VIRTIO_PCI_COMMON_MSIX, 2}, [F_NUM_QUEUES] = {VIRTIO_PCI_COMMON_NUMQ, 2},
+	[F_STATUS] = {VIRTIO_PCI_COMMON_STATUS, 1},
+	[F_GENERATION] = {VIRTIO_PCI_COMMON_CFGGENERATION, 1},
+	[F_Q_SELECT] = {VIRTIO_PCI_COMMON_Q_SELECT, 2}, [F_Q_SIZE] = {VIRTIO_PCI_COMMON_Q_SIZE, 2},
+	[F_Q_MSIX] = {VIRTIO_PCI_COMMON_Q_MSIX, 2}, [F_Q_ENABLE] = {VIRTIO_PCI_COMMON_Q_ENABLE, 2},
+	[F_Q_NOTIFY_OFF] = {VIRTIO_PCI_COMMON_Q_NOFF, 2},
+	[F_Q_DESC] = {VIRTIO_PCI_COMMON_Q_DESCLO, 8}, [F_Q_DRIVER] = {VIRTIO_PCI_COMMON_Q_AVAILLO, 8},
+	[F_Q_DEVICE] = {VIRTIO_PCI_COMMON_Q_USEDLO, 8},
 };
-
-static uint64_t get_le(const uint8_t *p, unsigned len)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = len; i-- > 0;)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static struct virtq *selected(struct virtio_pci *vp)
 {
@@ -70,26 +64,27 @@ static void common_image(struct virtio_pci *vp, uint8_t img[COMMON_LEN])
 	unsigned qs = vp->queue_select;
 
 	memset(img, 0, COMMON_LEN);
-	le_put(img + 0x00, 4, vp->dfselect);
-	le_put(img + 0x04, 4, vp->dfselect < 2 ? vp->device_features >> (32 * vp->dfselect) : 0);
-	le_put(img + 0x08, 4, vp->gfselect);
-	le_put(img + 0x0c, 4, vp->gfselect < 2 ? vp->driver_features >> (32 * vp->gfselect) : 0);
-	le_put(img + 0x10, 2, vp->config_vector);
-	le_put(img + 0x12, 2, vp->nqueues);
-	img[0x14] = vp->status;
-	img[0x15] = vp->config_generation;
-	le_put(img + 0x16, 2, vp->queue_select);
+	uint64_t f[F_COUNT] = {
+		[F_DFSELECT] = vp->dfselect,
+		[F_DF] = vp->dfselect < 2 ? vp->device_features >> (32 * vp->dfselect) : 0,
+		[F_GFSELECT] = vp->gfselect,
+		[F_GF] = vp->gfselect < 2 ? vp->driver_features >> (32 * vp->gfselect) : 0,
+		[F_MSIX_CONFIG] = vp->config_vector, [F_NUM_QUEUES] = vp->nqueues,
+		[F_STATUS] = vp->status, [F_GENERATION] = vp->config_generation,
+		[F_Q_SELECT] = vp->queue_select, [F_Q_MSIX] = VIRTIO_MSI_NO_VECTOR,
+	};
+
 	if (q) {
-		le_put(img + 0x18, 2, q->size);
-		le_put(img + 0x1a, 2, vp->queue_vector[qs]);
-		le_put(img + 0x1c, 2, q->ready);
-		le_put(img + 0x1e, 2, qs);   /* notify at NOTIFY + 4 * queue */
-		le_put(img + 0x20, 8, q->desc_gpa);
-		le_put(img + 0x28, 8, q->avail_gpa);
-		le_put(img + 0x30, 8, q->used_gpa);
-	} else {
-		le_put(img + 0x1a, 2, VIRTIO_MSI_NO_VECTOR);
+		f[F_Q_SIZE] = q->size;
+		f[F_Q_MSIX] = vp->queue_vector[qs];
+		f[F_Q_ENABLE] = q->ready;
+		f[F_Q_NOTIFY_OFF] = qs;   /* notify at NOTIFY + 4 * queue */
+		f[F_Q_DESC] = q->desc_gpa;
+		f[F_Q_DRIVER] = q->avail_gpa;
+		f[F_Q_DEVICE] = q->used_gpa;
 	}
+	for (unsigned i = 0; i < F_COUNT; i++)
+		le_put(img + fields[i].off, fields[i].len, f[i]);
 }
 
 /* ---- MSI-X ---------------------------------------------------------------- */
@@ -101,7 +96,7 @@ static uint16_t msix_ctrl(const struct virtio_pci *vp)
 
 static bool msix_enabled(const struct virtio_pci *vp)
 {
-	return msix_ctrl(vp) & MSIX_CTRL_ENABLE;
+	return msix_ctrl(vp) & PCI_MSIX_FLAGS_ENABLE;
 }
 
 static void msix_fire(struct virtio_pci *vp, unsigned v)
@@ -111,7 +106,7 @@ static void msix_fire(struct virtio_pci *vp, unsigned v)
 	if (v >= VIRTIO_PCI_MSIX_VECTORS || !msix_enabled(vp))
 		return;
 	e = &vp->msix[v];
-	if ((msix_ctrl(vp) & MSIX_CTRL_MASKALL) || (e->ctrl & MSIX_ENTRY_MASKED)) {
+	if ((msix_ctrl(vp) & PCI_MSIX_FLAGS_MASKALL) || (e->ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT)) {
 		vp->msix_pending[v] = true;   /* sent when unmasked */
 		return;
 	}
@@ -140,7 +135,7 @@ void virtio_pci_set_broken(struct virtio_pci *vp, const char *why)
 		vmm_error("%s: %s; the device stops until the driver resets it",
 			  vp->func.name, why);
 	vp->broken = true;
-	vp->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	vp->isr |= ISR_CONFIG;
 	if (vp->config_vector != VIRTIO_MSI_NO_VECTOR)
 		msix_fire(vp, vp->config_vector);
@@ -149,7 +144,7 @@ void virtio_pci_set_broken(struct virtio_pci *vp, const char *why)
 bool virtio_pci_queue_live(const struct virtio_pci *vp, unsigned q)
 {
 	return q < vp->nqueues && vp->vq[q].ready && !vp->broken && !vp->draining &&
-	       (vp->status & VIRTIO_STATUS_DRIVER_OK);
+	       (vp->status & VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
 void virtio_pci_drain(struct virtio_pci *vp)
@@ -194,21 +189,21 @@ static void write_status(struct virtio_pci *vp, uint8_t v)
 		reset(vp);
 		return;
 	}
-	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+	if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		bool ok = !(vp->driver_features & ~vp->device_features) &&
 			  (vp->driver_features & (1ull << VIRTIO_F_VERSION_1));
 
 		if (!ok)
-			v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+			v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 	}
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(v & VIRTIO_STATUS_FEATURES_OK))
-		v &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
-	v = (uint8_t)((v & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET));
+	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(v & VIRTIO_CONFIG_S_FEATURES_OK))
+		v &= (uint8_t)~VIRTIO_CONFIG_S_DRIVER_OK;
+	v = (uint8_t)((v & ~VIRTIO_CONFIG_S_NEEDS_RESET) | (old & VIRTIO_CONFIG_S_NEEDS_RESET));
 	vp->status = v;
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		for (unsigned q = 0; q < vp->nqueues; q++) {
 			vp->vq[q].event_idx =
-				vp->driver_features & (1ull << VIRTIO_F_EVENT_IDX);
+				vp->driver_features & (1ull << VIRTIO_RING_F_EVENT_IDX);
 			/* Requests queued before DRIVER_OK are served now. */
 			if (vp->vq[q].ready && vp->hooks.kick)
 				vp->hooks.kick(vp, q);
@@ -237,7 +232,7 @@ static void enable_queue(struct virtio_pci *vp, struct virtq *q)
 static void apply_field(struct virtio_pci *vp, enum common_field f, uint64_t v)
 {
 	struct virtq *q = selected(vp);
-	bool features_fixed = vp->status & VIRTIO_STATUS_FEATURES_OK;
+	bool features_fixed = vp->status & VIRTIO_CONFIG_S_FEATURES_OK;
 
 	switch (f) {
 	case F_DFSELECT: vp->dfselect = (uint32_t)v; break;
@@ -291,7 +286,7 @@ static void common_access(struct virtio_pci *vp, uint64_t off, bool is_write, ui
 		uint64_t fo = fields[f].off, fl = fields[f].len;
 
 		if (off < fo + fl && fo < off + size)
-			apply_field(vp, f, get_le(img + fo, (unsigned)fl));
+			apply_field(vp, f, le_get(img + fo, (unsigned)fl));
 	}
 }
 
@@ -337,7 +332,7 @@ static void msix_access(struct virtio_pci *vp, uint64_t off, bool is_write, uint
 		vp->msix[v].addr_lo = le_get(img + 16 * v, 4) & ~3u;
 		vp->msix[v].addr_hi = le_get(img + 16 * v + 4, 4);
 		vp->msix[v].data = le_get(img + 16 * v + 8, 4);
-		vp->msix[v].ctrl = le_get(img + 16 * v + 12, 4) & MSIX_ENTRY_MASKED;
+		vp->msix[v].ctrl = le_get(img + 16 * v + 12, 4) & PCI_MSIX_ENTRY_CTRL_MASKBIT;
 	}
 	msix_fire_pending(vp);   /* an entry unmasked with a message waiting */
 }
@@ -415,9 +410,10 @@ static void bar_moved(struct pci_func *f, unsigned bar, uint64_t old_addr, uint6
 static bool window_access(struct virtio_pci *vp, bool is_write, uint8_t *data)
 {
 	const uint8_t *cap = &vp->func.cfg[vp->cfg_cap];
-	uint32_t off = le_get(cap + 8, 4), len = le_get(cap + 12, 4);
+	uint32_t off = (uint32_t)le_get(cap + VIRTIO_PCI_CAP_OFFSET, 4);
+	uint32_t len = (uint32_t)le_get(cap + VIRTIO_PCI_CAP_LENGTH, 4);
 
-	if (cap[4] != 0 || (len != 1 && len != 2 && len != 4) ||
+	if (cap[VIRTIO_PCI_CAP_BAR] != 0 || (len != 1 && len != 2 && len != 4) ||
 	    (uint64_t)off + len > VIRTIO_PCI_BAR_SIZE || off % len)
 		return false;
 	pthread_mutex_lock(&vp->lock);
@@ -431,11 +427,11 @@ static bool cfg_read(struct pci_func *f, unsigned off, unsigned size, uint32_t *
 	struct virtio_pci *vp = f->opaque;
 	uint8_t data[4] = {0};
 
-	if (off < vp->cfg_cap + 16 || off >= vp->cfg_cap + 20)
+	if (off < vp->cfg_cap + CFG_DATA || off >= vp->cfg_cap + CFG_DATA + 4)
 		return false;
 	if (!window_access(vp, false, data))
 		memset(data, 0, sizeof(data));
-	memcpy(&f->cfg[vp->cfg_cap + 16], data, 4);
+	memcpy(&f->cfg[vp->cfg_cap + CFG_DATA], data, 4);
 	*val = le_get(&f->cfg[off], size);
 	return true;
 }
@@ -444,14 +440,14 @@ static void cfg_written(struct pci_func *f, unsigned off, unsigned size)
 {
 	struct virtio_pci *vp = f->opaque;
 
-	if (off < vp->msix_cap + 4 && vp->msix_cap + 2 < off + size) {
+	if (off < vp->msix_cap + 4 && vp->msix_cap + PCI_MSIX_FLAGS < off + size) {
 		pthread_mutex_lock(&vp->lock);
-		vp->msix_control = (uint16_t)le_get(&f->cfg[vp->msix_cap + 2], 2);
+		vp->msix_control = (uint16_t)le_get(&f->cfg[vp->msix_cap + PCI_MSIX_FLAGS], 2);
 		msix_fire_pending(vp);   /* enabled or unmasked with one waiting */
 		pthread_mutex_unlock(&vp->lock);
 	}
-	if (off < vp->cfg_cap + 20 && vp->cfg_cap + 16 < off + size)
-		window_access(vp, true, &f->cfg[vp->cfg_cap + 16]);
+	if (off < vp->cfg_cap + CFG_DATA + 4 && vp->cfg_cap + CFG_DATA < off + size)
+		window_access(vp, true, &f->cfg[vp->cfg_cap + CFG_DATA]);
 }
 
 static unsigned add_virtio_cap(struct pci_func *f, uint8_t type, uint32_t offset,
@@ -459,11 +455,12 @@ static unsigned add_virtio_cap(struct pci_func *f, uint8_t type, uint32_t offset
 {
 	uint8_t body[24] = {0};
 
-	body[0] = (uint8_t)(16 + extra_len);   /* cap_len */
-	body[1] = type;
-	body[2] = 0;                          /* BAR 0 */
-	le_put(body + 6, 4, offset);
-	le_put(body + 10, 4, length);
+	/* body starts at cap_len: offsets are the kernel's minus vndr and next */
+	body[VIRTIO_PCI_CAP_LEN - 2] = (uint8_t)(16 + extra_len);
+	body[VIRTIO_PCI_CAP_CFG_TYPE - 2] = type;
+	body[VIRTIO_PCI_CAP_BAR - 2] = 0;     /* BAR 0 */
+	le_put(body + VIRTIO_PCI_CAP_OFFSET - 2, 4, offset);
+	le_put(body + VIRTIO_PCI_CAP_LENGTH - 2, 4, length);
 	if (extra_len)
 		memcpy(body + 14, extra, extra_len);
 	return pci_add_cap(f, PCI_CAP_ID_VNDR, body, 16 + extra_len);
@@ -514,5 +511,5 @@ void virtio_pci_init(struct virtio_pci *vp, const struct guest_memory *mem,
 	vp->msix_cap = pci_add_cap(f, PCI_CAP_ID_MSIX, msix, 12);
 	f->wmask[vp->msix_cap + 3] = 0xc0;              /* enable, function mask */
 	for (unsigned v = 0; v < VIRTIO_PCI_MSIX_VECTORS; v++)
-		vp->msix[v].ctrl = MSIX_ENTRY_MASKED;       /* masked at reset */
+		vp->msix[v].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;       /* masked at reset */
 }

@@ -14,26 +14,19 @@
  * found (index out of range, too long, an indirect descriptor we never
  * offered), the request cannot be completed and the device must stop.
  */
-#include "vmm.h"
+#include "virtqueue.h"
 
+#include "le.h"
+
+#include <endian.h>
+#include <stdatomic.h>
 #include <string.h>
 
-struct vring_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-/* Guest memory may change under us at any time: read each field once. */
+/* Guest memory may change under us at any time: each field is read once,
+ * whole (le_get copies it out first). */
 static uint16_t load16(const void *p)
 {
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return rd16((const uint8_t *)&v);
+	return (uint16_t)le_get(p, 2);
 }
 
 static uint64_t avail_bytes(uint16_t size) { return 4 + 2ull * size + 2; }
@@ -52,22 +45,28 @@ bool virtq_layout_ok(const struct guest_memory *mem, const struct virtq *vq)
 	       guest_ptr(mem, vq->used_gpa, used_bytes(n));
 }
 
+/* One descriptor, in host byte order. */
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
 static bool read_desc(const struct guest_memory *mem, const struct virtq *vq, uint16_t i,
-		      struct vring_desc *d)
+		      struct desc *d)
 {
-	const uint8_t *p = guest_ptr(mem, vq->desc_gpa + 16ull * i, 16);
-	uint8_t raw[16];
+	const void *p = guest_ptr(mem, vq->desc_gpa + sizeof(struct vring_desc) * i,
+				  sizeof(struct vring_desc));
+	struct vring_desc raw;
 
 	if (!p)
 		return false;
-	memcpy(raw, p, 16);   /* one snapshot: no double fetch */
-	d->addr = 0;
-	for (int b = 7; b >= 0; b--)
-		d->addr = d->addr << 8 | raw[b];
-	d->len = (uint32_t)raw[8] | (uint32_t)raw[9] << 8 | (uint32_t)raw[10] << 16 |
-		 (uint32_t)raw[11] << 24;
-	d->flags = rd16(&raw[12]);
-	d->next = rd16(&raw[14]);
+	memcpy(&raw, p, sizeof(raw));   /* one snapshot: no double fetch */
+	d->addr = le64toh(raw.addr);
+	d->len = le32toh(raw.len);
+	d->flags = le16toh(raw.flags);
+	d->next = le16toh(raw.next);
 	return true;
 }
 
@@ -75,7 +74,7 @@ int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_cha
 {
 	const uint8_t *avail;
 	uint16_t avail_idx, head, i;
-	struct vring_desc d;
+	struct desc d;
 
 	if (!vq->ready || !vq->size)
 		return 0;
@@ -108,14 +107,14 @@ int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_cha
 		}
 		if (!read_desc(mem, vq, i, &d))
 			return -1;
-		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+		if (d.flags & VRING_DESC_F_INDIRECT) {
 			c->error = VIRTQ_ERR_INDIRECT;
 			break;
 		}
 		b = &c->bufs[c->nbufs++];
 		b->gpa = d.addr;
 		b->len = d.len;
-		b->writable = d.flags & VIRTQ_DESC_F_WRITE;
+		b->writable = d.flags & VRING_DESC_F_WRITE;
 		b->hva = guest_ptr(mem, d.addr, d.len);
 		if (!b->hva && c->error == VIRTQ_OK)
 			c->error = VIRTQ_ERR_ADDR;
@@ -128,7 +127,7 @@ int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_cha
 			c->readable++;
 			c->read_bytes += d.len;
 		}
-		if (!(d.flags & VIRTQ_DESC_F_NEXT))
+		if (!(d.flags & VRING_DESC_F_NEXT))
 			break;
 		if (d.next >= vq->size) {
 			c->error = VIRTQ_ERR_INDEX;
@@ -167,7 +166,7 @@ bool virtq_should_notify(const struct guest_memory *mem, struct virtq *vq)
 	 * flags, or a driver re-enabling interrupts could miss this one. */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!vq->event_idx) {
-		notify = !(load16(avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+		notify = !(load16(avail) & VRING_AVAIL_F_NO_INTERRUPT);
 	} else {
 		/* vring_need_event(): interrupt when used_event lies in the
 		 * range of entries published since the last interrupt. */

@@ -2,18 +2,21 @@
  * vm.c - the life of one VM: build it from a configuration, run it until
  * something decides it is over, report, tear down.
  *
- *   vm_build()  guest file -> RAM -> image and boot info -> ACPI ->
- *               /dev/kvm -> VM -> devices -> vCPUs
- *   vm_run()    start vCPU threads; wait for a stop request, a signal or
- *               the timeout; stop every vCPU; return the exit status
+ *   vm_build()   guest file -> RAM -> image and boot info -> ACPI ->
+ *                /dev/kvm -> VM -> devices (in init order) -> vCPUs
+ *   vm_run()     start vCPU threads; wait for a stop request, a signal or
+ *                the timeout; stop every vCPU, then every device; return
+ *                the exit status
+ *   vm_destroy() tear the devices down (reverse init order), free the rest
  */
 #include "vmm.h"
+
+#include "options.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -23,18 +26,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-void vmm_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("vmm: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
 {
@@ -128,14 +119,6 @@ static int ensure_fd_limit(unsigned vcpus, char *errbuf, size_t errlen)
 	return 0;
 }
 
-static int setup_devices(struct vm *vm, char *errbuf, size_t errlen)
-{
-	for (const struct vmm_device *const *d = __start_vmm_devices; d < __stop_vmm_devices; d++)
-		if ((*d)->setup && (*d)->setup(vm, vm->cfg, errbuf, errlen))
-			return -1;
-	return 0;
-}
-
 int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
 {
 	const uint8_t *image;
@@ -192,7 +175,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 		snprintf(errbuf, errlen, "eventfd: %s", strerror(errno));
 		return -1;
 	}
-	if (setup_devices(vm, errbuf, errlen))
+	if (devices_setup(vm, errbuf, errlen))
 		return -1;
 
 	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
@@ -215,9 +198,10 @@ fail:
 	return -1;
 }
 
-/* The signals that end a run.  main() blocks them before anything else,
- * so one that arrives during set-up waits on the signalfd vm_run polls and
- * ends the run the orderly way (status 128+N, --stats still printed). */
+/* The signals that end a run.  main() blocks them first of all (with
+ * vm_block_signals), so one that arrives during set-up waits on the
+ * signalfd vm_run polls and ends the run the orderly way (status 128+N,
+ * --stats still printed). */
 static void stop_signals(sigset_t *set)
 {
 	sigemptyset(set);
@@ -293,15 +277,15 @@ int vm_run(struct vm *vm, char *errbuf, size_t errlen)
 		if (vm->vcpus[i].thread_started)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	close(sig_fd);
-	/* Devices are quiet now: let them flush (the last line of output). */
-	for (const struct vmm_device *const *d = __start_vmm_devices; d < __stop_vmm_devices; d++)
-		if ((*d)->teardown)
-			(*d)->teardown(vm);
+	/* Devices are quiet now: let them finish and flush (the last line of
+	 * output) before anyone reports their counters. */
+	devices_stop(vm);
 	return ret;
 }
 
 void vm_destroy(struct vm *vm)
 {
+	devices_teardown(vm);
 	for (unsigned i = 0; vm->vcpus && i < vm->nvcpus; i++) {
 		if (vm->vcpus[i].run)
 			munmap(vm->vcpus[i].run, vm->vcpus[i].run_size);

@@ -7,8 +7,9 @@
  * use: at RIP or ending exactly at RIP, wholly readable, decoding again to
  * the same instruction, and matching the exit.
  */
-#include "vmm.h"
+#include "io.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

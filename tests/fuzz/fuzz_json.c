@@ -5,8 +5,9 @@
  * object that any JSON parser reads: valid UTF-8, no raw control
  * characters but white space, braces at both ends.
  */
-#include "vmm.h"
+#include "stats.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

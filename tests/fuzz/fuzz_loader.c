@@ -5,8 +5,9 @@
  * point in RAM below 4 GiB, the boot information where EBX will point, and
  * nothing loaded over it; and that a refusal comes with one line of text.
  */
-#include "vmm.h"
+#include "boot.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -5,9 +5,13 @@
  * accepts is a configuration vm.c can rely on, and that a refusal comes
  * with one line of text.
  */
-#include "vmm.h"
+#include "boot.h"
+#include "memory.h"
+#include "options.h"
+#include "virtio_blk.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,11 +66,13 @@ static void check_config(const struct vmm_config *cfg, int argc, char **argv)
 	} else if (cfg->pin_count) {
 		abort();
 	}
-	if (cfg->ndisks > VMM_MAX_DISKS)
+	const struct disk_config *disks;
+	unsigned ndisks = blk_disk_configs(&disks);
+
+	if (ndisks > VMM_MAX_DISKS)
 		abort();
-	for (unsigned i = 0; i < cfg->ndisks; i++)
-		if (!cfg->disks[i].path || !cfg->disks[i].path[0] ||
-		    strchr(cfg->disks[i].path, ','))
+	for (unsigned i = 0; i < ndisks; i++)
+		if (!disks[i].path || !disks[i].path[0] || strchr(disks[i].path, ','))
 			abort();
 }
 

@@ -8,8 +8,9 @@
  * RAM sits between inaccessible guard pages, so any access outside it
  * crashes, besides what ASan and UBSan catch.
  */
-#include "vmm.h"
+#include "virtio_blk.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>

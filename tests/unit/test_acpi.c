@@ -5,6 +5,8 @@
  */
 #include "unit.h"
 
+#include "boot.h"
+
 #define MADT_LAPIC 0
 #define MADT_IOAPIC 1
 #define MADT_LAPIC_NMI 4

@@ -5,6 +5,8 @@
  */
 #include "unit.h"
 
+#include "kvm.h"
+
 #define TSC_KHZ 2450000u
 
 static struct kvm_cpuid_entry2 leaf(uint32_t function, uint32_t index, uint32_t eax,

@@ -4,6 +4,8 @@
  */
 #include "unit.h"
 
+#include "vmm.h"
+
 static bool dummy_io(struct vcpu *vcpu, uint64_t addr, bool is_write, uint8_t *data,
 		     unsigned size, void *opaque)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vmm.h"
+#include "kvm.h"
 
 static char msg[512];
 

@@ -7,6 +7,8 @@
  */
 #include "unit.h"
 
+#include "vmm.h"
+
 #include <errno.h>
 
 static void test_gsis_start_after_the_ioapic_and_run_out(void **state)

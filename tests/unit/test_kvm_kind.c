@@ -7,6 +7,8 @@
  */
 #include "unit.h"
 
+#include "kvm.h"
+
 #include <ftw.h>
 #include <sys/stat.h>
 

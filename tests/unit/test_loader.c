@@ -8,6 +8,9 @@
  * Tests that apply to both ELF classes run twice (names end in ELF32/ELF64).
  */
 #include "unit.h"
+
+#include "boot.h"
+#include "error.h"
 #include "elf_builder.h"
 
 #define RAM_SIZE (64 * MIB)

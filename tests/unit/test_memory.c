@@ -5,6 +5,9 @@
  */
 #include "unit.h"
 
+#include "boot.h"
+#include "memory.h"
+
 #include <errno.h>
 
 #define SMALL (64 * MIB)

@@ -5,6 +5,11 @@
  */
 #include "unit.h"
 
+#include "boot.h"
+#include "error.h"
+#include "options.h"
+#include "virtio_blk.h"
+
 #define MAX_WORDS 4200
 
 /* One parse: argv copies (cfg points into them), the result, the error
@@ -536,18 +541,21 @@ static void test_disk_options(void **state)
 
 	PARSE(p, "--disk", "a.img", "-d", "/dev/sdb,readonly,direct", "--disk=c.raw,format=raw",
 	      "g");
+	const struct disk_config *disks;
+
 	assert_parse_ok(p);
-	assert_int_equal(p->cfg.ndisks, 3);
-	assert_string_equal(p->cfg.disks[0].path, "a.img");
-	assert_false(p->cfg.disks[0].readonly);
-	assert_false(p->cfg.disks[0].direct);
-	assert_string_equal(p->cfg.disks[1].path, "/dev/sdb");
-	assert_true(p->cfg.disks[1].readonly);
-	assert_true(p->cfg.disks[1].direct);
-	assert_string_equal(p->cfg.disks[2].path, "c.raw");
-	assert_false(p->cfg.disks[2].readonly);
+	/* --disk is the virtio-blk device's own option: it keeps the disks. */
+	assert_int_equal(blk_disk_configs(&disks), 3);
+	assert_string_equal(disks[0].path, "a.img");
+	assert_false(disks[0].readonly);
+	assert_false(disks[0].direct);
+	assert_string_equal(disks[1].path, "/dev/sdb");
+	assert_true(disks[1].readonly);
+	assert_true(disks[1].direct);
+	assert_string_equal(disks[2].path, "c.raw");
+	assert_false(disks[2].readonly);
 	PARSE(p, "g");
-	assert_int_equal(p->cfg.ndisks, 0);
+	assert_int_equal(blk_disk_configs(&disks), 0);
 }
 
 static void test_disk_bad_values(void **state)

@@ -6,6 +6,9 @@
  */
 #include "unit.h"
 
+#include "pci.h"
+#include "vmm.h"
+
 struct moved {
 	unsigned calls;
 	uint64_t old_addr, new_addr;
@@ -152,14 +155,14 @@ static void test_firmware_assigned_bar(void **state)
 
 	(void)state;
 	rig_init(&r);
-	assert_int_equal(pci_config_read(&r.bus, 8, PCI_BAR0, 4), PCI_MMIO_START);
+	assert_int_equal(pci_config_read(&r.bus, 8, PCI_BASE_ADDRESS_0, 4), PCI_MMIO_START);
 	assert_true(pci_config_read(&r.bus, 8, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
 	assert_int_equal(r.moved.calls, 1);
 	assert_int_equal(r.moved.old_addr, 0);
 	assert_int_equal(r.moved.new_addr, PCI_MMIO_START);
 	/* Unimplemented BARs read 0 and ignore writes. */
-	pci_config_write(&r.bus, 8, PCI_BAR0 + 4, 4, 0xffffffffu);
-	assert_int_equal(pci_config_read(&r.bus, 8, PCI_BAR0 + 4, 4), 0);
+	pci_config_write(&r.bus, 8, PCI_BASE_ADDRESS_0 + 4, 4, 0xffffffffu);
+	assert_int_equal(pci_config_read(&r.bus, 8, PCI_BASE_ADDRESS_0 + 4, 4), 0);
 }
 
 static void test_bar_sizing_and_relocation(void **state)
@@ -173,12 +176,12 @@ static void test_bar_sizing_and_relocation(void **state)
 	pci_config_write(&r.bus, 8, PCI_COMMAND, 2, 0);
 	assert_int_equal(r.moved.calls, 2);
 	assert_int_equal(r.moved.new_addr, 0);
-	pci_config_write(&r.bus, 8, PCI_BAR0, 4, 0xffffffffu);
-	assert_int_equal(pci_config_read(&r.bus, 8, PCI_BAR0, 4), 0xfffff000u);
+	pci_config_write(&r.bus, 8, PCI_BASE_ADDRESS_0, 4, 0xffffffffu);
+	assert_int_equal(pci_config_read(&r.bus, 8, PCI_BASE_ADDRESS_0, 4), 0xfffff000u);
 	assert_int_equal(r.moved.calls, 2);   /* not decoding: nothing moves */
 	/* Relocate to 0xd0000000 and turn decoding back on. */
-	pci_config_write(&r.bus, 8, PCI_BAR0, 4, 0xd0000123u);
-	assert_int_equal(pci_config_read(&r.bus, 8, PCI_BAR0, 4), 0xd0000000u);
+	pci_config_write(&r.bus, 8, PCI_BASE_ADDRESS_0, 4, 0xd0000123u);
+	assert_int_equal(pci_config_read(&r.bus, 8, PCI_BASE_ADDRESS_0, 4), 0xd0000000u);
 	pci_config_write(&r.bus, 8, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	assert_int_equal(r.moved.calls, 3);
 	assert_int_equal(r.moved.new_addr, 0xd0000000u);
@@ -190,15 +193,15 @@ static void test_bar_sizing_and_relocation(void **state)
 	pci_mmio_access(&r.bus, PCI_MMIO_START + 0x10, false, data, 4);
 	assert_int_equal(le_get(data, 4), 0xffffffffu);   /* old place: master abort */
 	/* Moving it while decoding reports old and new places. */
-	pci_config_write(&r.bus, 8, PCI_BAR0 + 2, 2, 0xd100);   /* a word write */
+	pci_config_write(&r.bus, 8, PCI_BASE_ADDRESS_0 + 2, 2, 0xd100);   /* a word write */
 	assert_int_equal(r.moved.calls, 4);
 	assert_int_equal(r.moved.old_addr, 0xd0000000u);
 	assert_int_equal(r.moved.new_addr, 0xd1000000u);
 	/* Outside the MMIO window (over RAM or the APICs) it does not decode. */
-	pci_config_write(&r.bus, 8, PCI_BAR0, 4, 0x10000000u);
+	pci_config_write(&r.bus, 8, PCI_BASE_ADDRESS_0, 4, 0x10000000u);
 	assert_int_equal(r.moved.calls, 5);
 	assert_int_equal(r.moved.new_addr, 0);
-	pci_config_write(&r.bus, 8, PCI_BAR0, 4, 0xfec00000u);
+	pci_config_write(&r.bus, 8, PCI_BASE_ADDRESS_0, 4, 0xfec00000u);
 	assert_int_equal(r.moved.calls, 5);
 }
 
@@ -266,7 +269,7 @@ static void test_plug_until_full(void **state)
 		pci_func_init(&f[i], "f", 1, 2, 0, 0, 0, 0);
 		pci_func_add_bar(&f[i], 0, 0x8000, fake_bar_rw);
 		assert_int_equal(pci_plug(&bus, &f[i], err, sizeof(err)), 0);
-		assert_int_equal(pci_config_read(&bus, f[i].devfn, PCI_BAR0, 4),
+		assert_int_equal(pci_config_read(&bus, f[i].devfn, PCI_BASE_ADDRESS_0, 4),
 				 PCI_MMIO_START + 0x8000ull * i);
 	}
 	pci_func_init(&f[i], "f", 1, 2, 0, 0, 0, 0);

@@ -8,6 +8,9 @@
  */
 #include "unit.h"
 
+#include "options.h"
+#include "vmm.h"
+
 static bool check(const char *s, size_t len)
 {
 	char *copy = malloc(len ? len : 1);

@@ -6,6 +6,9 @@
  */
 #include "unit.h"
 
+#include "options.h"
+#include "vmm.h"
+
 #define COM1 0x3f8
 #define THR (COM1 + 0)
 #define IER (COM1 + 1)
@@ -25,9 +28,12 @@ static const struct io_region *uart;
 
 static const struct vmm_device *find_device(const char *name)
 {
-	for (const struct vmm_device *const *d = __start_vmm_devices; d < __stop_vmm_devices; d++)
-		if ((*d)->name && !strcmp((*d)->name, name))
-			return *d;
+	unsigned n;
+	const struct vmm_device *const *devs = vmm_devices(&n);
+
+	for (unsigned i = 0; i < n; i++)
+		if (devs[i]->name && !strcmp(devs[i]->name, name))
+			return devs[i];
 	return NULL;
 }
 
@@ -105,15 +111,18 @@ static void out_burst(const char *s, size_t n)
 static void test_devices_are_found_in_the_section(void **state)
 {
 	unsigned n = 0;
+	const struct vmm_device *const *devs = vmm_devices(&n);
 
 	(void)state;
-	for (const struct vmm_device *const *d = __start_vmm_devices; d < __stop_vmm_devices; d++) {
-		assert_non_null(*d);
-		assert_non_null((*d)->name);
-		for (const struct vmm_device *const *e = __start_vmm_devices; e < d; e++)
-			if (!strcmp((*e)->name, (*d)->name))
-				fail_msg("device '%s' is registered twice", (*d)->name);
-		n++;
+	for (unsigned d = 0; d < n; d++) {
+		assert_non_null(devs[d]);
+		assert_non_null(devs[d]->name);
+		for (unsigned e = 0; e < d; e++)
+			if (!strcmp(devs[e]->name, devs[d]->name))
+				fail_msg("device '%s' is registered twice", devs[d]->name);
+		if (d && devs[d]->level < devs[d - 1]->level)
+			fail_msg("device '%s' comes before one of a lower init level",
+				 devs[d - 1]->name);
 	}
 	assert_true(n >= 2);
 	assert_non_null(find_device("serial"));
@@ -242,7 +251,7 @@ static void test_overlong_line_reaches_stdout_but_is_no_result(void **state)
 	free(line);
 }
 
-static void test_teardown_flushes_a_partial_line(void **state)
+static void test_stop_flushes_a_partial_line(void **state)
 {
 	struct capture c;
 	size_t len;
@@ -251,7 +260,7 @@ static void test_teardown_flushes_a_partial_line(void **state)
 	(void)state;
 	capture_start(&c);
 	out_bytes("no newline at the end");
-	serial->teardown(&vm);
+	serial->stop(&vm);
 	out = capture_end(&c, &len);
 	assert_string_equal(out, "no newline at the end");
 	free(out);
@@ -355,7 +364,7 @@ int main(void)
 		T(test_burst_output_and_result),
 		T(test_only_lines_starting_with_the_prefix_are_results),
 		T(test_overlong_line_reaches_stdout_but_is_no_result),
-		T(test_teardown_flushes_a_partial_line),
+		T(test_stop_flushes_a_partial_line),
 		T(test_transmitter_always_ready),
 		T(test_dlab_selects_divisor_latch),
 		T(test_registers_read_back),

@@ -10,6 +10,8 @@
  */
 #include "unit.h"
 
+#include "virtio_blk.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -52,9 +54,9 @@ static void start(struct rig *r, bool readonly, bool direct)
 	if (blk_open(&r->blk, &d, &r->mem, &r->stats, err, sizeof(err)))
 		fail_msg("blk_open: %s", err);
 	/* A driver that negotiated everything and set up queue 0. */
-	r->blk.vp.driver_features = r->blk.vp.device_features & ~(1ull << VIRTIO_F_EVENT_IDX);
-	r->blk.vp.status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-			   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	r->blk.vp.driver_features = r->blk.vp.device_features & ~(1ull << VIRTIO_RING_F_EVENT_IDX);
+	r->blk.vp.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			   VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	r->blk.vp.vq[0] = (struct virtq){.size = QSIZE, .ready = true, .desc_gpa = DESC,
 					 .avail_gpa = AVAIL, .used_gpa = USED};
 }
@@ -90,7 +92,7 @@ static unsigned desc(struct rig *r, uint64_t addr, uint32_t len, bool writable, 
 
 	le_put(d, 8, addr);
 	le_put(d + 8, 4, len);
-	le_put(d + 12, 2, (more ? VIRTQ_DESC_F_NEXT : 0) | (writable ? VIRTQ_DESC_F_WRITE : 0));
+	le_put(d + 12, 2, (more ? VRING_DESC_F_NEXT : 0) | (writable ? VRING_DESC_F_WRITE : 0));
 	le_put(d + 14, 2, (i + 1) % QSIZE);
 	return i;
 }
@@ -311,7 +313,7 @@ static void test_unreachable_status_needs_reset(void **state)
 	offer(r, head);
 	assert_int_equal(blk_process_queue(&r->blk, 64), -1);
 	assert_true(r->blk.vp.broken);
-	assert_true(r->blk.vp.status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(r->blk.vp.status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	assert_int_equal(le_get(at(r, USED + 2), 2), 0);   /* nothing completed */
 	/* Broken: further requests are not looked at. */
 	head = desc(r, HDR, 16, false, true);
@@ -417,7 +419,7 @@ static void test_interrupts_and_batching(void **state)
 	assert_int_equal(r->blk.vp.isr, 1);
 	/* A polling driver: no interrupt at all. */
 	r->blk.vp.isr = 0;
-	le_put(at(r, AVAIL), 2, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	le_put(at(r, AVAIL), 2, VRING_AVAIL_F_NO_INTERRUPT);
 	assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_OK);
 	assert_int_equal(msis, 1);
 	assert_int_equal(r->blk.vp.isr, 0);

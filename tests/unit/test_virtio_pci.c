@@ -8,6 +8,8 @@
  */
 #include "unit.h"
 
+#include "virtio_pci.h"
+
 #define RAM (16 * MIB)
 #define FEATURES ((1ull << 9) | (1ull << 6))
 
@@ -135,11 +137,11 @@ static void set_driver_features(struct rig *r, uint64_t f)
 
 static void negotiate(struct rig *r)
 {
-	wr(r, STATUS, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr(r, STATUS, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	set_driver_features(r, device_features(r));
-	wr(r, STATUS, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-	   VIRTIO_STATUS_FEATURES_OK);
-	assert_true(rd(r, STATUS, 1) & VIRTIO_STATUS_FEATURES_OK);
+	wr(r, STATUS, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	   VIRTIO_CONFIG_S_FEATURES_OK);
+	assert_true(rd(r, STATUS, 1) & VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
 static void setup_queue(struct rig *r, uint64_t desc, uint64_t avail, uint64_t used)
@@ -212,19 +214,19 @@ static void test_feature_negotiation(void **state)
 	/* A feature we never offered: FEATURES_OK does not stick. */
 	wr(r, STATUS, 1, 3);
 	set_driver_features(r, f | 1ull << 28);
-	wr(r, STATUS, 1, 3 | VIRTIO_STATUS_FEATURES_OK);
+	wr(r, STATUS, 1, 3 | VIRTIO_CONFIG_S_FEATURES_OK);
 	assert_int_equal(rd(r, STATUS, 1), 3);
 	/* Without VERSION_1 (a legacy driver): refused too. */
 	set_driver_features(r, FEATURES);
-	wr(r, STATUS, 1, 3 | VIRTIO_STATUS_FEATURES_OK);
+	wr(r, STATUS, 1, 3 | VIRTIO_CONFIG_S_FEATURES_OK);
 	assert_int_equal(rd(r, STATUS, 1), 3);
 	/* DRIVER_OK before FEATURES_OK is not accepted. */
-	wr(r, STATUS, 1, 3 | VIRTIO_STATUS_DRIVER_OK);
-	assert_false(rd(r, STATUS, 1) & VIRTIO_STATUS_DRIVER_OK);
+	wr(r, STATUS, 1, 3 | VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_false(rd(r, STATUS, 1) & VIRTIO_CONFIG_S_DRIVER_OK);
 	/* A subset with VERSION_1 is fine, and then features are fixed. */
 	set_driver_features(r, 1ull << VIRTIO_F_VERSION_1 | 1ull << 9);
-	wr(r, STATUS, 1, 3 | VIRTIO_STATUS_FEATURES_OK);
-	assert_int_equal(rd(r, STATUS, 1), 3 | VIRTIO_STATUS_FEATURES_OK);
+	wr(r, STATUS, 1, 3 | VIRTIO_CONFIG_S_FEATURES_OK);
+	assert_int_equal(rd(r, STATUS, 1), 3 | VIRTIO_CONFIG_S_FEATURES_OK);
 	set_driver_features(r, f);
 	assert_int_equal(r->vp.driver_features, 1ull << VIRTIO_F_VERSION_1 | 1ull << 9);
 	wr(r, 0x08, 4, 1);
@@ -261,7 +263,7 @@ static void test_queue_setup_and_reset(void **state)
 	wr(r, 0x1c, 2, 1);                           /* ignored */
 	wr(r, 0x16, 2, 0);
 
-	wr(r, STATUS, 1, rd(r, STATUS, 1) | VIRTIO_STATUS_DRIVER_OK);
+	wr(r, STATUS, 1, rd(r, STATUS, 1) | VIRTIO_CONFIG_S_DRIVER_OK);
 	assert_true(virtio_pci_queue_live(&r->vp, 0));
 	assert_int_equal(r->rec.kicks, 1);   /* requests queued early are looked at */
 
@@ -283,17 +285,17 @@ static void test_bad_rings_need_reset(void **state)
 	negotiate(r);
 	setup_queue(r, 0x1000, RAM - 2, 0x3000);    /* avail ring leaves RAM */
 	assert_int_equal(rd(r, 0x1c, 2), 0);
-	assert_true(rd(r, STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(rd(r, STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	assert_int_equal(r->rec.enabled, 0);
 	/* The driver cannot clear NEEDS_RESET except by resetting. */
 	wr(r, STATUS, 1, 0x0b);
-	assert_true(rd(r, STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(rd(r, STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	assert_int_equal(rd(r, VIRTIO_PCI_ISR, 1), 2);   /* config change */
 	wr(r, STATUS, 1, 0);
 	assert_int_equal(rd(r, STATUS, 1), 0);
 	negotiate(r);
 	setup_queue(r, 0x1008, 0x2000, 0x3000);     /* misaligned descriptors */
-	assert_true(rd(r, STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(rd(r, STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 static void msix_enable(struct rig *r, bool maskall)
@@ -353,7 +355,7 @@ static void test_doorbells_follow_the_bar(void **state)
 
 	assert_int_equal(r->rec.assigns, 1);   /* at plug time */
 	assert_int_equal(r->rec.last_assign, PCI_MMIO_START + VIRTIO_PCI_NOTIFY);
-	pci_config_write(&r->bus, d, PCI_BAR0, 4, 0xe0000000u);
+	pci_config_write(&r->bus, d, PCI_BASE_ADDRESS_0, 4, 0xe0000000u);
 	assert_int_equal(r->rec.deassigns, 1);
 	assert_int_equal(r->rec.last_deassign, PCI_MMIO_START + VIRTIO_PCI_NOTIFY);
 	assert_int_equal(r->rec.last_assign, 0xe0000000u + VIRTIO_PCI_NOTIFY);
@@ -378,8 +380,8 @@ static void test_pci_config_window(void **state)
 	/* Writes go through too: the device status. */
 	pci_config_write(&r->bus, d, c + 8, 4, STATUS);
 	pci_config_write(&r->bus, d, c + 12, 4, 1);
-	pci_config_write(&r->bus, d, c + 16, 1, VIRTIO_STATUS_ACKNOWLEDGE);
-	assert_int_equal(rd(r, STATUS, 1), VIRTIO_STATUS_ACKNOWLEDGE);
+	pci_config_write(&r->bus, d, c + 16, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	assert_int_equal(rd(r, STATUS, 1), VIRTIO_CONFIG_S_ACKNOWLEDGE);
 	/* A bad length or a BAR that is not ours reads nothing. */
 	pci_config_write(&r->bus, d, c + 12, 4, 3);
 	assert_int_equal(pci_config_read(&r->bus, d, c + 16, 4), 0);

@@ -7,6 +7,9 @@
  */
 #include "unit.h"
 
+#include "le.h"
+#include "virtqueue.h"
+
 #define RAM (16 * MIB)
 #define QSIZE 8
 #define DESC 0x1000
@@ -69,10 +72,10 @@ static void offer(struct rig *r, uint16_t head)
 /* header (readable) -> data (writable) -> status (writable) */
 static void good_chain(struct rig *r, unsigned first)
 {
-	set_desc(r, first, BUF, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(first + 1));
-	set_desc(r, first + 1, BUF + 0x1000, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
+	set_desc(r, first, BUF, 16, VRING_DESC_F_NEXT, (uint16_t)(first + 1));
+	set_desc(r, first + 1, BUF + 0x1000, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
 		 (uint16_t)(first + 2));
-	set_desc(r, first + 2, BUF + 0x2000, 1, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(r, first + 2, BUF + 0x2000, 1, VRING_DESC_F_WRITE, 0);
 }
 
 static void test_empty_ring(void **state)
@@ -112,7 +115,7 @@ static void test_buffer_outside_ram(void **state)
 	struct rig *r = *state;
 
 	good_chain(r, 0);
-	set_desc(r, 1, RAM - 256, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	set_desc(r, 1, RAM - 256, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
 	offer(r, 0);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
 	assert_int_equal(r->chain.error, VIRTQ_ERR_ADDR);
@@ -127,12 +130,12 @@ static void test_length_that_wraps(void **state)
 	struct rig *r = *state;
 
 	good_chain(r, 0);
-	set_desc(r, 1, BUF, 0xffffffffu, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	set_desc(r, 1, BUF, 0xffffffffu, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
 	offer(r, 0);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
 	assert_int_equal(r->chain.error, VIRTQ_ERR_ADDR);
 	/* An address near 2^64 whose end wraps to a small number. */
-	set_desc(r, 1, 0xfffffffffffff000ull, 0x2000, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	set_desc(r, 1, 0xfffffffffffff000ull, 0x2000, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
 	offer(r, 0);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
 	assert_int_equal(r->chain.error, VIRTQ_ERR_ADDR);
@@ -144,7 +147,7 @@ static void test_next_index_out_of_range(void **state)
 	struct rig *r = *state;
 
 	good_chain(r, 0);
-	set_desc(r, 1, BUF, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, QSIZE);
+	set_desc(r, 1, BUF, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, QSIZE);
 	offer(r, 0);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
 	assert_int_equal(r->chain.error, VIRTQ_ERR_INDEX);
@@ -155,14 +158,14 @@ static void test_loop(void **state)
 {
 	struct rig *r = *state;
 
-	set_desc(r, 3, BUF, 16, VIRTQ_DESC_F_NEXT, 4);
-	set_desc(r, 4, BUF, 16, VIRTQ_DESC_F_NEXT, 3);
+	set_desc(r, 3, BUF, 16, VRING_DESC_F_NEXT, 4);
+	set_desc(r, 4, BUF, 16, VRING_DESC_F_NEXT, 3);
 	offer(r, 3);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
 	assert_int_equal(r->chain.error, VIRTQ_ERR_TOO_LONG);
 	assert_int_equal(r->chain.nbufs, QSIZE);
 	/* A descriptor pointing at itself. */
-	set_desc(r, 5, BUF, 16, VIRTQ_DESC_F_NEXT, 5);
+	set_desc(r, 5, BUF, 16, VRING_DESC_F_NEXT, 5);
 	offer(r, 5);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
 	assert_int_equal(r->chain.error, VIRTQ_ERR_TOO_LONG);
@@ -174,7 +177,7 @@ static void test_longest_chain_is_fine(void **state)
 
 	for (unsigned i = 0; i < QSIZE; i++)
 		set_desc(r, i, BUF + 512 * i, 512,
-			 i + 1 < QSIZE ? VIRTQ_DESC_F_NEXT : VIRTQ_DESC_F_WRITE,
+			 i + 1 < QSIZE ? VRING_DESC_F_NEXT : VRING_DESC_F_WRITE,
 			 (uint16_t)(i + 1));
 	offer(r, 0);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
@@ -187,7 +190,7 @@ static void test_readable_after_writable(void **state)
 	struct rig *r = *state;
 
 	good_chain(r, 0);
-	set_desc(r, 1, BUF + 0x1000, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	set_desc(r, 1, BUF + 0x1000, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
 	set_desc(r, 2, BUF + 0x2000, 1, 0, 0);   /* "status" is device-readable */
 	offer(r, 0);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
@@ -199,7 +202,7 @@ static void test_indirect_not_offered(void **state)
 {
 	struct rig *r = *state;
 
-	set_desc(r, 0, BUF, 64, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(r, 0, BUF, 64, VRING_DESC_F_INDIRECT, 0);
 	offer(r, 0);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
 	assert_int_equal(r->chain.error, VIRTQ_ERR_INDIRECT);
@@ -262,7 +265,7 @@ static void test_interrupt_suppression(void **state)
 
 	assert_int_equal(virtq_push(&r->mem, &r->vq, 0, 1), 0);
 	assert_true(virtq_should_notify(&r->mem, &r->vq));
-	le_put(at(r, AVAIL), 2, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	le_put(at(r, AVAIL), 2, VRING_AVAIL_F_NO_INTERRUPT);
 	assert_int_equal(virtq_push(&r->mem, &r->vq, 0, 1), 0);
 	assert_false(virtq_should_notify(&r->mem, &r->vq));
 

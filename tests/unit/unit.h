@@ -21,7 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm.h"
+#include "memory.h"
 
 /* The error messages are the interface users see: tests assert on the
  * phrase that says what went wrong. */

@@ -1,0 +1,90 @@
+/*
+ * kvm.h - talking to /dev/kvm: opening and checking it, creating the VM
+ * and its vCPUs (kvm.c), the CPUID table (cpuid.c), interrupt routing and
+ * eventfds (kvm.c), and which kind of KVM this is (kvm_kind.c).
+ */
+#ifndef VMM_KVM_H
+#define VMM_KVM_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct vm;
+struct vcpu;
+
+/* Opens /dev/kvm and checks every capability vmm needs; errbuf names the
+ * first one missing.  max_vcpus gets KVM's limit. */
+int kvm_open(int *kvm_fd, unsigned *max_vcpus, char *errbuf, size_t errlen);
+/* Why /dev/kvm could not be opened (errno err), in words a user can act on. */
+void kvm_explain_open_error(int err, bool kvm_module_loaded, char *errbuf, size_t errlen);
+int kvm_create_vm(struct vm *vm, char *errbuf, size_t errlen);
+/* vmm --check: can this host run vmm?  Prints one line that names the kind
+ * of KVM (kvm_kind.c); returns 0 if so. */
+int kvm_check(FILE *out, char *errbuf, size_t errlen);
+int kvm_create_vcpu(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errlen);
+/* The CPUID table vCPU `index` sees (KVM's supported set, adjusted). */
+int cpuid_setup(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errlen);
+/* Pure adjustment of one entry, separated for unit tests. */
+void cpuid_adjust_entry(struct kvm_cpuid_entry2 *e, unsigned vcpu_index,
+			unsigned vcpus, uint32_t tsc_khz);
+
+/* ---- KVM interrupt plumbing (kvm.c) --------------------------------------- */
+/* GSIs 0-23 keep KVM's default PIC/IOAPIC routes; MSI routes go from 24. */
+#define KVM_FIRST_MSI_GSI 24
+#define KVM_MAX_GSI_ROUTES 256
+
+/* Allocates a GSI for MSI routing; -1 when none is left. */
+int kvm_alloc_msi_gsi(struct vm *vm);
+/* Sets the MSI message of `gsi` (re-sends the whole routing table). */
+int kvm_set_msi_route(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data);
+int kvm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
+/* An MMIO doorbell: a write of any size at gpa signals fd inside KVM. */
+int kvm_ioeventfd(struct vm *vm, int fd, uint64_t gpa, bool assign);
+
+
+/* ---- the kind of KVM (kvm_kind.c) -----------------------------------------
+ * Figures mean different things on each; the names (kvm_kind_name) are
+ * stable, they go into --json.  kvm_kind.c says how each is told apart. */
+enum kvm_kind {
+	KVM_KIND_UNKNOWN = 0,      /* "unknown": no known module in /sys/module */
+	KVM_KIND_HARDWARE,         /* "hardware": kvm_intel/kvm_amd, bare metal */
+	KVM_KIND_PVM,              /* "pvm": kvm_pvm, guest ring 0 emulated */
+	KVM_KIND_NESTED_TCG,       /* "nested-tcg": in a VM under QEMU's TCG */
+	KVM_KIND_NESTED,           /* "nested": in a VM under another hypervisor */
+};
+
+/* What detection reads from CPUID (injectable for tests). */
+struct kvm_kind_cpu {
+	bool hypervisor;           /* CPUID.1:ECX[31] */
+	bool vmx;                  /* CPUID.1:ECX[5] */
+	bool svm;                  /* CPUID.80000001h:ECX[2] */
+	char signature[13];        /* CPUID.40000000h EBX, ECX, EDX; NUL-terminated */
+};
+
+struct kvm_kind_info {
+	enum kvm_kind kind;
+	char module[16];           /* "kvm_pvm", "kvm_intel", "kvm_amd" or "" */
+	char hypervisor[13];       /* the host's hypervisor signature, "" if none */
+	bool by_refcnt;            /* module told by its refcnt (authoritative) */
+};
+
+/* The host's CPUID as detection needs it. */
+void kvm_kind_host_cpu(struct kvm_kind_cpu *cpu);
+/* Which kind of KVM a host with this sysfs (root "/sys") and CPUID has.
+ * Call it with /dev/kvm open: a loadable vendor module's refcnt then tells
+ * which one drives it. */
+enum kvm_kind kvm_kind_detect(const char *sysfs_root, const struct kvm_kind_cpu *cpu,
+			      struct kvm_kind_info *info);
+/* kvm_kind_detect on this host ("/sys", its CPUID). */
+enum kvm_kind kvm_kind_host(struct kvm_kind_info *info);
+/* "hardware", "pvm", "nested-tcg", "nested", "unknown". */
+const char *kvm_kind_name(enum kvm_kind kind);
+/* What the kind means for the figures, a few words. */
+const char *kvm_kind_meaning(enum kvm_kind kind);
+/* "pvm KVM (kvm_pvm, PVM-style: guest ring 3 native, ...)", for --check. */
+void kvm_kind_describe(const struct kvm_kind_info *info, char *buf, size_t len);
+
+#endif /* VMM_KVM_H */

@@ -1,0 +1,44 @@
+/*
+ * options.h - vmm's command line (options.c): the core options in struct
+ * vmm_config; each device parses its own (struct vmm_device in vmm.h).
+ */
+#ifndef VMM_OPTIONS_H
+#define VMM_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct vmm_config {
+	const char *guest_path;
+	char *guest_cmdline;       /* guest arguments joined by spaces (owned) */
+	uint64_t mem_bytes;
+	unsigned vcpus;
+	int *pin_cpus;             /* host CPU of vCPU i, or NULL (owned) */
+	unsigned pin_count;
+	bool stats;
+	bool trace;
+	bool timestamps;           /* prefix guest output lines with host time */
+	bool hugepages;
+	const char *json_path;
+	double timeout_s;          /* 0 = none */
+};
+
+enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_ERROR, OPTIONS_CHECK };
+
+/* Parses argv into *cfg, and each device's options into that device.  On
+ * OPTIONS_ERROR, errbuf holds one line that says what is wrong;
+ * OPTIONS_EXIT_OK means --help or --version was printed to `out`.  Never
+ * exits the process, so it can be unit-tested. */
+enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
+				  char *errbuf, size_t errlen, FILE *out);
+/* Frees *cfg and what the devices kept from the command line. */
+void options_free(struct vmm_config *cfg);
+
+/* "64M", "2G", "512K", "1T" -> bytes; a bare number is in units of
+ * `bare_unit` (vmm --mem takes MiB, as QEMU -m does).  Returns false on
+ * garbage, overflow or trailing junk. */
+bool parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes);
+
+#endif /* VMM_OPTIONS_H */

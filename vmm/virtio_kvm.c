@@ -1,0 +1,169 @@
+/*
+ * virtio_kvm.c - the KVM side of every virtio-pci device (see
+ * virtio_kvm.h).  No request is served on a vCPU thread: the device's I/O
+ * thread sleeps in poll() on an eventfd which KVM signals itself when the
+ * guest writes a queue's doorbell (KVM_IOEVENTFD on the notify address,
+ * moved with the BAR), so a notify costs the guest no exit to vmm.  On each
+ * wake-up it calls the device's queue handler, which sends at most one
+ * interrupt per batch: an MSI-X message through KVM_IRQFD on a GSI whose
+ * MSI route follows the guest's MSI-X table.
+ */
+#include "virtio_kvm.h"
+
+#include "error.h"
+#include "kvm.h"
+#include "pci.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+static void hook_ioeventfd(struct virtio_pci *vp, unsigned q, uint64_t gpa, bool assign)
+{
+	struct virtio_kvm *k = vp->transport;
+
+	(void)q;   /* one eventfd serves every queue of the device */
+	if (kvm_ioeventfd(k->vm, k->notify_fd, gpa, assign) < 0)
+		vmm_error("%s: cannot %s the doorbell at 0x%llx: %s (notifies now exit "
+			  "to vmm)", vp->func.name, assign ? "register" : "remove",
+			  (unsigned long long)gpa, strerror(errno));
+}
+
+static void hook_kick(struct virtio_pci *vp, unsigned q)
+{
+	struct virtio_kvm *k = vp->transport;
+	uint64_t one = 1;
+
+	(void)q;
+	if (write(k->notify_fd, &one, sizeof(one)) < 0)
+		vmm_error("%s: cannot wake its I/O thread: %s", vp->func.name, strerror(errno));
+}
+
+static void hook_msi(struct virtio_pci *vp, unsigned v, uint64_t addr, uint32_t data)
+{
+	struct virtio_kvm *k = vp->transport;
+	uint64_t one = 1;
+
+	/* Re-route only when the guest changed the message. */
+	if (!k->route_valid[v] || k->routed[v].addr_lo != (uint32_t)addr ||
+	    k->routed[v].addr_hi != (uint32_t)(addr >> 32) || k->routed[v].data != data) {
+		if (kvm_set_msi_route(k->vm, k->gsi[v], addr, data) < 0) {
+			vmm_error("%s: cannot route MSI-X vector %u: %s", vp->func.name, v,
+				  strerror(errno));
+			return;
+		}
+		k->routed[v] = (struct msix_entry){(uint32_t)addr, (uint32_t)(addr >> 32), data, 0};
+		k->route_valid[v] = true;
+	}
+	k->interrupts++;
+	if (write(k->irq_fd[v], &one, sizeof(one)) < 0)
+		vmm_error("%s: cannot raise MSI-X vector %u: %s", vp->func.name, v,
+			  strerror(errno));
+}
+
+static void *io_thread(void *arg)
+{
+	struct virtio_kvm *k = arg;
+
+	for (;;) {
+		struct pollfd fds[2] = {{k->notify_fd, POLLIN, 0}, {k->stop_fd, POLLIN, 0}};
+		uint64_t n;
+
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents)
+			break;
+		if (!(fds[0].revents & POLLIN) || read(k->notify_fd, &n, sizeof(n)) != sizeof(n))
+			continue;
+		k->notifies++;
+		k->serve(k->vp);
+	}
+	return NULL;
+}
+
+void virtio_kvm_init(struct virtio_kvm *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->notify_fd = k->stop_fd = -1;
+	for (unsigned v = 0; v < VIRTIO_PCI_MSIX_VECTORS; v++)
+		k->irq_fd[v] = -1;
+}
+
+int virtio_kvm_start(struct virtio_kvm *k, struct vm *vm, struct virtio_pci *vp,
+		     virtio_serve_fn serve, const char *thread_name,
+		     char *errbuf, size_t errlen)
+{
+	struct pci_bus *bus = pci_bus_get(vm, errbuf, errlen);
+	const char *name = vp->func.name;
+	int err;
+
+	if (!bus)
+		return -1;
+	k->vm = vm;
+	k->vp = vp;
+	k->serve = serve;
+	vp->transport = k;
+	vp->hooks.ioeventfd = hook_ioeventfd;
+	vp->hooks.kick = hook_kick;
+	vp->hooks.msi = hook_msi;
+	k->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	k->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (k->notify_fd < 0 || k->stop_fd < 0) {
+		snprintf(errbuf, errlen, "%s: eventfd: %s", name, strerror(errno));
+		return -1;
+	}
+	for (unsigned v = 0; v < VIRTIO_PCI_MSIX_VECTORS; v++) {
+		int gsi = kvm_alloc_msi_gsi(vm);
+
+		k->irq_fd[v] = eventfd(0, EFD_CLOEXEC);
+		if (gsi < 0 || k->irq_fd[v] < 0) {
+			snprintf(errbuf, errlen, "%s: no interrupt line left for MSI-X", name);
+			return -1;
+		}
+		k->gsi[v] = (unsigned)gsi;
+		if (kvm_irqfd(vm, k->irq_fd[v], k->gsi[v], true) < 0) {
+			snprintf(errbuf, errlen, "%s: KVM_IRQFD failed: %s", name,
+				 strerror(errno));
+			return -1;
+		}
+	}
+	if (pci_plug(bus, &vp->func, errbuf, errlen))
+		return -1;
+	err = pthread_create(&k->thread, NULL, io_thread, k);
+	if (err) {
+		snprintf(errbuf, errlen, "%s: cannot start its I/O thread: %s", name,
+			 strerror(err));
+		return -1;
+	}
+	k->thread_started = true;
+	pthread_setname_np(k->thread, thread_name);
+	return 0;
+}
+
+void virtio_kvm_stop(struct virtio_kvm *k)
+{
+	uint64_t one = 1;
+
+	if (!k->thread_started)
+		return;
+	if (write(k->stop_fd, &one, sizeof(one)) < 0)
+		vmm_error("%s: cannot stop its I/O thread", k->vp->func.name);
+	pthread_join(k->thread, NULL);
+	k->thread_started = false;
+}
+
+void virtio_kvm_close(struct virtio_kvm *k)
+{
+	for (unsigned v = 0; v < VIRTIO_PCI_MSIX_VECTORS; v++) {
+		if (k->irq_fd[v] >= 0)
+			close(k->irq_fd[v]);
+		k->irq_fd[v] = -1;
+	}
+	if (k->notify_fd >= 0)
+		close(k->notify_fd);
+	if (k->stop_fd >= 0)
+		close(k->stop_fd);
+	k->notify_fd = k->stop_fd = -1;
+}

@@ -1,0 +1,55 @@
+/*
+ * virtio_kvm.h - what every virtio-pci device needs from KVM, in one place
+ * (virtio_kvm.c), as kvmtool's virtio/pci.c: the doorbell eventfd KVM
+ * signals itself (KVM_IOEVENTFD, moved with the BAR), one GSI and irqfd per
+ * MSI-X vector with its MSI route following the guest's MSI-X table (routes
+ * are re-sent only when the message changed), and the device's I/O thread,
+ * which sleeps until a doorbell and then calls the device's queue handler.
+ * A device supplies only that handler and its configuration layout.
+ */
+#ifndef VMM_VIRTIO_KVM_H
+#define VMM_VIRTIO_KVM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtio_pci.h"
+
+struct vm;
+
+/* The device's queue handler, on its I/O thread after each doorbell:
+ * serves whatever its queues hold (it takes vp->lock itself). */
+typedef void (*virtio_serve_fn)(struct virtio_pci *vp);
+
+struct virtio_kvm {
+	struct vm *vm;
+	struct virtio_pci *vp;
+	virtio_serve_fn serve;
+	int notify_fd, stop_fd;
+	int irq_fd[VIRTIO_PCI_MSIX_VECTORS];
+	unsigned gsi[VIRTIO_PCI_MSIX_VECTORS];
+	struct msix_entry routed[VIRTIO_PCI_MSIX_VECTORS];
+	bool route_valid[VIRTIO_PCI_MSIX_VECTORS];
+	pthread_t thread;
+	bool thread_started;
+	/* Counters for the device's --stats and --json (the I/O thread's). */
+	uint64_t notifies;         /* I/O thread wake-ups */
+	uint64_t interrupts;       /* MSI-X messages sent */
+};
+
+/* No descriptors yet (so virtio_kvm_close is safe at any point). */
+void virtio_kvm_init(struct virtio_kvm *k);
+/* Wires vp to KVM (doorbell, MSI-X vectors), plugs its PCI function into
+ * the VM's bus and starts the I/O thread named `thread_name`.  errbuf says
+ * what failed. */
+int virtio_kvm_start(struct virtio_kvm *k, struct vm *vm, struct virtio_pci *vp,
+		     virtio_serve_fn serve, const char *thread_name,
+		     char *errbuf, size_t errlen);
+/* Stops and joins the I/O thread (what it took is finished). */
+void virtio_kvm_stop(struct virtio_kvm *k);
+/* Closes the eventfds. */
+void virtio_kvm_close(struct virtio_kvm *k);
+
+#endif /* VMM_VIRTIO_KVM_H */
