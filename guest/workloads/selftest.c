@@ -26,7 +26,7 @@
 #include "boot.h"
 #include "virtio_blk.h"
 
-#define DEADLINE_S 10            /* guards hangs only (see above) */
+#define DEADLINE_S 60            /* guards hangs only (see above) */
 #define SYSCALL_SAMPLE_NS 20000000ULL   /* time the null system call this long */
 #define THREAD_STACK 8192
 
