@@ -10,7 +10,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -18,8 +17,7 @@ from pathlib import Path
 from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
-from vmbench import linuxvm  # noqa: E402  (needs the path above)
+from vmbench import linuxvm
 
 
 @dataclasses.dataclass

@@ -21,8 +21,7 @@ GUEST = BUILD / "guest.elf"
 VMM = Path(os.environ.get("VMBENCH_VMM", BUILD / "san" / "vmm"))
 RELEASE_VMM = BUILD / "vmm"
 
-sys.path.insert(0, str(REPO / "tools"))
-from vmbench import linuxvm  # noqa: E402
+from vmbench import linuxvm
 
 # Sanitizer findings must fail a test: give them statuses no test expects.
 SANITIZER_ENV = {

@@ -1,6 +1,6 @@
 """The comparison's output: results.jsonl, results.csv, report.md and plots.
 
-    from harness.report import write_report
+    from vmbench.report import write_report
     paths = write_report(records, environment, "out/20261122-101500")
     print(paths["report"])
 
@@ -15,7 +15,7 @@ Files (all in out_dir):
 
 - results.jsonl: the records as given, one JSON object a line.
 - environment.json: the environment as given (with results.jsonl, what
-  ``python3 bench/harness/report.py OUT_DIR`` needs to write the report
+  ``bench/report OUT_DIR`` needs to write the report
   again).
 - results.csv: one row a run.  Columns: run_id, platform, test,
   case_options (the case's sysbench options as "name=value;name=value", in
@@ -47,11 +47,7 @@ import sys
 import time
 from pathlib import Path
 
-try:
-    from vmbench import kvmkind, stats
-except ImportError:          # run as a script, or tools/ not on the path yet
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-    from vmbench import kvmkind, stats
+from vmbench import kvmkind, stats
 
 __all__ = ["figure", "secondary_figures", "run_flags", "write_report", "load_jsonl",
            "append_jsonl", "MARKERS", "CV_LIMIT", "SHORT_RUN_S", "PLATFORM_ORDER"]
@@ -169,7 +165,7 @@ def _host_cpus(environment):
 
 
 def run_flags(record, host_cpus=None):
-    """The flags of one run: the runner's (harness.flags), plus "short" when
+    """The flags of one run: the runner's (runner.flags), plus "short" when
     it lasted less than SHORT_RUN_S and "overcommitted" when its case has
     more vCPUs or threads than host_cpus; in that order, each once."""
     flags = list(((record.get("harness") or {}).get("flags")) or [])
@@ -788,11 +784,11 @@ def write_report(records, environment, out_dir, gnuplot="gnuplot"):
 
 
 def main(argv=None):
-    """report.py OUT_DIR: writes the report again from OUT_DIR/results.jsonl
+    """bench/report OUT_DIR: writes the report again from OUT_DIR/results.jsonl
     and OUT_DIR/environment.json."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
-        print("usage: report.py OUT_DIR  (reads OUT_DIR/results.jsonl and environment.json)",
+        print("usage: bench/report OUT_DIR  (reads OUT_DIR/results.jsonl and environment.json)",
               file=sys.stderr)
         return 2
     out = Path(argv[0])
@@ -801,12 +797,12 @@ def main(argv=None):
         env_path = out / "environment.json"
         environment = json.loads(env_path.read_text()) if env_path.exists() else {}
     except (OSError, json.JSONDecodeError) as e:
-        print(f"report.py: {e}", file=sys.stderr)
+        print(f"report: {e}", file=sys.stderr)
         return 1
     paths = write_report(records, environment, out)
     print(paths["report"])
     for name, why in paths["plot_errors"].items():
-        print(f"report.py: plot-{name}.png not drawn: {why}", file=sys.stderr)
+        print(f"report: plot-{name}.png not drawn: {why}", file=sys.stderr)
     return 0
 
 

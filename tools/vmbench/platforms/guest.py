@@ -11,16 +11,13 @@ here (raw_disk_bytes() big): `fileio ... prepare` (not timed), then
 """
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-from harness.platform import PlatformError
+from vmbench.platforms.base import PlatformError
 
-REPO = Path(__file__).resolve().parents[3]
-GUEST = REPO / "build" / "guest.elf"
-sys.path.insert(0, str(REPO / "tools"))
-from vmbench import results, sysbench  # noqa: E402
+from vmbench import results, sysbench
+from vmbench.paths import GUEST
 
 # sysbench 1.0.20's fileio defaults.
 FILEIO_DEFAULTS = {"file-num": 128, "file-total-size": "2G", "file-block-size": 16384}

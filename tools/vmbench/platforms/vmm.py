@@ -23,11 +23,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.platform import Platform, PlatformError
-from harness.platforms import guest
+from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms import guest
 from vmbench import kvmkind, linuxvm
-
-VMM = guest.REPO / "build" / "vmm"
+from vmbench.paths import BUILD, VMM
 
 
 class VmmPlatform(Platform):
@@ -38,7 +37,7 @@ class VmmPlatform(Platform):
         --json) go when vmm runs on this host (default build/); nested, they
         go to the VM's scratch directory, which it shares with this host."""
         self.pin, self.hugepages = pin, hugepages
-        self.scratch_dir = Path(scratch_dir) if scratch_dir else guest.REPO / "build"
+        self.scratch_dir = Path(scratch_dir) if scratch_dir else BUILD
         self.session = None
         self.where = None
         self.kvm_kind = None

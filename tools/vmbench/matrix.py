@@ -11,7 +11,7 @@ Every case runs sysbench with --threads equal to its vCPUs (unless its
 options name "threads") and --time from the matrix.  A fileio test may list
 "disks": the disk image formats ("raw", "qcow2"; default ["raw"]) of the
 platforms that have a disk image (qemu-linux; qemu-guest and vmm take raw
-only); each becomes the case option "disk-format" (harness.platform
+only); each becomes the case option "disk-format" (platforms.base
 HARNESS_OPTIONS: it never reaches sysbench), crossed with the options:
 
     {"test": "fileio", "disks": ["raw", "qcow2"],
@@ -23,7 +23,7 @@ repetition, one-second runs and small sizes: seconds, not hours.
 
 import json
 
-from harness.platform import Case
+from vmbench.platforms.base import Case
 
 PRESETS = {
     # Container against VM: three machine sizes, three amounts of CPU work,

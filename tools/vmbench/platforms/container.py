@@ -44,16 +44,10 @@ import sys
 import time
 from pathlib import Path
 
-from harness.platform import Platform, PlatformError
+from vmbench.platforms.base import Platform, PlatformError
 
-try:
-    from vmbench import sysbench
-except ImportError:  # run from a checkout without tools/ on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
-    from vmbench import sysbench
-
-REPO = Path(__file__).resolve().parents[3]
-CACHE = REPO / "build" / "cache"
+from vmbench import sysbench
+from vmbench.paths import CACHE
 
 SUITE = "bookworm"
 VARIANT = "minbase"

@@ -13,9 +13,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.platform import Platform, PlatformError
-from harness.platforms import guest
+from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms import guest
 from vmbench import results
+from vmbench.paths import BUILD
 
 QEMU = "qemu-system-x86_64"
 PROBE_STATUS = 3
@@ -41,7 +42,7 @@ class QemuGuestPlatform(Platform):
     def __init__(self, accel="auto", machine="pc", scratch_dir=None):
         """scratch_dir: where fileio's disk images go (default build/)."""
         self.asked, self.machine = accel, machine
-        self.scratch_dir = Path(scratch_dir) if scratch_dir else guest.REPO / "build"
+        self.scratch_dir = Path(scratch_dir) if scratch_dir else BUILD
         self.accel = None
         self.why = None
 

@@ -30,16 +30,12 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from harness.platform import Platform, PlatformError
+from vmbench.platforms.base import Platform, PlatformError
 
-REPO = Path(__file__).resolve().parents[3]
-if str(REPO / "tools") not in sys.path:
-    sys.path.insert(0, str(REPO / "tools"))
-from vmbench import linuxvm, sysbench  # noqa: E402
+from vmbench import linuxvm, sysbench
 
 NAME = "qemu-linux"
 QEMU = linuxvm.QEMU

@@ -14,14 +14,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from harness.platform import Platform, PlatformError
+from vmbench.platforms.base import Platform, PlatformError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
-from vmbench import sysbench  # noqa: E402
+from vmbench import sysbench
+from vmbench.paths import CACHE
 
 SYSBENCH_VERSION = "1.0.20"
 
@@ -69,7 +68,7 @@ class NativePlatform(Platform):
 
     def __init__(self, scratch_dir=None):
         self.scratch_dir = Path(scratch_dir) if scratch_dir else \
-            Path(__file__).resolve().parents[3] / "build" / "cache" / "fileio-scratch"
+            CACHE / "fileio-scratch"
 
     def prepare(self, cases):
         self.version = sysbench_version()
