@@ -14,7 +14,7 @@ alike.  Peak RSS comes from wait4; for vmm it is split, from its --json
 report, into guest RAM the guest touched and vmm's own memory.
 
 Where this host's /dev/kvm cannot run guests, the KVM contestants run inside
-a Linux VM that offers nested KVM (tools/linuxvm) and are labelled so; the
+a Linux VM that offers nested KVM (vmbench.vmmrun) and are labelled so; the
 TCG contestants always run on this host.  The output names the kind of KVM
 the KVM contestants ran on (hardware, pvm, nested-tcg, nested: `vmm
 --check`), which decides what their times mean: on PVM-style KVM, say, the
@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from vmbench import kvmkind, linuxvm
+from vmbench import kvmkind, vmmrun
 from vmbench.paths import BUILD, GUEST, VMM
 
 TIMECMD = BUILD / "timecmd"
@@ -61,14 +61,20 @@ class Places:
     """Runs timecmd on this host, or in a nested-KVM VM for KVM contestants."""
 
     def __init__(self):
-        check = subprocess.run([VMM, "--check"], capture_output=True, text=True)
-        self.host_kvm = check.returncode == 0
-        # The kind of KVM the KVM contestants run on (here, or the nested VM's).
-        self.kvm_kind = kvmkind.from_check(check.stdout) if self.host_kvm else None
-        self.session = None
+        qemu = "/usr/bin/qemu-system-x86_64"
+        self.place = vmmrun.VmmRunner(
+            VMM, binaries=[TIMECMD, qemu], files=[(qemu, qemu)],
+            shares=[(d, d) for d in QEMU_DATA if Path(d).exists()], mem="8G",
+            note="boot: this host cannot run KVM guests: the KVM contestants run in a Linux "
+                 "VM with nested KVM")
+
+    @property
+    def kvm_kind(self):
+        """The kind of KVM the KVM contestants run on (here, or the nested VM's)."""
+        return self.place.kvm_kind
 
     def where(self, contestant):
-        if not contestant.needs_kvm or self.host_kvm:
+        if not contestant.needs_kvm or self.place.host:
             return "host"
         return "nested VM (TCG L1)"
 
@@ -77,24 +83,14 @@ class Places:
         if self.where(contestant) == "host":
             out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
         else:
-            if not self.session:
-                print("boot: this host cannot run KVM guests: the KVM contestants run in a "
-                      "Linux VM with nested KVM", file=sys.stderr)
-                qemu = "/usr/bin/qemu-system-x86_64"
-                self.session = linuxvm.Session(
-                    binaries=[str(VMM), str(TIMECMD), qemu], files=[(qemu, qemu)],
-                    shares=[(d, d) for d in QEMU_DATA if Path(d).exists()], mem="8G")
-                self.kvm_kind, _ = kvmkind.check(VMM, kvmkind.session_runner(self.session))
-            res = self.session.run(argv, timeout=600)
-            out = res.stdout.decode()
+            out = self.place.run(argv, timeout=600).stdout
         lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         if not lines:
             sys.exit(f"boot: {contestant.name} did not run: {out}")
         return lines[-1]
 
     def close(self):
-        if self.session:
-            self.session.close()
+        self.place.close()
 
 
 def measure(contestant, places, record):

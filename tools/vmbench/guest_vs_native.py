@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from vmbench import kvmkind, linuxvm, stats, sysbench
+from vmbench import kvmkind, stats, sysbench, vmmrun
 from vmbench.paths import GUEST, VMM
 
 
@@ -49,34 +49,27 @@ def cases(only):
 
 
 class Guest:
-    """Runs the guest here, or in a nested-KVM VM when this host cannot."""
+    """Runs the guest here, or in a nested-KVM VM when this host cannot (vmmrun)."""
 
     def __init__(self):
-        check = subprocess.run([VMM, "--check"], capture_output=True, text=True)
-        self.host_kvm = check.returncode == 0
-        self.where = "this host" if self.host_kvm else "nested VM under TCG"
-        self.kvm_kind = kvmkind.from_check(check.stdout) if self.host_kvm else None
-        self.session = None
+        self.place = vmmrun.VmmRunner(VMM, mem="4G")
+        self.where = "this host" if self.place.host else "nested VM under TCG"
+
+    @property
+    def kvm_kind(self):
+        return self.place.kvm_kind
 
     def run(self, args, seconds):
         argv = [str(VMM), "--smp", "2", "--mem", "2G", "--timeout", str(seconds * 4 + 60),
                 str(GUEST), *args, f"--time={seconds}"]
-        if self.host_kvm:
-            res = subprocess.run(argv, capture_output=True, text=True)
-            out, code = res.stdout, res.returncode
-        else:
-            if not self.session:
-                self.session = linuxvm.Session(binaries=[str(VMM)], mem="4G")
-                self.kvm_kind, _ = kvmkind.check(VMM, kvmkind.session_runner(self.session))
-            res = self.session.run(argv, timeout=seconds * 4 + 120)
-            out, code = res.stdout.decode(), res.returncode
-        if code != 0:
-            sys.exit(f"guest-vs-native: the guest failed ({code}): {' '.join(argv)}\n{out}")
-        return sysbench.parse_report(out)
+        res = self.place.run(argv, timeout=seconds * 4 + 120)
+        if res.returncode != 0:
+            sys.exit(f"guest-vs-native: the guest failed ({res.returncode}): {' '.join(argv)}\n"
+                     f"{res.stdout}")
+        return sysbench.parse_report(res.stdout)
 
     def close(self):
-        if self.session:
-            self.session.close()
+        self.place.close()
 
 
 def native(args, seconds):
