@@ -49,16 +49,7 @@ def parse_args(argv):
     ap.add_argument("--reps", type=int, help="repetitions per case (default: the matrix's, 5)")
     ap.add_argument("--time", type=int, help="seconds per run (sysbench --time)")
     ap.add_argument("--out", help="results folder (default: results/<date-time>)")
-    ap.add_argument("--scratch-dir",
-                    help="where native and container make fileio's files (default: the "
-                         "results folder); it is on this file system that they measure")
-    ap.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
-                    help="QEMU's accelerator for qemu-linux and qemu-guest (default: kvm when "
-                         "it works here, else tcg; always recorded)")
-    ap.add_argument("--qemu-machine", choices=("pc", "microvm"), default="pc",
-                    help="QEMU machine for qemu-guest")
-    ap.add_argument("--vmm-pin", help="vmm --pin CPULIST")
-    ap.add_argument("--vmm-hugepages", action="store_true", help="vmm --hugepages")
+    platforms.add_options(ap)        # each platform's own (vmbench.platforms.registry)
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.platforms.split(",") if n.strip()]
     unknown = [n for n in names if n not in platforms.NAMES]

@@ -1,25 +1,16 @@
-"""The platforms of the comparison, by the names docs/design.md gives them."""
+"""The platforms of the comparison, by the names docs/design.md gives them.
 
+Each module here registers its platform (registry.register: name, options,
+how to build it); importing this package registers them all, in the order
+bench/compare lists them.  create(name, options) builds one.
+"""
 
-def create(name, options):
-    """A platform object for `name`, configured from the command line's
-    options (an argparse namespace)."""
-    if name == "native":
-        from vmbench.platforms.native import NativePlatform
-        return NativePlatform(scratch_dir=getattr(options, "scratch_dir", None))
-    if name == "container":
-        from vmbench.platforms.container import ContainerPlatform
-        return ContainerPlatform(scratch_dir=getattr(options, "scratch_dir", None))
-    if name == "qemu-linux":
-        from vmbench.platforms.qemu_linux import QemuLinuxPlatform
-        return QemuLinuxPlatform(accel=options.accel)
-    if name == "qemu-guest":
-        from vmbench.platforms.qemu_guest import QemuGuestPlatform
-        return QemuGuestPlatform(accel=options.accel, machine=options.qemu_machine)
-    if name == "vmm":
-        from vmbench.platforms.vmm import VmmPlatform
-        return VmmPlatform(pin=options.vmm_pin, hugepages=options.vmm_hugepages)
-    raise ValueError(f"no platform '{name}' (platforms: {', '.join(NAMES)})")
+from vmbench.platforms import registry
+from vmbench.platforms.registry import add_options, create, names
 
+__all__ = ["NAMES", "add_options", "create", "names", "registry"]
 
-NAMES = ("native", "container", "qemu-linux", "qemu-guest", "vmm")
+# Importing a platform's module registers it: this order is NAMES'.
+from vmbench.platforms import native, container, qemu_linux, qemu_guest, vmm  # noqa: E402,F401
+
+NAMES = registry.names()

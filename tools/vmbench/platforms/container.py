@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import SCRATCH_DIR, register
 
 from vmbench import sysbench
 from vmbench.paths import CACHE
@@ -1088,3 +1089,8 @@ def _host_cpus():
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+register("container",
+         lambda options: ContainerPlatform(scratch_dir=getattr(options, "scratch_dir", None)),
+         options=[SCRATCH_DIR])

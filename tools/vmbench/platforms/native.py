@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import SCRATCH_DIR, register
 
 from vmbench import sysbench
 from vmbench.paths import CACHE
@@ -123,3 +124,7 @@ class NativePlatform(Platform):
                                       "scratch_dir": str(self.scratch_dir)})
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+register("native", lambda options: NativePlatform(scratch_dir=getattr(options, "scratch_dir", None)),
+         options=[SCRATCH_DIR])

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import ACCEL, Option, register
 from vmbench.platforms import guest
 from vmbench import results
 from vmbench.paths import BUILD
@@ -115,3 +116,9 @@ class QemuGuestPlatform(Platform):
             record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
                                  disk_cache="none" if guest.direct(case) else "writeback")
         return record
+
+
+register("qemu-guest",
+         lambda options: QemuGuestPlatform(accel=options.accel, machine=options.qemu_machine),
+         options=[ACCEL, Option("--qemu-machine", choices=("pc", "microvm"), default="pc",
+                                help="QEMU machine for qemu-guest")])

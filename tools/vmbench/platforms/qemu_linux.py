@@ -34,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import ACCEL, register
 
 from vmbench import linuxvm, sysbench
 
@@ -549,3 +550,6 @@ def _last_lines(text, count=6):
     if not lines:
         return "no output"
     return "last lines: " + " | ".join(lines[-count:])
+
+
+register(NAME, lambda options: QemuLinuxPlatform(accel=options.accel), options=[ACCEL])

@@ -25,6 +25,7 @@ from vmbench import kvmkind, linuxvm, vmmrun
 from vmbench.paths import BUILD, VMM
 from vmbench.platforms import guest
 from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import Option, register
 
 
 class VmmPlatform(Platform):
@@ -127,3 +128,8 @@ class VmmPlatform(Platform):
     def close(self):
         if self.place:
             self.place.close()
+
+
+register("vmm", lambda options: VmmPlatform(pin=options.vmm_pin, hugepages=options.vmm_hugepages),
+         options=[Option("--vmm-pin", help="vmm --pin CPULIST"),
+                  Option("--vmm-hugepages", action="store_true", help="vmm --hugepages")])
