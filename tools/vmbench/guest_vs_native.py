@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from vmbench import kvmkind, stats, sysbench, vmmrun
+from vmbench import kvmkind, specs, stats, sysbench, vmmrun
 from vmbench.paths import GUEST, VMM
 
 
@@ -36,7 +36,7 @@ def cases(only):
             for threads in (1, 2):
                 out.append(("cpu", f"prime {prime}, {threads} thread{'s' * (threads > 1)}",
                             ["cpu", f"--cpu-max-prime={prime}", f"--threads={threads}"],
-                            "events_per_s", "events/s"))
+                            specs.get("cpu").figure))
     if only in (None, "memory"):
         for block in ("1K", "1M"):
             for oper in ("read", "write"):
@@ -44,7 +44,7 @@ def cases(only):
                     out.append(("memory", f"{block} {oper} {mode}",
                                 ["memory", f"--memory-block-size={block}",
                                  f"--memory-oper={oper}", f"--memory-access-mode={mode}"],
-                                "mib_per_s", "MiB/s"))
+                                specs.get("memory").figure))
     return out
 
 
@@ -80,10 +80,6 @@ def native(args, seconds):
     return sysbench.parse_report(res.stdout)
 
 
-def figure(report, key):
-    return report["events_per_s"] if key == "events_per_s" else report["metrics"][key]
-
-
 def main():
     ap = argparse.ArgumentParser(prog="guest-vs-native", description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5)
@@ -101,9 +97,9 @@ def main():
     started, runs_done, runs_total = time.monotonic(), 0, len(todo) * args.reps * 2
     try:
         for rep in range(args.reps):
-            for test, name, targs, key, _ in todo:
+            for test, name, targs, figure in todo:
                 for side, run in (("native", native), ("guest", guest.run)):
-                    results[name][side].append(figure(run(targs, args.time), key))
+                    results[name][side].append(figure.value(run(targs, args.time)))
                     runs_done += 1
                     left = (time.monotonic() - started) / runs_done * (runs_total - runs_done)
                     print(f"guest-vs-native: rep {rep + 1}/{args.reps} {test} {name} {side} "
@@ -118,10 +114,10 @@ def main():
     print("| test | case | unit | native median | native min-max | guest median | "
           "guest min-max | guest/native |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for test, name, _, _, unit in todo:
+    for test, name, _, figure in todo:
         n = stats.summarise(results[name]["native"])
         g = stats.summarise(results[name]["guest"])
-        print(f"| {test} | {name} | {unit} | {n['median']:.1f} | {n['min']:.1f}-{n['max']:.1f} "
+        print(f"| {test} | {name} | {figure.unit} | {n['median']:.1f} | {n['min']:.1f}-{n['max']:.1f} "
               f"| {g['median']:.1f} | {g['min']:.1f}-{g['max']:.1f} "
               f"| {g['median'] / n['median']:.3f} |")
     if args.json:

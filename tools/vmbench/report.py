@@ -39,7 +39,6 @@ import csv
 import io
 import json
 import math
-import numbers
 import os
 import shutil
 import subprocess
@@ -47,7 +46,7 @@ import sys
 import time
 from pathlib import Path
 
-from vmbench import kvmkind, stats
+from vmbench import kvmkind, specs, stats
 
 __all__ = ["figure", "secondary_figures", "run_flags", "write_report", "load_jsonl",
            "append_jsonl", "MARKERS", "CV_LIMIT", "SHORT_RUN_S", "PLATFORM_ORDER"]
@@ -56,7 +55,6 @@ __all__ = ["figure", "secondary_figures", "run_flags", "write_report", "load_jso
 # the order they first appear); native is the reference of the ratios.
 PLATFORM_ORDER = ("native", "container", "qemu-linux", "qemu-guest", "vmm", "nested")
 REFERENCE = "native"
-TEST_ORDER = ("cpu", "memory", "fileio")
 
 SHORT_RUN_S = 1.0            # runs shorter than this are flagged "short"
 CV_LIMIT = 0.05              # cells whose coefficient of variation is above this are flagged
@@ -90,11 +88,7 @@ CSV_COLUMNS = ("run_id", "platform", "test", "case_options", "vcpus", "mem_mib",
 
 # ---- what a record says ----
 
-def _number(v):
-    """v when it is a finite number (not a bool), else None."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        return None
-    return v
+_number = specs.number
 
 
 def _options(record):
@@ -105,32 +99,16 @@ def _options(record):
 
 
 def figure(record):
-    """The figure of merit of one run: (value, unit).
-
-    cpu: events_per_s, "events/s".  memory: metrics.mib_per_s, "MiB/s"; with
-    memory-oper=none (no data moved) events_per_s, "events/s".  fileio:
-    metrics reads_per_s + writes_per_s, "ops/s" (secondary_figures() gives
-    the MiB/s read and written).  Any other test: events_per_s, "events/s".
-    value is None for a failed run or one that lacks the figure; the unit is
-    known all the same.  Higher is better for all of them.
+    """The figure of merit of one run: (value, unit), as the test's spec
+    says (vmbench.specs: cpu events/s; memory MiB/s, events/s with
+    memory-oper=none; fileio reads/s + writes/s in ops/s, and
+    secondary_figures() gives the MiB/s read and written; any other test
+    events/s).  value is None for a failed run or one that lacks the figure;
+    the unit is known all the same.  Higher is better for all of them.
     """
-    test = record.get("test") or (record.get("case") or {}).get("test")
-    metrics = record.get("metrics") or {}
-    if test == "memory" and _options(record).get("memory-oper") != "none":
-        value, unit = _number(metrics.get("mib_per_s")), "MiB/s"
-    elif test == "fileio":
-        reads, writes = _number(metrics.get("reads_per_s")), _number(metrics.get("writes_per_s"))
-        value = None if reads is None or writes is None else reads + writes
-        unit = "ops/s"
-    else:
-        value, unit = _number(record.get("events_per_s")), "events/s"
-    if record.get("error"):
-        value = None
-    return value, unit
+    headline = specs.get(_test(record)).headline(_options(record))
+    return (None if record.get("error") else headline.value(record)), headline.unit
 
-
-# Further figures shown next to the figure of merit: test -> ((key, label), ...)
-SECONDARY = {"fileio": (("read_mib_per_s", "read MiB/s"), ("written_mib_per_s", "written MiB/s"))}
 
 
 def secondary_figures(record):
@@ -138,7 +116,7 @@ def secondary_figures(record):
     read and written), {} for tests that have none."""
     metrics = record.get("metrics") or {}
     return {key: None if record.get("error") else _number(metrics.get(key))
-            for key, _ in SECONDARY.get(_test(record), ())}
+            for key, _ in specs.get(_test(record)).secondary}
 
 
 def _test(record):
@@ -249,7 +227,7 @@ class _Cell:
         self.errors = [r for r in runs if r.get("error") or figure(r)[0] is None]
         self.summary = stats.summarise(self.values) if self.values else None
         self.secondary = {}
-        for key, _ in SECONDARY.get(_test(runs[0]), ()):
+        for key, _ in specs.get(_test(runs[0])).secondary:
             vals = [v for v in (secondary_figures(r)[key] for r in runs) if v is not None]
             self.secondary[key] = stats.median(vals) if vals else None
         flags = []
@@ -315,7 +293,7 @@ def _unprepared(environment, records):
 def _group(records, host_cpus, unprepared=None):
     """{test: {"cases": [key...], "platforms": [...], "cells": {(key, platform): _Cell},
     "units": [...], "case_info": {key: (opts, vcpus, mem)}, "case_units": {key: unit}}},
-    tests in TEST_ORDER, cases and platforms in the order they first appear (platforms
+    tests in specs.NAMES' order, cases and platforms in the order they first appear (platforms
     sorted by PLATFORM_ORDER)."""
     tests = {}
     for r in records:
@@ -344,7 +322,7 @@ def _group(records, host_cpus, unprepared=None):
         t["unprepared"] = set(unprepared or ())
         t["platforms"] = _ordered(t["platforms"], PLATFORM_ORDER)
         t["cells"] = {k: _Cell(runs, host_cpus) for k, runs in t.pop("runs").items()}
-    return {name: tests[name] for name in _ordered(list(tests), TEST_ORDER)}
+    return {name: tests[name] for name in _ordered(list(tests), specs.NAMES)}
 
 
 def _ratio(cell, ref):
@@ -515,7 +493,7 @@ def _table_md(name, t):
     units = t["units"]
     lines = [f"### {name}", ""]
     unit_text = units[0] if len(units) == 1 else "the unit column"
-    what = {"fileio": "reads/s + writes/s"}.get(name)
+    what = specs.get(name).figure.what
     lines.append(f"Figure: {what + ', ' if what else ''}{unit_text}, higher is better. Each "
                  "cell: median \u00b1 sample standard deviation (min\u2013max) of the "
                  "repetitions.")
@@ -537,7 +515,7 @@ def _table_md(name, t):
         cells.get((k, REFERENCE)) and cells[(k, REFERENCE)].median for k in cases)
     ratio_platforms = [p for p in platforms if p != REFERENCE and ref_present and any(
         cells.get((k, p)) and cells[(k, p)].median is not None for k in cases)]
-    secondary = SECONDARY.get(name, ())
+    secondary = specs.get(name).secondary
     sec_platforms = [p for p in platforms if any(
         cells.get((k, p)) and cells[(k, p)].median is not None for k in cases)] if secondary else []
 

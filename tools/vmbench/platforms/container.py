@@ -805,16 +805,18 @@ class ContainerPlatform(Platform):
         args = ["sysbench", case.test, *case.sysbench_args()]
         rundir = self._rundir()
         work = rundir / "work"                  # the container's /work
-        if case.test == "fileio" and self.scratch_dir:
+        on_disk = case.spec.needs_disk
+        if on_disk and self.scratch_dir:
             self.scratch_dir.mkdir(parents=True, exist_ok=True)
             work = self.scratch_dir / f"container-{rundir.parent.name}-{rundir.name}"
         try:
-            if case.test == "fileio":           # its files, made in /work first (not timed)
-                prep = self._container(args + ["prepare"], limits, rundir / "prepare", timeout, work)
-                self._fail_unless_ok(prep, limits, "sysbench fileio prepare")
-            out = self._container(args + ["run"], limits, rundir / "run", timeout, work)
+            for command in case.spec.commands[:-1]:     # fileio's files, made in /work (not timed)
+                prep = self._container(args + [command], limits, rundir / command, timeout, work)
+                self._fail_unless_ok(prep, limits, f"sysbench {case.test} {command}")
+            out = self._container(args + [case.spec.commands[-1]], limits, rundir / "run",
+                                  timeout, work)
             self._fail_unless_ok(out, limits, "sysbench")
-            fs = _fs_type(work) if case.test == "fileio" else None
+            fs = _fs_type(work) if on_disk else None
         finally:
             remove_tree(work)                   # fileio's files can be large
         try:
@@ -839,7 +841,7 @@ class ContainerPlatform(Platform):
                 env[k] = round(out.usage[k], 4) if isinstance(out.usage[k], float) else out.usage[k]
         if self.rootfs and self.rootfs.info:
             env["rootfs_sysbench"] = self.rootfs.info["versions"].get("sysbench")
-        if case.test == "fileio":
+        if on_disk:
             env.update(disk_format="host directory (bind-mounted at /work)", file_system=fs,
                        scratch_dir=str(work.parent))
         rec["env"] = env

@@ -45,21 +45,23 @@ def filesystem_type(path):
     return res.stdout.strip() or "unknown"
 
 
-def fileio_steps(test_args, directory, timeout, who):
-    """Runs sysbench fileio prepare in `directory` (not timed, output checked),
-    then `run`; returns run's stdout.  cleanup is the caller's (finally)."""
+def disk_steps(case, directory, timeout, who):
+    """Runs the sysbench commands of a case that needs a disk (its spec's:
+    fileio prepare, not timed, output checked; then run) in `directory`;
+    returns the last one's stdout.  cleanup is the caller's (finally)."""
+    test_args = [case.test, *case.sysbench_args()]
     out = None
-    for command in ("prepare", "run"):
+    for command in case.spec.commands:
         try:
             res = subprocess.run(["sysbench", *test_args, command], capture_output=True,
                                  text=True, timeout=timeout, cwd=directory)
         except subprocess.TimeoutExpired:
-            raise PlatformError(f"{who}: sysbench fileio {command} did not finish in "
+            raise PlatformError(f"{who}: sysbench {case.test} {command} did not finish in "
                                 f"{timeout} s") from None
         if res.returncode != 0:
             fatal = next((line for line in res.stdout.splitlines() if "FATAL" in line),
                          res.stderr.strip() or f"status {res.returncode}")
-            raise PlatformError(f"{who}: sysbench fileio {command} failed: {fatal}")
+            raise PlatformError(f"{who}: sysbench {case.test} {command} failed: {fatal}")
         out = res.stdout
     return out
 
@@ -77,7 +79,7 @@ class NativePlatform(Platform):
             raise PlatformError(f"native: sysbench {self.version}, the figures need "
                                 f"{SYSBENCH_VERSION}")
 
-        if any(c.test == "fileio" for c in cases):
+        if any(c.spec.needs_disk for c in cases):
             try:
                 self.scratch_dir.mkdir(parents=True, exist_ok=True)
             except OSError as e:
@@ -90,8 +92,8 @@ class NativePlatform(Platform):
                 "scratch_dir": str(self.scratch_dir)}
 
     def run(self, case):
-        if case.test == "fileio":
-            return self._fileio(case)
+        if case.spec.needs_disk:
+            return self._on_disk(case)
         argv = ["sysbench", case.test, *case.sysbench_args(), "run"]
         try:
             res = subprocess.run(argv, capture_output=True, text=True, timeout=run_timeout(case))
@@ -112,13 +114,13 @@ class NativePlatform(Platform):
         record["env"] = {"cpus": os.cpu_count(), "sysbench": self.version, **env}
         return record
 
-    def _fileio(self, case):
-        test_args = ["fileio", *case.sysbench_args()]
+    def _on_disk(self, case):
         work = Path(tempfile.mkdtemp(prefix="native-", dir=self.scratch_dir))
         try:
-            out = fileio_steps(test_args, work, run_timeout(case) + 600, "native")
-            subprocess.run(["sysbench", *test_args, "cleanup"], capture_output=True, cwd=work,
-                           timeout=600)
+            out = disk_steps(case, work, run_timeout(case) + case.spec.setup_s, "native")
+            if case.spec.cleanup:
+                subprocess.run(["sysbench", case.test, *case.sysbench_args(), case.spec.cleanup],
+                               capture_output=True, cwd=work, timeout=600)
             return self._record(out, {"disk_format": "host directory",
                                       "file_system": filesystem_type(work),
                                       "scratch_dir": str(self.scratch_dir)})

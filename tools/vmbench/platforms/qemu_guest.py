@@ -74,7 +74,7 @@ class QemuGuestPlatform(Platform):
         return env
 
     def skip(self, case):
-        if case.test == "fileio" and self.machine == "microvm":
+        if case.spec.needs_disk and self.machine == "microvm":
             return "qemu-guest: microvm has no PCI bus for virtio-blk-pci (use --qemu-machine pc)"
         return guest.skip_fileio(self.name, case)
 
@@ -95,18 +95,19 @@ class QemuGuestPlatform(Platform):
     def run(self, case):
         limit = 3 * int(case.option("time", 10)) + 120
         disk = None
-        if case.test == "fileio":
+        if case.spec.needs_disk:
             why = self.skip(case)
             if why:
                 raise PlatformError(why)
             self.scratch_dir.mkdir(parents=True, exist_ok=True)
             scratch = tempfile.mkdtemp(prefix="bench-qemu-guest-", dir=self.scratch_dir)
             disk = guest.new_raw_disk(case, scratch)
+        *setup, measured = case.spec.commands      # one boot each
         try:
-            if disk:
-                out, status = self._boot(case, "prepare", disk, limit + 600)
-                guest.check_prepared(self.name, out, status)
-            out, status = self._boot(case, "run", disk, limit)
+            for step in setup:
+                out, status = self._boot(case, step, disk, limit + case.spec.setup_s)
+                guest.check_prepared(self.name, case, step, out, status)
+            out, status = self._boot(case, measured, disk, limit)
         finally:
             if disk:
                 shutil.rmtree(disk.parent, ignore_errors=True)

@@ -36,13 +36,12 @@ from pathlib import Path
 from vmbench.platforms.base import Platform, PlatformError
 from vmbench.platforms.registry import ACCEL, register
 
-from vmbench import linuxvm, sysbench
+from vmbench import linuxvm, specs, sysbench
 
 NAME = "qemu-linux"
 QEMU = linuxvm.QEMU
 QEMU_IMG = "qemu-img"
 SYSBENCH = Path("/usr/bin/sysbench")
-TESTS = ("cpu", "memory", "fileio")
 ACCELS = ("auto", "kvm", "tcg")
 DISK_FORMATS = ("raw", "qcow2")
 # The disk: virtio-blk (linuxvm.DISK_MODULES) with an ext4 file system made on
@@ -191,12 +190,13 @@ class QemuLinuxPlatform(Platform):
             raise PlatformError(f"{NAME}: prepare() must run before run()")
         self._check_case(case)
         args = " ".join(shlex.quote(arg) for arg in case.sysbench_args())
-        command = f"sysbench {case.test} {args} run"
-        if case.test == "fileio":
-            # The files are made on the VM's disk; only the run is measured.
-            command = (f"sysbench fileio {args} prepare >/tmp/prepare.out 2>&1 || "
-                       f"{{ cat /tmp/prepare.out; echo 'vmbench: sysbench fileio prepare failed'; "
-                       f"exit 1; }}\nsync\n{command}")
+        # The commands before the last (fileio's prepare: its files, made on
+        # the VM's disk) are not measured; only the last one's output is read.
+        *setup, measured = case.spec.commands
+        command = "".join(
+            f"sysbench {case.test} {args} {step} >/tmp/{step}.out 2>&1 || "
+            f"{{ cat /tmp/{step}.out; echo 'vmbench: sysbench {case.test} {step} failed'; "
+            f"exit 1; }}\nsync\n" for step in setup) + f"sysbench {case.test} {args} {measured}"
         guest, report = self._boot(case.vcpus, case.mem_mib, command, case,
                                    timeout=self.boot_timeout + _sysbench_budget(case),
                                    what=f"sysbench {case.test}")
@@ -333,7 +333,7 @@ class QemuLinuxPlatform(Platform):
     def _disk_format(self, case):
         """The disk image format of a case: fileio's "disk-format" option
         (the matrix's "disks"), else the platform's disk_format (or None)."""
-        if case is not None and case.test == "fileio":
+        if case is not None and case.spec.needs_disk:
             return case.option("disk-format") or self.disk_format or "raw"
         return self.disk_format
 
@@ -344,7 +344,7 @@ class QemuLinuxPlatform(Platform):
         a path the guest asked to bypass; else QEMU's default (None)."""
         if self.disk_cache:
             return self.disk_cache
-        if case is not None and case.test == "fileio" and \
+        if case is not None and case.spec.needs_disk and \
                 "direct" in str(case.option("file-extra-flags", "")).split(","):
             return "none"
         return None
@@ -356,7 +356,7 @@ class QemuLinuxPlatform(Platform):
             base.mkdir(parents=True, exist_ok=True)
             self._scratch = Path(tempfile.mkdtemp(prefix="run-", dir=base))
         size_mib = self.disk_size_mib or DEFAULT_DISK_MIB
-        if case is not None and case.test == "fileio":
+        if case is not None and case.spec.needs_disk:
             total = sysbench.parse_size(str(case.option("file-total-size", "2G"))) >> 20
             size_mib = max(size_mib, total + total // 4 + 256)
         handle, raw = tempfile.mkstemp(suffix=".raw", dir=self._scratch)
@@ -378,10 +378,11 @@ class QemuLinuxPlatform(Platform):
                 raw.unlink(missing_ok=True)
 
     def _check_case(self, case):
-        if case.test not in TESTS:
-            raise PlatformError(f"{NAME}: test {case.test!r}: expected one of {', '.join(TESTS)}")
-        if case.test == "fileio" and self._disk_format(case) not in DISK_FORMATS:
-            raise PlatformError(f"{NAME}: fileio disk format {self._disk_format(case)!r}: "
+        if case.test not in specs.TESTS:
+            raise PlatformError(f"{NAME}: test {case.test!r}: expected one of "
+                                f"{', '.join(specs.NAMES)}")
+        if case.spec.needs_disk and self._disk_format(case) not in DISK_FORMATS:
+            raise PlatformError(f"{NAME}: {case.test} disk format {self._disk_format(case)!r}: "
                                 f"expected raw or qcow2")
         if case.vcpus < 1 or case.mem_mib < 128:
             raise PlatformError(f"{NAME}: {case.label()}: needs at least 1 vCPU and 128 MiB")
@@ -500,10 +501,10 @@ def sysbench_package_version():
 
 def _sysbench_budget(case):
     """Seconds a case may take in the VM once booted: its --time, three times
-    over (TCG), and more for fileio's prepare; --time=0 (events only): an hour."""
+    over (TCG), and its spec's setup_s for fileio's prepare; --time=0 (events only): an hour."""
     seconds = int(case.option("time", 10) or 0)
     budget = 3 * seconds + 60 if seconds else 3600
-    return budget + (600 if case.test == "fileio" else 0)
+    return budget + case.spec.setup_s
 
 
 def _file_identity(path):

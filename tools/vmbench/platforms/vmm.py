@@ -76,19 +76,20 @@ class VmmPlatform(Platform):
 
     def run(self, case):
         disk = None
-        if case.test == "fileio":
+        if case.spec.needs_disk:
             why = self.skip(case)
             if why:
                 raise PlatformError(why)
             disk = guest.new_raw_disk(case, self.scratch)
+        *setup, measured = case.spec.commands      # one boot each
         try:
-            if disk:
-                out, status, err = self._vmm(case, "prepare", disk, extra_s=600)
+            for step in setup:
+                out, status, err = self._vmm(case, step, disk, extra_s=case.spec.setup_s)
                 if status >= 120:
-                    raise PlatformError(f"vmm: exited with {status} (fileio prepare): "
+                    raise PlatformError(f"vmm: exited with {status} ({case.test} {step}): "
                                         f"{err.strip()[-300:]}")
-                guest.check_prepared(self.name, out, status)
-            out, status, err = self._vmm(case, "run", disk)
+                guest.check_prepared(self.name, case, step, out, status)
+            out, status, err = self._vmm(case, measured, disk)
         finally:
             if disk:
                 disk.unlink(missing_ok=True)
