@@ -201,7 +201,7 @@ class SysbenchInTheVM(unittest.TestCase):
         # The timeout expires once the VM has started the command (its output marker
         # on the console), not after a fixed time that a slow boot may use up first.
         clock = ClockJump(qemu_linux.OUTPUT_MARK, by=300)
-        with mock.patch.object(linuxvm, "time", clock), \
+        with mock.patch.object(linuxvm.vm, "time", clock), \
                 mock.patch.object(self.platform, "console", clock), \
                 self.assertRaisesRegex(PlatformError, r"timed out after 300 s; the VM booted, "
                                                       r"a sleep printed nothing"):

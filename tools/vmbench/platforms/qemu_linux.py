@@ -249,7 +249,8 @@ class QemuLinuxPlatform(Platform):
         """The initramfs for this kernel and sysbench, built once and kept."""
         modules = DISK_MODULES if self._disk_modules else ()
         recipe = hashlib.sha256(repr((IMAGE_RECIPE, GUEST_SCRIPT, modules,
-                                      Path(linuxvm.__file__).read_bytes(),
+                                      [p.read_bytes() for p in sorted(Path(linuxvm.__file__)
+                                                                      .parent.glob("*.py"))],
                                       _file_identity(SYSBENCH), _file_identity(linuxvm.BUSYBOX)))
                                 .encode()).hexdigest()[:12]
         name = (f"{self.kernel.version}_{self.kernel.package_version}"

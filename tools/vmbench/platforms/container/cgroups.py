@@ -184,7 +184,6 @@ class Limits:
         return bad
 
 
-
 def _swap_accounting():
     """Whether the memory controller can limit swap (memsw in v1, swap.max in v2)."""
     for fs, _, mp, opts in _cgroup_mounts():

@@ -36,7 +36,6 @@ class Outcome:
     usage = None
 
 
-
 class _RuncEngine:
     """runc, on the cached directory.  `runc create` leaves the container's
     process waiting in its cgroup before sysbench starts: the limits are read

@@ -16,7 +16,6 @@ def _tail(text, lines=3):
     return " / ".join(rows[-lines:]) if rows else "(no output)"
 
 
-
 def _mounts_under(path):
     """Mount points at or below `path`, deepest first."""
     path = os.path.realpath(path)
