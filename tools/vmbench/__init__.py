@@ -2,5 +2,5 @@
 
 One package, imported with tools/ on PYTHONPATH (the entry points in bench/
 and tools/ are short sh wrappers that set it; the Makefile's test targets
-too).  docs/architecture.md shows its layers.
+too).  docs/design.md ("The harness") shows its layers.
 """

@@ -285,7 +285,7 @@ def _add_busybox(archive: NewcArchive) -> None:
 def _init_text(general_insmods, nested_insmods) -> str:
     lines = [
         "#!/bin/sh",
-        "# Written by tools/vmbench/linuxvm.py: set up, run /linuxvm/script, report its status.",
+        "# Written by tools/vmbench/linuxvm/: set up, run /linuxvm/script, report its status.",
         "export PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin HOME=/root",
         f'fail() {{ echo "{ERROR_MARKER} $*"; poweroff -f; exit 1; }}',
         "mount -t proc proc /proc && mount -t sysfs sysfs /sys && mount -t devtmpfs devtmpfs /dev"

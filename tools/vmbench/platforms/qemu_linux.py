@@ -1,7 +1,7 @@
 """qemu-linux: sysbench in a full Linux VM under QEMU, KVM or TCG.
 
 The VM is Debian's own kernel (linux-image-amd64, fetched and unpacked by
-tools/vmbench/linuxvm.py, never installed) with an initramfs that this module
+tools/vmbench/linuxvm/, never installed) with an initramfs that this module
 builds once per kernel and sysbench version and keeps under
 build/cache/qemu-linux/: busybox, /usr/bin/sysbench with every library ldd
 lists (LuaJIT, libc, the client libraries of MySQL and PostgreSQL ...), and a
