@@ -117,8 +117,8 @@ def main():
     for test, name, _, figure in todo:
         n = stats.summarise(results[name]["native"])
         g = stats.summarise(results[name]["guest"])
-        print(f"| {test} | {name} | {figure.unit} | {n['median']:.1f} | {n['min']:.1f}-{n['max']:.1f} "
-              f"| {g['median']:.1f} | {g['min']:.1f}-{g['max']:.1f} "
+        print(f"| {test} | {name} | {figure.unit} | {n['median']:.1f} "
+              f"| {n['min']:.1f}-{n['max']:.1f} | {g['median']:.1f} | {g['min']:.1f}-{g['max']:.1f} "
               f"| {g['median'] / n['median']:.3f} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"where": guest.where, "kvm_kind": guest.kvm_kind,

@@ -17,11 +17,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from vmbench.platforms.base import Platform, PlatformError
-from vmbench.platforms.registry import SCRATCH_DIR, register
-
 from vmbench import sysbench
 from vmbench.paths import CACHE
+from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import SCRATCH_DIR, register
 
 SYSBENCH_VERSION = "1.0.20"
 
@@ -128,5 +127,6 @@ class NativePlatform(Platform):
             shutil.rmtree(work, ignore_errors=True)
 
 
-register("native", lambda options: NativePlatform(scratch_dir=getattr(options, "scratch_dir", None)),
+register("native",
+         lambda options: NativePlatform(scratch_dir=getattr(options, "scratch_dir", None)),
          options=[SCRATCH_DIR])
