@@ -134,14 +134,14 @@ check-clang:
 
 .PHONY: test-tools
 test-tools:
-	python3 -m unittest discover -s tests/tools -v
+	PYTHONPATH=tools python3 -m unittest discover -s tests/tools -v
 
 # The demo: where this host cannot run KVM guests, run-guest runs vmm in a
 # Linux VM with nested KVM.
 # The harness: its parts, each platform, and one end-to-end --quick run.
 .PHONY: test-bench
 test-bench: all
-	python3 -m unittest discover -s tests/bench -v
+	PYTHONPATH=tools python3 -m unittest discover -s tests/bench -v
 
 .PHONY: run
 run: deps all

@@ -15,13 +15,10 @@ from pathlib import Path
 from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
-for _p in (REPO / "bench", REPO / "tools"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
 
-from harness.platform import Case, PlatformError  # noqa: E402
-from harness.platforms import container  # noqa: E402
-from harness.platforms.container import ContainerPlatform  # noqa: E402
+from vmbench.platforms.base import Case, PlatformError
+from vmbench.platforms import container
+from vmbench.platforms.container import ContainerPlatform
 
 PERIOD = container.PERIOD_US
 

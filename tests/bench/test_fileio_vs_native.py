@@ -2,20 +2,9 @@
 computed without running anything (the platforms it drives, native, vmm and
 qemu-guest, are run by test_guest_platforms and test_compare)."""
 
-import importlib.machinery
-import importlib.util
-import sys
 import unittest
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO / "bench"), str(REPO / "tools")]
-
-_loader = importlib.machinery.SourceFileLoader("fileio_vs_native",
-                                               str(REPO / "bench" / "fileio-vs-native"))
-_spec = importlib.util.spec_from_loader("fileio_vs_native", _loader)
-fvn = importlib.util.module_from_spec(_spec)
-_loader.exec_module(fvn)
+from vmbench import fileio_vs_native as fvn
 
 
 class Cases(unittest.TestCase):

@@ -4,20 +4,18 @@ host), qemu-guest (QEMU booting guest.elf) and vmm."""
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO / "bench"), str(REPO / "tools")]
-from harness import runner  # noqa: E402
-from harness.platform import Case, Platform, PlatformError  # noqa: E402
-from harness.platforms import guest  # noqa: E402
-from harness.platforms.qemu_guest import qemu_argv  # noqa: E402
-from harness.platforms.native import NativePlatform  # noqa: E402
-from harness.platforms.qemu_guest import QemuGuestPlatform  # noqa: E402
-from harness.platforms.vmm import VmmPlatform  # noqa: E402
+from vmbench import runner
+from vmbench.platforms.base import Case, Platform, PlatformError
+from vmbench.platforms import guest
+from vmbench.platforms.qemu_guest import qemu_argv
+from vmbench.platforms.native import NativePlatform
+from vmbench.platforms.qemu_guest import QemuGuestPlatform
+from vmbench.platforms.vmm import VmmPlatform
 
 CPU = Case("cpu", (("cpu-max-prime", 2000), ("threads", 2), ("time", 1)), 2, 512)
 FILEIO = Case("fileio", (("file-test-mode", "rndrd"), ("file-total-size", "8M"),

@@ -1,20 +1,17 @@
-"""Tests of tools/vmbench/kvmkind.py and bench/harness/environment.kvm():
+"""Tests of tools/vmbench/kvmkind.py and tools/vmbench/environment.kvm():
 the kind of KVM as `vmm --check` and `vmm --json` say it, on every kind,
 with fake vmm programs (the real one is asked once, whatever this host is)."""
 
 import os
 import shlex
 import stat
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tools"))
-from harness import environment  # noqa: E402  (needs the path above)
-from vmbench import kvmkind  # noqa: E402
+from vmbench import environment
+from vmbench import kvmkind
 
 # `vmm --check` as vmm/kvm_kind.c words it on each kind.
 CHECK_LINES = {

@@ -1,15 +1,13 @@
 """The comparison matrix: presets, --quick, matrix files, cases, run flags."""
 
 import json
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO / "bench"), str(REPO / "tools")]
-from harness import matrix, runner  # noqa: E402
-from harness.platform import Case  # noqa: E402
+from vmbench import matrix, runner
+from vmbench.platforms.base import Case
 
 
 class Presets(unittest.TestCase):

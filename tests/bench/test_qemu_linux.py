@@ -1,4 +1,4 @@
-"""Tests of the qemu-linux platform (bench/harness/platforms/qemu_linux.py).
+"""Tests of the qemu-linux platform (tools/vmbench/platforms/qemu_linux.py).
 
 python3 -m unittest tests/bench/test_qemu_linux.py
 
@@ -8,19 +8,16 @@ under QEMU's TCG (about 3 s each here), with short sysbench runs (--time=1,
 (about 10 s) and builds the sysbench initramfs (under a second)."""
 
 import shutil
-import sys
 import time
 import unittest
 from pathlib import Path
 from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tools"))
-from harness.platform import Case, PlatformError  # noqa: E402
-from harness.platforms import qemu_linux  # noqa: E402
-from harness.platforms.qemu_linux import QemuLinuxPlatform  # noqa: E402
-from vmbench import linuxvm  # noqa: E402
+from vmbench.platforms.base import Case, PlatformError
+from vmbench.platforms import qemu_linux
+from vmbench.platforms.qemu_linux import QemuLinuxPlatform
+from vmbench import linuxvm
 
 HAVE_VM_TOOLS = all(shutil.which(tool) for tool in ("qemu-system-x86_64", "sysbench", "busybox"))
 KVM_USABLE = qemu_linux.kvm_usable()[0] if shutil.which("qemu-system-x86_64") else False
@@ -204,7 +201,7 @@ class SysbenchInTheVM(unittest.TestCase):
         # The timeout expires once the VM has started the command (its output marker
         # on the console), not after a fixed time that a slow boot may use up first.
         clock = ClockJump(qemu_linux.OUTPUT_MARK, by=300)
-        with mock.patch.object(linuxvm, "time", clock), \
+        with mock.patch.object(linuxvm.vm, "time", clock), \
                 mock.patch.object(self.platform, "console", clock), \
                 self.assertRaisesRegex(PlatformError, r"timed out after 300 s; the VM booted, "
                                                       r"a sleep printed nothing"):

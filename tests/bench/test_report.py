@@ -1,8 +1,8 @@
-"""Tests of bench/harness/report.py: the comparison's CSV, Markdown report and plots.
+"""Tests of tools/vmbench/report.py: the comparison's CSV, Markdown report and plots.
 
 The fixture (tests/bench/fixtures/results.jsonl, environment.json) is a
 three-repetition run of native, container and vmm on two cpu cases and one
-memory case, on a busy 2-CPU host, as bench/harness/runner.py records it:
+memory case, on a busy 2-CPU host, as tools/vmbench/runner.py records it:
 qemu-linux failed in prepare() (no records, an "error" in the environment);
 the 4-vCPU cpu case is overcommitted, one vmm cpu run is short (0.8 s), the
 container's 4-vCPU runs disagree (CV about 8 %) and one vmm memory run
@@ -14,17 +14,14 @@ import csv
 import json
 import re
 import struct
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tools"))
-from harness.report import write_report, figure  # noqa: E402  (needs the path above)
-from harness import report  # noqa: E402
-from vmbench import kvmkind, stats  # noqa: E402
+from vmbench.report import write_report, figure
+from vmbench import report
+from vmbench import kvmkind, stats
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

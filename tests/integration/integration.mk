@@ -4,4 +4,4 @@
 
 .PHONY: test-integration
 test-integration: all $(BUILD)/san/vmm iso
-	python3 -m unittest discover -s tests/integration -v
+	PYTHONPATH=tools python3 -m unittest discover -s tests/integration -v

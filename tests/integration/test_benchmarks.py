@@ -4,14 +4,12 @@ under vmm and under QEMU TCG."""
 import json
 import math
 import re
-import sys
 import unittest
 
-import harness
-from harness import GUEST, run_qemu_guest, run_vmm
+import guest_runner
+from guest_runner import GUEST, run_qemu_guest, run_vmm
 
-sys.path.insert(0, str(harness.REPO / "tools"))
-from vmbench import results, sysbench  # noqa: E402
+from vmbench import results, sysbench
 
 T = 300
 # What the guest may run past a --time limit beyond its longest event: joining
@@ -38,7 +36,7 @@ class Guest:
         testcase.assertEqual(status, expected_status, out)
         if expected_status:
             return None
-        result = harness.one_result(testcase, out)
+        result = guest_runner.one_result(testcase, out)
         # The text report must read, with the parser native sysbench output
         # goes through, as the same figures as the result line.
         parsed = sysbench.parse_report(out)
@@ -203,7 +201,7 @@ class Vmm(BenchmarkTests, unittest.TestCase):
         res = run_vmm("--timestamps", "--smp", 2, "--mem", "256M", GUEST, "cpu",
                       "--cpu-max-prime=5000", "--time=5", "--threads=2", timeout=T)
         self.assertEqual(res.returncode, 0, res.stderr)
-        r = harness.one_result(self, STAMP.sub("", res.stdout))
+        r = guest_runner.one_result(self, STAMP.sub("", res.stdout))
         lines = ("Initializing worker threads...", "Threads started!", "CPU speed:")
         stamps = {text: float(stamp) for stamp, text in
                   re.findall(r"^\[\s*([\d.]+)\] (.*)$", res.stdout, re.M) if text in lines}
@@ -218,7 +216,7 @@ class Vmm(BenchmarkTests, unittest.TestCase):
                                 stamps)
 
     def test_json_keeps_the_result(self):
-        path = harness.kvm().scratch_dir / "cpu.json"
+        path = guest_runner.kvm().scratch_dir / "cpu.json"
         r, _ = self.platform.run(self, "cpu", "--cpu-max-prime=2000", "--events=50", "--time=0",
                                  vmm_args=("--json", path))
         self.assertEqual(json.loads(path.read_text())["results"], [r])

@@ -12,17 +12,15 @@ the disk (guest/workloads/fileio.c)."""
 import os
 import shutil
 import struct
-import sys
 import tempfile
 import unittest
 import zlib
 from pathlib import Path
 
-import harness
-from harness import GUEST, run_qemu_guest, run_vmm
+import guest_runner
+from guest_runner import GUEST, run_qemu_guest, run_vmm
 
-sys.path.insert(0, str(harness.REPO / "tools"))
-from vmbench import results, sysbench  # noqa: E402
+from vmbench import results, sysbench
 
 T = 240
 MIB = 1 << 20
@@ -107,7 +105,7 @@ class Guest:
 
 class UnderQemu(Guest):
     def scratch(self):
-        return Path(tempfile.mkdtemp(prefix="vmbench-fileio-", dir=harness.BUILD))
+        return Path(tempfile.mkdtemp(prefix="vmbench-fileio-", dir=guest_runner.BUILD))
 
     def run(self, args, disk=None, smp=2, mem="256M", machine="pc", device="", drive=""):
         extra = ("-M", machine)
@@ -123,7 +121,7 @@ class UnderVmm(Guest):
     in the runner's scratch directory, which the VM shares."""
 
     def scratch(self):
-        return Path(tempfile.mkdtemp(prefix="fileio-", dir=harness.kvm().scratch_dir))
+        return Path(tempfile.mkdtemp(prefix="fileio-", dir=guest_runner.kvm().scratch_dir))
 
     def run(self, args, disk=None, smp=2, mem="256M"):
         disk_args = ("--disk", str(disk)) if disk is not None else ()

@@ -3,25 +3,25 @@ unchanged there), and the same `info` figures as under vmm."""
 
 import unittest
 
-import harness
-from harness import GUEST, run_qemu_guest, run_vmm
+import guest_runner
+from guest_runner import GUEST, run_qemu_guest, run_vmm
 
 
 class QemuInfo(unittest.TestCase):
     def qemu_info(self, smp, mem):
         status, out, err = run_qemu_guest("info --touch-ram", smp=smp, mem=mem)
         self.assertEqual(status, 0, err + out)
-        r = harness.one_result(self, out)
+        r = guest_runner.one_result(self, out)
         self.assertEqual(r["platform"], "qemu-guest")
         self.assertTrue(r["ram_ok"])
         return r
 
     def check_same_as_vmm(self, smp, mem):
         q = self.qemu_info(smp, mem)
-        # Both limits only guard against a hang (harness.HANG_GUARD_S).
+        # Both limits only guard against a hang (guest_runner.HANG_GUARD_S).
         res = run_vmm("--smp", smp, "--mem", mem, "--timeout", 300, GUEST, "info")
         self.assertEqual(res.returncode, 0, res.stderr)
-        v = harness.one_result(self, res.stdout)
+        v = guest_runner.one_result(self, res.stdout)
         for key in ("vcpus", "mem_mib"):
             self.assertEqual(q["env"][key], v["env"][key], key)
         self.assertEqual(q["threads"], v["threads"])
@@ -56,7 +56,7 @@ class QemuInfo(unittest.TestCase):
                 status, out, err = run_qemu_guest("info", smp=2, mem="1G",
                                                   extra=("-M", machine, "-nodefaults"))
                 self.assertEqual(status, 0, err + out)
-                r = harness.one_result(self, out)
+                r = guest_runner.one_result(self, out)
                 self.assertEqual((r["env"]["vcpus"], r["env"]["mem_mib"]), (2, 1024))
                 self.assertEqual(r["env"]["tsc_source"], "pit")
 

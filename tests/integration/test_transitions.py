@@ -8,8 +8,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-import harness
-from harness import GUEST, run_qemu_guest, run_vmm
+import guest_runner
+from guest_runner import GUEST, run_qemu_guest, run_vmm
 
 # Generous: these only guard against a hang (a PVM-style host runs the
 # guest's ring 0 at about a million instructions per second).
@@ -47,7 +47,7 @@ class Transitions:
         self.assertEqual(status, 0, out)
         self.assertIn("SUMMARY: ", out)
         self.assertNotIn("FAIL: ", out)
-        r = harness.one_result(self, out)
+        r = guest_runner.one_result(self, out)
         self.assertEqual(r["test"], "selftest")
         self.assertEqual(r["failed"], 0)
         return r
@@ -83,7 +83,7 @@ class Transitions:
             with self.subTest(test=" ".join(args)):
                 status, out = self.boot([*args, "--syscall-gate=closed"], disk=self.disk())
                 self.assertEqual(status, 0, out)
-                for r in harness.results(out):
+                for r in guest_runner.results(out):
                     calls = r["env"]["syscalls"]
                     self.assertEqual(calls["gate"], 0, r)
                     self.assertGreater(calls["gp"] + calls["ud"], 0, r)
@@ -105,11 +105,11 @@ class VmmTransitions(Transitions, unittest.TestCase):
     def gate_path(self):
         # A PVM-style KVM raises #UD for int $0x80 from ring 3: the point
         # of the fallback.  Every other kind delivers the gate.
-        check = harness.kvm().run([harness.RELEASE_VMM, "--check"], timeout=60)
+        check = guest_runner.kvm().run([guest_runner.RELEASE_VMM, "--check"], timeout=60)
         return "ud" if "pvm" in (check.stdout + check.stderr).lower() else "gate"
 
     def disk(self):
-        d = Path(tempfile.mkdtemp(prefix="transitions-", dir=harness.kvm().scratch_dir))
+        d = Path(tempfile.mkdtemp(prefix="transitions-", dir=guest_runner.kvm().scratch_dir))
         self.addCleanup(shutil.rmtree, d, True)
         path = d / "disk.img"
         with open(path, "wb") as f:
@@ -131,7 +131,7 @@ class QemuTransitions(Transitions, unittest.TestCase):
         return "gate"
 
     def disk(self):
-        d = tempfile.TemporaryDirectory(prefix="vmbench-transitions-", dir=harness.BUILD)
+        d = tempfile.TemporaryDirectory(prefix="vmbench-transitions-", dir=guest_runner.BUILD)
         self.addCleanup(d.cleanup)
         path = Path(d.name) / "disk.img"
         with open(path, "wb") as f:

@@ -8,10 +8,10 @@ import struct
 import subprocess
 import unittest
 
-import harness
-from harness import GUEST, run_sh, run_vmm
+import guest_runner
+from guest_runner import GUEST, run_sh, run_vmm
 
-KVM_TIMEOUT = harness.HANG_GUARD_S
+KVM_TIMEOUT = guest_runner.HANG_GUARD_S
 
 
 class InfoMatrix(unittest.TestCase):
@@ -22,7 +22,7 @@ class InfoMatrix(unittest.TestCase):
                       "--touch-ram", timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr + res.stdout)
         self.assertNotIn("Sanitizer", res.stderr)
-        r = harness.one_result(self, res.stdout)
+        r = guest_runner.one_result(self, res.stdout)
         self.assertEqual(r["schema"], "vmbench.result/1")
         self.assertEqual(r["test"], "info")
         self.assertEqual(r["platform"], "vmm")
@@ -79,23 +79,23 @@ class InfoMatrix(unittest.TestCase):
         for smp in sorted({255, 256, min(kvm_max, 1024)}):
             with self.subTest(smp=smp):
                 res = run_vmm("--smp", smp, "--mem", "1G", "--timeout", 600, GUEST, "info",
-                              vmm=harness.RELEASE_VMM, timeout=900)
+                              vmm=guest_runner.RELEASE_VMM, timeout=900)
                 self.assertEqual(res.returncode, 0, res.stderr[-3000:])
-                r = harness.one_result(self, res.stdout)
+                r = guest_runner.one_result(self, res.stdout)
                 self.assertEqual((r["threads"], r["env"]["vcpus"]), (smp, smp))
                 self.assertIn("Interrupt controller: x2APIC" if smp > 255 else
                               "Interrupt controller: xAPIC", res.stdout)
 
     def test_release_build_boots_too(self):
-        res = run_vmm("--smp", 2, "--mem", "256M", GUEST, "info", vmm=harness.RELEASE_VMM,
+        res = run_vmm("--smp", 2, "--mem", "256M", GUEST, "info", vmm=guest_runner.RELEASE_VMM,
                       timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertEqual(harness.one_result(self, res.stdout)["env"]["vcpus"], 2)
+        self.assertEqual(guest_runner.one_result(self, res.stdout)["env"]["vcpus"], 2)
 
 
 class Reports(unittest.TestCase):
     def test_json_report(self):
-        path = harness.kvm().scratch_dir / "info.json"
+        path = guest_runner.kvm().scratch_dir / "info.json"
         res = run_vmm("--smp", 2, "--mem", "512M", "--json", path, GUEST, "info",
                       timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr)
@@ -107,7 +107,7 @@ class Reports(unittest.TestCase):
         self.assertTrue(doc["host"]["kernel"])
         self.assertIn(doc["host"]["kvm_kind"], ("hardware", "pvm", "nested-tcg", "nested"))
         self.assertIn(doc["host"]["kvm_module"], ("kvm_intel", "kvm_amd", "kvm_pvm"))
-        if harness.kvm().mode == "nested":
+        if guest_runner.kvm().mode == "nested":
             self.assertEqual((doc["host"]["kvm_kind"], doc["host"]["hypervisor"]),
                              ("nested-tcg", "TCGTCGTCGTCG"))
         self.assertEqual(doc["config"], {"vcpus": 2, "mem_mib": 512, "hugepages": False,
@@ -120,7 +120,7 @@ class Reports(unittest.TestCase):
         self.assertGreater(kinds["serial"]["count"], 0)
         self.assertEqual(len(doc["exits"]["per_vcpu"]), 2)
         self.assertEqual([r["test"] for r in doc["results"]], ["info"])
-        self.assertEqual(doc["results"][0], harness.one_result(self, res.stdout))
+        self.assertEqual(doc["results"][0], guest_runner.one_result(self, res.stdout))
         self.assertEqual(doc["invalid_results"], [])
         t = doc["timeline_ms"]
         self.assertTrue(0 < t["guest_loaded"] <= t["kvm_open"] <= t["vm_ready"]
@@ -188,7 +188,7 @@ class Reports(unittest.TestCase):
     def test_no_test_named_runs_info(self):
         res = run_vmm("--mem", "64M", GUEST, timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertEqual(harness.one_result(self, res.stdout)["test"], "info")
+        self.assertEqual(guest_runner.one_result(self, res.stdout)["test"], "info")
 
 
 def tiny_guest(code):
@@ -198,7 +198,7 @@ def tiny_guest(code):
     magic, flags = 0x1BADB002, 1 << 16
     header = struct.pack("<8I", magic, flags, -(magic + flags) & 0xffffffff, load, load,
                          0, 0, entry)
-    path = harness.kvm().scratch_dir / f"tiny-{bytes(code).hex()[:40]}.elf"
+    path = guest_runner.kvm().scratch_dir / f"tiny-{bytes(code).hex()[:40]}.elf"
     path.write_bytes(header + bytes(code))
     return path, entry
 
@@ -253,7 +253,7 @@ class Threads(unittest.TestCase):
     def running_vmm(self, options):
         # A guest that hangs until it is killed, looked at once it has said
         # so (every vCPU thread exists by then): no race with a clock.
-        return (f"out=$(mktemp); {harness.VMM} {options} --mem 64M {GUEST} selftest "
+        return (f"out=$(mktemp); {guest_runner.VMM} {options} --mem 64M {GUEST} selftest "
                 f"--kind=hang > $out & pid=$!; "
                 f"until grep -q 'failing on purpose' $out || ! kill -0 $pid 2>/dev/null; "
                 f"do sleep 0.05; done; ")

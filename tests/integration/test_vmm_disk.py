@@ -10,20 +10,20 @@ import os
 import re
 import unittest
 
-import harness
-from harness import GUEST, run_vmm
+import guest_runner
+from guest_runner import GUEST, run_vmm
 
 # Host-side limit; each vmm run also has its own --timeout (VMM_LIMIT).  Both
 # only guard against a hang (each run takes seconds): generous, so that a
 # slow or loaded machine does not fail a test for nothing.
-T = harness.HANG_GUARD_S
+T = guest_runner.HANG_GUARD_S
 VMM_LIMIT = 300
 SMALL = ["fileio", "--file-num=1", "--file-total-size=256K"]
 
 
 class DiskRefusals(unittest.TestCase):
     def scratch(self, name, data):
-        path = harness.kvm().scratch_dir / name
+        path = guest_runner.kvm().scratch_dir / name
         path.write_bytes(data)
         return path
 
@@ -42,7 +42,7 @@ class DiskRefusals(unittest.TestCase):
             (["--disk", f"{disk},format=qcow2"], r"qcow2 images are not supported; convert "
                                                  r"to raw with: qemu-img convert -O raw"),
             (["--disk", f"{disk},fast"], r"unknown disk option 'fast'"),
-            (["--disk", harness.kvm().scratch_dir], r"not a regular file or block device"),
+            (["--disk", guest_runner.kvm().scratch_dir], r"not a regular file or block device"),
             (["--disk", self.scratch("tiny.img", b"x" * 100)], r"smaller than one 512-byte"),
         ]
         for args, message in cases:
@@ -52,13 +52,13 @@ class DiskRefusals(unittest.TestCase):
 
 class DiskInUse(unittest.TestCase):
     def image(self, name, size=1 << 20, fill=b"\x00"):
-        path = harness.kvm().scratch_dir / name
+        path = guest_runner.kvm().scratch_dir / name
         path.write_bytes(fill * size)
         return path
 
     def test_stats_and_json_count_the_requests(self):
         disk = self.image("counted.img")
-        report = harness.kvm().scratch_dir / "disk.json"
+        report = guest_runner.kvm().scratch_dir / "disk.json"
         res = run_vmm("--stats", "--json", report, "--timeout", VMM_LIMIT, "--disk", disk, GUEST,
                       *SMALL, "prepare", timeout=T)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
@@ -83,7 +83,7 @@ class DiskInUse(unittest.TestCase):
         res = run_vmm("--timeout", VMM_LIMIT, "--disk", disk, GUEST, *SMALL, "prepare", timeout=T)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         before = disk.read_bytes()
-        report = harness.kvm().scratch_dir / "ro.json"
+        report = guest_runner.kvm().scratch_dir / "ro.json"
         # Reads work; the guest sees VIRTIO_BLK_F_RO.
         res = run_vmm("--json", report, "--timeout", VMM_LIMIT, "--disk", f"{disk},readonly", GUEST,
                       *SMALL, "--file-test-mode=rndrd", "--time=1", "run", timeout=T)
@@ -113,17 +113,17 @@ class HostErrors(unittest.TestCase):
         return int(m.group(1))
 
     def test_backing_file_on_a_full_tmpfs(self):
-        if harness.kvm().mode == "host" and os.geteuid() != 0:
+        if guest_runner.kvm().mode == "host" and os.geteuid() != 0:
             self.skipTest("mounting a small tmpfs needs root")
-        mnt = harness.kvm().scratch_dir / "full"
+        mnt = guest_runner.kvm().scratch_dir / "full"
         # An 8 MiB sparse image on a 1 MiB tmpfs: prepare's 4 MiB of writes
         # run out of space after about 1 MiB (ENOSPC on the host).
         script = (f"mkdir -p {mnt} && mount -t tmpfs -o size=1m vmbench-full {mnt} || exit 99\n"
                   f"truncate -s 8M {mnt}/disk.img\n"
-                  f"{harness.VMM} --stats --timeout {VMM_LIMIT} --disk {mnt}/disk.img {GUEST} "
+                  f"{guest_runner.VMM} --stats --timeout {VMM_LIMIT} --disk {mnt}/disk.img {GUEST} "
                   f"fileio --file-num=1 --file-total-size=4M prepare\n"
                   f"status=$?\numount {mnt}\nexit $status\n")
-        res = harness.run_sh(script, timeout=T)
+        res = guest_runner.run_sh(script, timeout=T)
         self.assertNotEqual(res.returncode, 99, "could not mount a tmpfs: " + res.stderr)
         self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
         self.assertRegex(res.stdout, r"FATAL: Failed to write file! file: 0 pos: \d+ "
@@ -132,17 +132,17 @@ class HostErrors(unittest.TestCase):
         self.assertGreater(self.disk_error_line(res.stderr), 0)
 
     def test_file_truncated_under_the_guest(self):
-        disk = harness.kvm().scratch_dir / "shrinking.img"
+        disk = guest_runner.kvm().scratch_dir / "shrinking.img"
         disk.write_bytes(bytes(1 << 20))
         res = run_vmm("--timeout", VMM_LIMIT, "--disk", disk, GUEST, *SMALL, "prepare", timeout=T)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
-        out = harness.kvm().scratch_dir / "shrinking.out"
+        out = guest_runner.kvm().scratch_dir / "shrinking.out"
         # Random reads for up to 200 s; once the guest's threads run, the
         # host cuts the file to nothing: reads past its end are IOERR.  The
         # 200 s only need to outlast the host's reaction (a tenth of a second
         # or so), on a machine of any speed; the wait for the threads (up to
         # 250 s) only guards against a guest that never starts them.
-        script = (f"{harness.VMM} --stats --timeout {VMM_LIMIT} --disk {disk} {GUEST} "
+        script = (f"{guest_runner.VMM} --stats --timeout {VMM_LIMIT} --disk {disk} {GUEST} "
                   f"{' '.join(SMALL)} --file-test-mode=rndrd --time=200 run > {out} 2>&1 &\n"
                   f"pid=$!\n"
                   f"n=0; until grep -q 'Threads started' {out}; do\n"
@@ -150,7 +150,7 @@ class HostErrors(unittest.TestCase):
                   f"done\n"
                   f"truncate -s 0 {disk}\n"
                   f"wait $pid\n")
-        res = harness.run_sh(script, timeout=T)
+        res = guest_runner.run_sh(script, timeout=T)
         text = out.read_text()
         self.assertNotEqual(res.returncode, 98, "the guest never started its threads:\n" + text)
         self.assertEqual(res.returncode, 1, text)

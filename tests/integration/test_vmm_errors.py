@@ -3,13 +3,13 @@ distinct status, no crash and no hang."""
 
 import unittest
 
-import harness
-from harness import GUEST, run_sh, run_vmm
+import guest_runner
+from guest_runner import GUEST, run_sh, run_vmm
 
 # Host-side limit; each vmm run below also has its own --timeout.  Both only
 # guard against a hang (each run takes seconds): generous, so that a slow or
 # loaded machine does not fail a test for nothing.
-T = harness.HANG_GUARD_S
+T = guest_runner.HANG_GUARD_S
 
 
 class BadInput(unittest.TestCase):
@@ -20,7 +20,7 @@ class BadInput(unittest.TestCase):
         self.assertNotIn("Sanitizer", res.stderr)
 
     def scratch(self, name, data):
-        path = harness.kvm().scratch_dir / name
+        path = guest_runner.kvm().scratch_dir / name
         path.write_bytes(data)
         return path
 
@@ -29,7 +29,7 @@ class BadInput(unittest.TestCase):
                             r"^vmm: cannot open guest '/no/such/guest.elf': No such file")
 
     def test_guest_is_a_directory(self):
-        self.assert_refused(run_vmm(harness.BUILD, timeout=T), r"is not a regular file")
+        self.assert_refused(run_vmm(guest_runner.BUILD, timeout=T), r"is not a regular file")
 
     def test_empty_guest(self):
         self.assert_refused(run_vmm(self.scratch("empty.elf", b""), timeout=T), r"is empty")
@@ -99,7 +99,7 @@ class BadInput(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertRegex(res.stdout, r"/dev/kvm is usable: (hardware|pvm|nested-tcg|nested) "
                                      r"KVM \(.+\), KVM API 12, up to \d+ vCPUs")
-        if harness.kvm().mode == "nested":
+        if guest_runner.kvm().mode == "nested":
             # tools/linuxvm's VM: kvm_amd under QEMU's TCG ("TCGTCGTCGTCG").
             self.assertIn("nested-tcg KVM (kvm_amd, in a VM under QEMU's TCG", res.stdout)
 
@@ -186,8 +186,8 @@ class GuestFailures(unittest.TestCase):
             with self.subTest(signal=sig):
                 # Signal once the guest runs (it has printed): a fixed sleep
                 # raced with vmm's start-up on a loaded machine.
-                out = harness.kvm().scratch_dir / f"hang-{sig}.out"
-                res = run_sh(f"{harness.VMM} --smp 2 --mem 64M --stats {GUEST} selftest "
+                out = guest_runner.kvm().scratch_dir / f"hang-{sig}.out"
+                res = run_sh(f"{guest_runner.VMM} --smp 2 --mem 64M --stats {GUEST} selftest "
                              f"--kind=hang > {out} & pid=$!; "
                              f"until grep -q 'failing on purpose' {out}; do sleep 0.05; done; "
                              f"kill -{sig} $pid; wait $pid; echo status=$?")

@@ -1,4 +1,4 @@
-"""Tests of tools/vmbench/linuxvm.py and tools/linuxvm (python3 -m unittest).
+"""Tests of tools/vmbench/linuxvm/ and tools/linuxvm (python3 -m unittest).
 
 The last classes boot real VMs (Debian's kernel under QEMU TCG, most with
 nested KVM); the first run downloads the kernel into the cache (about 10 s)."""
@@ -10,7 +10,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -18,8 +17,7 @@ from pathlib import Path
 from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
-from vmbench import linuxvm  # noqa: E402  (needs the path above)
+from vmbench import linuxvm
 
 
 @dataclasses.dataclass
@@ -308,7 +306,7 @@ class EndToEndTest(unittest.TestCase):
             initrd = linuxvm.build_initramfs(Path(work) / "initrd", kernel,
                                              init_script=f"echo waiting; sleep {sleep}\n")
             started = time.monotonic()
-            with mock.patch.object(linuxvm, "time", clock):
+            with mock.patch.object(linuxvm.vm, "time", clock):
                 result = linuxvm.run(kernel, initrd, timeout=timeout, stream=clock)
             elapsed = time.monotonic() - started
         self.assertTrue(clock.jumped, "the console never said waiting")
@@ -420,7 +418,7 @@ class SessionEndTest(unittest.TestCase):
         # loop from inside the VM raced with the VM's own 1 s timeout, whose
         # answer a slow VM could still send.)
         os.kill(session._qemu.pid, signal.SIGSTOP)
-        with mock.patch.object(linuxvm, "_ANSWER_GRACE_S", 1):
+        with mock.patch.object(linuxvm.session, "_ANSWER_GRACE_S", 1):
             with self.assertRaisesRegex(linuxvm.LinuxVMError, "^no answer from the VM while running"
                                                               " true: QEMU killed"):
                 session.run(["true"], timeout=1)

@@ -7,14 +7,12 @@ build/guest.elf under QEMU TCG; numbers asserted here were copied from them.
 
 import copy
 import json
-import sys
 import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
-from vmbench import results, sysbench  # noqa: E402  (needs the path above)
-from vmbench.results import ReportMismatch, ResultError  # noqa: E402
+from vmbench import results, sysbench
+from vmbench.results import ReportMismatch, ResultError
 
 FIXTURES = REPO / "tests" / "fixtures" / "sysbench"
 GUEST_REPORTS = ["guest-cpu-t2.txt", "guest-cpu-histogram.txt", "guest-cpu-percentile0.txt",

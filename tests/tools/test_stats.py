@@ -1,14 +1,12 @@
 """Tests of tools/vmbench/stats.py."""
 
 import math
-import sys
 import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
-from vmbench import stats  # noqa: E402  (needs the path above)
-from vmbench.stats import StatsError  # noqa: E402
+from vmbench import stats
+from vmbench.stats import StatsError
 
 DATA = [2, 4, 4, 4, 5, 5, 7, 9]     # mean 5; squares of deviations sum to 32
 

@@ -6,14 +6,12 @@ not computed by the parser; fileio's events_per_s is written as the sum of
 the printed rates it is defined as.
 """
 
-import sys
 import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
-from vmbench import sysbench  # noqa: E402  (needs the path above)
-from vmbench.sysbench import SysbenchParseError  # noqa: E402
+from vmbench import sysbench
+from vmbench.sysbench import SysbenchParseError
 
 FIXTURES = REPO / "tests" / "fixtures" / "sysbench"
 KiB = 1024

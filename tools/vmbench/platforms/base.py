@@ -11,6 +11,8 @@ every figure.
 
 import dataclasses
 
+from vmbench import specs
+
 
 # Options of a case that are the harness's, not sysbench's: they shape the
 # platform (fileio's disk image format: "raw" or "qcow2") and never reach
@@ -33,6 +35,11 @@ class Case:
     vcpus: int                # CPUs the platform gets (quota for a container)
     mem_mib: int              # memory it gets (limit for a container)
 
+    @property
+    def spec(self):
+        """The test's row of vmbench.specs' table."""
+        return specs.get(self.test)
+
     def option(self, name, default=None):
         return dict(self.options).get(name, default)
 
@@ -43,9 +50,9 @@ class Case:
                 if name not in HARNESS_OPTIONS]
 
     def disk_format(self):
-        """fileio's disk image format where the platform has one ("raw" by
-        default), None for other tests."""
-        return self.option("disk-format", "raw") if self.test == "fileio" else None
+        """The disk image format of a test that needs a disk (fileio), where
+        the platform has one ("raw" by default); None for other tests."""
+        return self.option("disk-format", "raw") if self.spec.needs_disk else None
 
     def label(self):
         opts = " ".join(f"{n}={v}" for n, v in self.options if n != "time")

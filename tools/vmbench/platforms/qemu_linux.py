@@ -1,7 +1,7 @@
 """qemu-linux: sysbench in a full Linux VM under QEMU, KVM or TCG.
 
 The VM is Debian's own kernel (linux-image-amd64, fetched and unpacked by
-tools/vmbench/linuxvm.py, never installed) with an initramfs that this module
+tools/vmbench/linuxvm/, never installed) with an initramfs that this module
 builds once per kernel and sysbench version and keeps under
 build/cache/qemu-linux/: busybox, /usr/bin/sysbench with every library ldd
 lists (LuaJIT, libc, the client libraries of MySQL and PostgreSQL ...), and a
@@ -30,22 +30,18 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from harness.platform import Platform, PlatformError
+from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import ACCEL, register
 
-REPO = Path(__file__).resolve().parents[3]
-if str(REPO / "tools") not in sys.path:
-    sys.path.insert(0, str(REPO / "tools"))
-from vmbench import linuxvm, sysbench  # noqa: E402
+from vmbench import linuxvm, specs, sysbench
 
 NAME = "qemu-linux"
 QEMU = linuxvm.QEMU
 QEMU_IMG = "qemu-img"
 SYSBENCH = Path("/usr/bin/sysbench")
-TESTS = ("cpu", "memory", "fileio")
 ACCELS = ("auto", "kvm", "tcg")
 DISK_FORMATS = ("raw", "qcow2")
 # The disk: virtio-blk (linuxvm.DISK_MODULES) with an ext4 file system made on
@@ -194,12 +190,13 @@ class QemuLinuxPlatform(Platform):
             raise PlatformError(f"{NAME}: prepare() must run before run()")
         self._check_case(case)
         args = " ".join(shlex.quote(arg) for arg in case.sysbench_args())
-        command = f"sysbench {case.test} {args} run"
-        if case.test == "fileio":
-            # The files are made on the VM's disk; only the run is measured.
-            command = (f"sysbench fileio {args} prepare >/tmp/prepare.out 2>&1 || "
-                       f"{{ cat /tmp/prepare.out; echo 'vmbench: sysbench fileio prepare failed'; "
-                       f"exit 1; }}\nsync\n{command}")
+        # The commands before the last (fileio's prepare: its files, made on
+        # the VM's disk) are not measured; only the last one's output is read.
+        *setup, measured = case.spec.commands
+        command = "".join(
+            f"sysbench {case.test} {args} {step} >/tmp/{step}.out 2>&1 || "
+            f"{{ cat /tmp/{step}.out; echo 'vmbench: sysbench {case.test} {step} failed'; "
+            f"exit 1; }}\nsync\n" for step in setup) + f"sysbench {case.test} {args} {measured}"
         guest, report = self._boot(case.vcpus, case.mem_mib, command, case,
                                    timeout=self.boot_timeout + _sysbench_budget(case),
                                    what=f"sysbench {case.test}")
@@ -252,7 +249,8 @@ class QemuLinuxPlatform(Platform):
         """The initramfs for this kernel and sysbench, built once and kept."""
         modules = DISK_MODULES if self._disk_modules else ()
         recipe = hashlib.sha256(repr((IMAGE_RECIPE, GUEST_SCRIPT, modules,
-                                      Path(linuxvm.__file__).read_bytes(),
+                                      [p.read_bytes() for p in sorted(Path(linuxvm.__file__)
+                                                                      .parent.glob("*.py"))],
                                       _file_identity(SYSBENCH), _file_identity(linuxvm.BUSYBOX)))
                                 .encode()).hexdigest()[:12]
         name = (f"{self.kernel.version}_{self.kernel.package_version}"
@@ -336,7 +334,7 @@ class QemuLinuxPlatform(Platform):
     def _disk_format(self, case):
         """The disk image format of a case: fileio's "disk-format" option
         (the matrix's "disks"), else the platform's disk_format (or None)."""
-        if case is not None and case.test == "fileio":
+        if case is not None and case.spec.needs_disk:
             return case.option("disk-format") or self.disk_format or "raw"
         return self.disk_format
 
@@ -347,7 +345,7 @@ class QemuLinuxPlatform(Platform):
         a path the guest asked to bypass; else QEMU's default (None)."""
         if self.disk_cache:
             return self.disk_cache
-        if case is not None and case.test == "fileio" and \
+        if case is not None and case.spec.needs_disk and \
                 "direct" in str(case.option("file-extra-flags", "")).split(","):
             return "none"
         return None
@@ -359,7 +357,7 @@ class QemuLinuxPlatform(Platform):
             base.mkdir(parents=True, exist_ok=True)
             self._scratch = Path(tempfile.mkdtemp(prefix="run-", dir=base))
         size_mib = self.disk_size_mib or DEFAULT_DISK_MIB
-        if case is not None and case.test == "fileio":
+        if case is not None and case.spec.needs_disk:
             total = sysbench.parse_size(str(case.option("file-total-size", "2G"))) >> 20
             size_mib = max(size_mib, total + total // 4 + 256)
         handle, raw = tempfile.mkstemp(suffix=".raw", dir=self._scratch)
@@ -381,10 +379,11 @@ class QemuLinuxPlatform(Platform):
                 raw.unlink(missing_ok=True)
 
     def _check_case(self, case):
-        if case.test not in TESTS:
-            raise PlatformError(f"{NAME}: test {case.test!r}: expected one of {', '.join(TESTS)}")
-        if case.test == "fileio" and self._disk_format(case) not in DISK_FORMATS:
-            raise PlatformError(f"{NAME}: fileio disk format {self._disk_format(case)!r}: "
+        if case.test not in specs.TESTS:
+            raise PlatformError(f"{NAME}: test {case.test!r}: expected one of "
+                                f"{', '.join(specs.NAMES)}")
+        if case.spec.needs_disk and self._disk_format(case) not in DISK_FORMATS:
+            raise PlatformError(f"{NAME}: {case.test} disk format {self._disk_format(case)!r}: "
                                 f"expected raw or qcow2")
         if case.vcpus < 1 or case.mem_mib < 128:
             raise PlatformError(f"{NAME}: {case.label()}: needs at least 1 vCPU and 128 MiB")
@@ -503,10 +502,10 @@ def sysbench_package_version():
 
 def _sysbench_budget(case):
     """Seconds a case may take in the VM once booted: its --time, three times
-    over (TCG), and more for fileio's prepare; --time=0 (events only): an hour."""
+    over (TCG), and its spec's setup_s for fileio's prepare; --time=0 (events only): an hour."""
     seconds = int(case.option("time", 10) or 0)
     budget = 3 * seconds + 60 if seconds else 3600
-    return budget + (600 if case.test == "fileio" else 0)
+    return budget + case.spec.setup_s
 
 
 def _file_identity(path):
@@ -553,3 +552,6 @@ def _last_lines(text, count=6):
     if not lines:
         return "no output"
     return "last lines: " + " | ".join(lines[-count:])
+
+
+register(NAME, lambda options: QemuLinuxPlatform(accel=options.accel), options=[ACCEL])

@@ -8,11 +8,12 @@ file of the same form:
      "reps": 5, "time": 10}
 
 Every case runs sysbench with --threads equal to its vCPUs (unless its
-options name "threads") and --time from the matrix.  A fileio test may list
-"disks": the disk image formats ("raw", "qcow2"; default ["raw"]) of the
-platforms that have a disk image (qemu-linux; qemu-guest and vmm take raw
-only); each becomes the case option "disk-format" (harness.platform
-HARNESS_OPTIONS: it never reaches sysbench), crossed with the options:
+options name "threads") and --time from the matrix.  The tests are
+vmbench.specs' table.  A test that needs a disk (fileio) may list "disks":
+the disk image formats ("raw", "qcow2"; default ["raw"]) of the platforms
+that have a disk image (qemu-linux; qemu-guest and vmm take raw only); each
+becomes the case option "disk-format" (platforms.base HARNESS_OPTIONS: it
+never reaches sysbench), crossed with the options:
 
     {"test": "fileio", "disks": ["raw", "qcow2"],
      "options": [{"file-test-mode": "rndrw", "file-total-size": "2G"}]}
@@ -23,7 +24,8 @@ repetition, one-second runs and small sizes: seconds, not hours.
 
 import json
 
-from harness.platform import Case
+from vmbench import specs
+from vmbench.platforms.base import Case
 
 PRESETS = {
     # Container against VM: three machine sizes, three amounts of CPU work,
@@ -58,7 +60,6 @@ PRESETS = {
 # What --quick shrinks sizes to.
 QUICK_CAPS = {"cpu-max-prime": 2000, "memory-total-size": "64M", "file-total-size": "16M",
               "file-num": 4, "threads": 2}
-TESTS = ("cpu", "memory", "fileio")
 DISK_FORMATS = ("raw", "qcow2")
 
 
@@ -91,15 +92,18 @@ def check(spec):
         if (len(shape) != 2 or not all(isinstance(v, int) and v > 0 for v in shape)):
             raise MatrixError(f"shape {shape}: expected [vCPUs, MiB], both positive")
     for t in spec["tests"]:
-        if t.get("test") not in TESTS:
-            raise MatrixError(f"test {t.get('test')!r}: expected one of {', '.join(TESTS)}")
+        if t.get("test") not in specs.TESTS:
+            raise MatrixError(f"test {t.get('test')!r}: expected one of "
+                              f"{', '.join(specs.NAMES)}")
         if not t.get("options"):
             raise MatrixError(f"test {t['test']}: no options list")
         if "disks" in t:
-            if t["test"] != "fileio":
-                raise MatrixError(f"test {t['test']}: only fileio takes \"disks\"")
+            if not specs.get(t["test"]).needs_disk:
+                takers = specs.disk_tests()
+                raise MatrixError(f"test {t['test']}: only {' and '.join(takers)} "
+                                  f"take{'s' * (len(takers) == 1)} \"disks\"")
             if not t["disks"] or any(d not in DISK_FORMATS for d in t["disks"]):
-                raise MatrixError(f"fileio disks {t['disks']!r}: expected a list of "
+                raise MatrixError(f"{t['test']} disks {t['disks']!r}: expected a list of "
                                   f"{' and '.join(DISK_FORMATS)}")
         for opts in t["options"]:
             if "disk-format" in opts:
@@ -120,10 +124,8 @@ def quick(spec):
         for name, cap in QUICK_CAPS.items():
             if name in opts and (name != "threads" or opts[name] > cap):
                 opts[name] = cap
-        if t["test"] == "fileio":
-            # sysbench's default is 128 files of file-total-size/128 each.
-            opts.setdefault("file-total-size", QUICK_CAPS["file-total-size"])
-            opts.setdefault("file-num", QUICK_CAPS["file-num"])
+        for name in specs.get(t["test"]).quick_sets:
+            opts.setdefault(name, QUICK_CAPS[name])
         entry = {"test": t["test"], "options": [opts]}
         if "disks" in t:
             entry["disks"] = t["disks"][:1]
@@ -136,7 +138,7 @@ def cases(spec):
     out = []
     for vcpus, mem_mib in spec["shapes"]:
         for t in spec["tests"]:
-            disks = t.get("disks", ["raw"]) if t["test"] == "fileio" else [None]
+            disks = t.get("disks", ["raw"]) if specs.get(t["test"]).needs_disk else [None]
             for opts in t["options"]:
                 for disk in disks:
                     rest = dict(opts)

@@ -9,16 +9,10 @@ import platform as py_platform
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-VMM = REPO / "build" / "vmm"
-try:
-    from vmbench import kvmkind
-except ImportError:          # tools/ not on the path yet
-    sys.path.insert(0, str(REPO / "tools"))
-    from vmbench import kvmkind
+from vmbench import kvmkind
+from vmbench.paths import VMM
 
 
 def _read(path, default=None):

@@ -13,9 +13,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.platform import Platform, PlatformError
-from harness.platforms import guest
+from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import ACCEL, Option, register
+from vmbench.platforms import guest
 from vmbench import results
+from vmbench.paths import BUILD
 
 QEMU = "qemu-system-x86_64"
 PROBE_STATUS = 3
@@ -41,7 +43,7 @@ class QemuGuestPlatform(Platform):
     def __init__(self, accel="auto", machine="pc", scratch_dir=None):
         """scratch_dir: where fileio's disk images go (default build/)."""
         self.asked, self.machine = accel, machine
-        self.scratch_dir = Path(scratch_dir) if scratch_dir else guest.REPO / "build"
+        self.scratch_dir = Path(scratch_dir) if scratch_dir else BUILD
         self.accel = None
         self.why = None
 
@@ -72,7 +74,7 @@ class QemuGuestPlatform(Platform):
         return env
 
     def skip(self, case):
-        if case.test == "fileio" and self.machine == "microvm":
+        if case.spec.needs_disk and self.machine == "microvm":
             return "qemu-guest: microvm has no PCI bus for virtio-blk-pci (use --qemu-machine pc)"
         return guest.skip_fileio(self.name, case)
 
@@ -93,18 +95,19 @@ class QemuGuestPlatform(Platform):
     def run(self, case):
         limit = 3 * int(case.option("time", 10)) + 120
         disk = None
-        if case.test == "fileio":
+        if case.spec.needs_disk:
             why = self.skip(case)
             if why:
                 raise PlatformError(why)
             self.scratch_dir.mkdir(parents=True, exist_ok=True)
             scratch = tempfile.mkdtemp(prefix="bench-qemu-guest-", dir=self.scratch_dir)
             disk = guest.new_raw_disk(case, scratch)
+        *setup, measured = case.spec.commands      # one boot each
         try:
-            if disk:
-                out, status = self._boot(case, "prepare", disk, limit + 600)
-                guest.check_prepared(self.name, out, status)
-            out, status = self._boot(case, "run", disk, limit)
+            for step in setup:
+                out, status = self._boot(case, step, disk, limit + case.spec.setup_s)
+                guest.check_prepared(self.name, case, step, out, status)
+            out, status = self._boot(case, measured, disk, limit)
         finally:
             if disk:
                 shutil.rmtree(disk.parent, ignore_errors=True)
@@ -114,3 +117,9 @@ class QemuGuestPlatform(Platform):
             record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
                                  disk_cache="none" if guest.direct(case) else "writeback")
         return record
+
+
+register("qemu-guest",
+         lambda options: QemuGuestPlatform(accel=options.accel, machine=options.qemu_machine),
+         options=[ACCEL, Option("--qemu-machine", choices=("pc", "microvm"), default="pc",
+                                help="QEMU machine for qemu-guest")])

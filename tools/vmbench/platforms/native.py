@@ -14,14 +14,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from harness.platform import Platform, PlatformError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
-from vmbench import sysbench  # noqa: E402
+from vmbench import sysbench
+from vmbench.paths import CACHE
+from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import SCRATCH_DIR, register
 
 SYSBENCH_VERSION = "1.0.20"
 
@@ -45,21 +44,23 @@ def filesystem_type(path):
     return res.stdout.strip() or "unknown"
 
 
-def fileio_steps(test_args, directory, timeout, who):
-    """Runs sysbench fileio prepare in `directory` (not timed, output checked),
-    then `run`; returns run's stdout.  cleanup is the caller's (finally)."""
+def disk_steps(case, directory, timeout, who):
+    """Runs the sysbench commands of a case that needs a disk (its spec's:
+    fileio prepare, not timed, output checked; then run) in `directory`;
+    returns the last one's stdout.  cleanup is the caller's (finally)."""
+    test_args = [case.test, *case.sysbench_args()]
     out = None
-    for command in ("prepare", "run"):
+    for command in case.spec.commands:
         try:
             res = subprocess.run(["sysbench", *test_args, command], capture_output=True,
                                  text=True, timeout=timeout, cwd=directory)
         except subprocess.TimeoutExpired:
-            raise PlatformError(f"{who}: sysbench fileio {command} did not finish in "
+            raise PlatformError(f"{who}: sysbench {case.test} {command} did not finish in "
                                 f"{timeout} s") from None
         if res.returncode != 0:
             fatal = next((line for line in res.stdout.splitlines() if "FATAL" in line),
                          res.stderr.strip() or f"status {res.returncode}")
-            raise PlatformError(f"{who}: sysbench fileio {command} failed: {fatal}")
+            raise PlatformError(f"{who}: sysbench {case.test} {command} failed: {fatal}")
         out = res.stdout
     return out
 
@@ -69,7 +70,7 @@ class NativePlatform(Platform):
 
     def __init__(self, scratch_dir=None):
         self.scratch_dir = Path(scratch_dir) if scratch_dir else \
-            Path(__file__).resolve().parents[3] / "build" / "cache" / "fileio-scratch"
+            CACHE / "fileio-scratch"
 
     def prepare(self, cases):
         self.version = sysbench_version()
@@ -77,7 +78,7 @@ class NativePlatform(Platform):
             raise PlatformError(f"native: sysbench {self.version}, the figures need "
                                 f"{SYSBENCH_VERSION}")
 
-        if any(c.test == "fileio" for c in cases):
+        if any(c.spec.needs_disk for c in cases):
             try:
                 self.scratch_dir.mkdir(parents=True, exist_ok=True)
             except OSError as e:
@@ -90,8 +91,8 @@ class NativePlatform(Platform):
                 "scratch_dir": str(self.scratch_dir)}
 
     def run(self, case):
-        if case.test == "fileio":
-            return self._fileio(case)
+        if case.spec.needs_disk:
+            return self._on_disk(case)
         argv = ["sysbench", case.test, *case.sysbench_args(), "run"]
         try:
             res = subprocess.run(argv, capture_output=True, text=True, timeout=run_timeout(case))
@@ -112,15 +113,20 @@ class NativePlatform(Platform):
         record["env"] = {"cpus": os.cpu_count(), "sysbench": self.version, **env}
         return record
 
-    def _fileio(self, case):
-        test_args = ["fileio", *case.sysbench_args()]
+    def _on_disk(self, case):
         work = Path(tempfile.mkdtemp(prefix="native-", dir=self.scratch_dir))
         try:
-            out = fileio_steps(test_args, work, run_timeout(case) + 600, "native")
-            subprocess.run(["sysbench", *test_args, "cleanup"], capture_output=True, cwd=work,
-                           timeout=600)
+            out = disk_steps(case, work, run_timeout(case) + case.spec.setup_s, "native")
+            if case.spec.cleanup:
+                subprocess.run(["sysbench", case.test, *case.sysbench_args(), case.spec.cleanup],
+                               capture_output=True, cwd=work, timeout=600)
             return self._record(out, {"disk_format": "host directory",
                                       "file_system": filesystem_type(work),
                                       "scratch_dir": str(self.scratch_dir)})
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+register("native",
+         lambda options: NativePlatform(scratch_dir=getattr(options, "scratch_dir", None)),
+         options=[SCRATCH_DIR])

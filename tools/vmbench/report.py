@@ -1,6 +1,6 @@
 """The comparison's output: results.jsonl, results.csv, report.md and plots.
 
-    from harness.report import write_report
+    from vmbench.report import write_report
     paths = write_report(records, environment, "out/20261122-101500")
     print(paths["report"])
 
@@ -15,7 +15,7 @@ Files (all in out_dir):
 
 - results.jsonl: the records as given, one JSON object a line.
 - environment.json: the environment as given (with results.jsonl, what
-  ``python3 bench/harness/report.py OUT_DIR`` needs to write the report
+  ``bench/report OUT_DIR`` needs to write the report
   again).
 - results.csv: one row a run.  Columns: run_id, platform, test,
   case_options (the case's sysbench options as "name=value;name=value", in
@@ -39,7 +39,6 @@ import csv
 import io
 import json
 import math
-import numbers
 import os
 import shutil
 import subprocess
@@ -47,11 +46,7 @@ import sys
 import time
 from pathlib import Path
 
-try:
-    from vmbench import kvmkind, stats
-except ImportError:          # run as a script, or tools/ not on the path yet
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-    from vmbench import kvmkind, stats
+from vmbench import kvmkind, specs, stats
 
 __all__ = ["figure", "secondary_figures", "run_flags", "write_report", "load_jsonl",
            "append_jsonl", "MARKERS", "CV_LIMIT", "SHORT_RUN_S", "PLATFORM_ORDER"]
@@ -60,7 +55,6 @@ __all__ = ["figure", "secondary_figures", "run_flags", "write_report", "load_jso
 # the order they first appear); native is the reference of the ratios.
 PLATFORM_ORDER = ("native", "container", "qemu-linux", "qemu-guest", "vmm", "nested")
 REFERENCE = "native"
-TEST_ORDER = ("cpu", "memory", "fileio")
 
 SHORT_RUN_S = 1.0            # runs shorter than this are flagged "short"
 CV_LIMIT = 0.05              # cells whose coefficient of variation is above this are flagged
@@ -94,11 +88,7 @@ CSV_COLUMNS = ("run_id", "platform", "test", "case_options", "vcpus", "mem_mib",
 
 # ---- what a record says ----
 
-def _number(v):
-    """v when it is a finite number (not a bool), else None."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        return None
-    return v
+_number = specs.number
 
 
 def _options(record):
@@ -109,32 +99,16 @@ def _options(record):
 
 
 def figure(record):
-    """The figure of merit of one run: (value, unit).
-
-    cpu: events_per_s, "events/s".  memory: metrics.mib_per_s, "MiB/s"; with
-    memory-oper=none (no data moved) events_per_s, "events/s".  fileio:
-    metrics reads_per_s + writes_per_s, "ops/s" (secondary_figures() gives
-    the MiB/s read and written).  Any other test: events_per_s, "events/s".
-    value is None for a failed run or one that lacks the figure; the unit is
-    known all the same.  Higher is better for all of them.
+    """The figure of merit of one run: (value, unit), as the test's spec
+    says (vmbench.specs: cpu events/s; memory MiB/s, events/s with
+    memory-oper=none; fileio reads/s + writes/s in ops/s, and
+    secondary_figures() gives the MiB/s read and written; any other test
+    events/s).  value is None for a failed run or one that lacks the figure;
+    the unit is known all the same.  Higher is better for all of them.
     """
-    test = record.get("test") or (record.get("case") or {}).get("test")
-    metrics = record.get("metrics") or {}
-    if test == "memory" and _options(record).get("memory-oper") != "none":
-        value, unit = _number(metrics.get("mib_per_s")), "MiB/s"
-    elif test == "fileio":
-        reads, writes = _number(metrics.get("reads_per_s")), _number(metrics.get("writes_per_s"))
-        value = None if reads is None or writes is None else reads + writes
-        unit = "ops/s"
-    else:
-        value, unit = _number(record.get("events_per_s")), "events/s"
-    if record.get("error"):
-        value = None
-    return value, unit
+    headline = specs.get(_test(record)).headline(_options(record))
+    return (None if record.get("error") else headline.value(record)), headline.unit
 
-
-# Further figures shown next to the figure of merit: test -> ((key, label), ...)
-SECONDARY = {"fileio": (("read_mib_per_s", "read MiB/s"), ("written_mib_per_s", "written MiB/s"))}
 
 
 def secondary_figures(record):
@@ -142,7 +116,7 @@ def secondary_figures(record):
     read and written), {} for tests that have none."""
     metrics = record.get("metrics") or {}
     return {key: None if record.get("error") else _number(metrics.get(key))
-            for key, _ in SECONDARY.get(_test(record), ())}
+            for key, _ in specs.get(_test(record)).secondary}
 
 
 def _test(record):
@@ -169,7 +143,7 @@ def _host_cpus(environment):
 
 
 def run_flags(record, host_cpus=None):
-    """The flags of one run: the runner's (harness.flags), plus "short" when
+    """The flags of one run: the runner's (runner.flags), plus "short" when
     it lasted less than SHORT_RUN_S and "overcommitted" when its case has
     more vCPUs or threads than host_cpus; in that order, each once."""
     flags = list(((record.get("harness") or {}).get("flags")) or [])
@@ -253,7 +227,7 @@ class _Cell:
         self.errors = [r for r in runs if r.get("error") or figure(r)[0] is None]
         self.summary = stats.summarise(self.values) if self.values else None
         self.secondary = {}
-        for key, _ in SECONDARY.get(_test(runs[0]), ()):
+        for key, _ in specs.get(_test(runs[0])).secondary:
             vals = [v for v in (secondary_figures(r)[key] for r in runs) if v is not None]
             self.secondary[key] = stats.median(vals) if vals else None
         flags = []
@@ -319,7 +293,7 @@ def _unprepared(environment, records):
 def _group(records, host_cpus, unprepared=None):
     """{test: {"cases": [key...], "platforms": [...], "cells": {(key, platform): _Cell},
     "units": [...], "case_info": {key: (opts, vcpus, mem)}, "case_units": {key: unit}}},
-    tests in TEST_ORDER, cases and platforms in the order they first appear (platforms
+    tests in specs.NAMES' order, cases and platforms in the order they first appear (platforms
     sorted by PLATFORM_ORDER)."""
     tests = {}
     for r in records:
@@ -348,7 +322,7 @@ def _group(records, host_cpus, unprepared=None):
         t["unprepared"] = set(unprepared or ())
         t["platforms"] = _ordered(t["platforms"], PLATFORM_ORDER)
         t["cells"] = {k: _Cell(runs, host_cpus) for k, runs in t.pop("runs").items()}
-    return {name: tests[name] for name in _ordered(list(tests), TEST_ORDER)}
+    return {name: tests[name] for name in _ordered(list(tests), specs.NAMES)}
 
 
 def _ratio(cell, ref):
@@ -519,7 +493,7 @@ def _table_md(name, t):
     units = t["units"]
     lines = [f"### {name}", ""]
     unit_text = units[0] if len(units) == 1 else "the unit column"
-    what = {"fileio": "reads/s + writes/s"}.get(name)
+    what = specs.get(name).figure.what
     lines.append(f"Figure: {what + ', ' if what else ''}{unit_text}, higher is better. Each "
                  "cell: median \u00b1 sample standard deviation (min\u2013max) of the "
                  "repetitions.")
@@ -541,7 +515,7 @@ def _table_md(name, t):
         cells.get((k, REFERENCE)) and cells[(k, REFERENCE)].median for k in cases)
     ratio_platforms = [p for p in platforms if p != REFERENCE and ref_present and any(
         cells.get((k, p)) and cells[(k, p)].median is not None for k in cases)]
-    secondary = SECONDARY.get(name, ())
+    secondary = specs.get(name).secondary
     sec_platforms = [p for p in platforms if any(
         cells.get((k, p)) and cells[(k, p)].median is not None for k in cases)] if secondary else []
 
@@ -788,11 +762,11 @@ def write_report(records, environment, out_dir, gnuplot="gnuplot"):
 
 
 def main(argv=None):
-    """report.py OUT_DIR: writes the report again from OUT_DIR/results.jsonl
+    """bench/report OUT_DIR: writes the report again from OUT_DIR/results.jsonl
     and OUT_DIR/environment.json."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
-        print("usage: report.py OUT_DIR  (reads OUT_DIR/results.jsonl and environment.json)",
+        print("usage: bench/report OUT_DIR  (reads OUT_DIR/results.jsonl and environment.json)",
               file=sys.stderr)
         return 2
     out = Path(argv[0])
@@ -801,12 +775,12 @@ def main(argv=None):
         env_path = out / "environment.json"
         environment = json.loads(env_path.read_text()) if env_path.exists() else {}
     except (OSError, json.JSONDecodeError) as e:
-        print(f"report.py: {e}", file=sys.stderr)
+        print(f"report: {e}", file=sys.stderr)
         return 1
     paths = write_report(records, environment, out)
     print(paths["report"])
     for name, why in paths["plot_errors"].items():
-        print(f"report.py: plot-{name}.png not drawn: {why}", file=sys.stderr)
+        print(f"report: plot-{name}.png not drawn: {why}", file=sys.stderr)
     return 0
 
 

@@ -11,16 +11,13 @@ here (raw_disk_bytes() big): `fileio ... prepare` (not timed), then
 """
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-from harness.platform import PlatformError
+from vmbench.platforms.base import PlatformError
 
-REPO = Path(__file__).resolve().parents[3]
-GUEST = REPO / "build" / "guest.elf"
-sys.path.insert(0, str(REPO / "tools"))
-from vmbench import results, sysbench  # noqa: E402
+from vmbench import results, sysbench
+from vmbench.paths import GUEST
 
 # sysbench 1.0.20's fileio defaults.
 FILEIO_DEFAULTS = {"file-num": 128, "file-total-size": "2G", "file-block-size": 16384}
@@ -57,7 +54,7 @@ def direct(case):
 def skip_fileio(platform, case):
     """Why a guest platform does not run a fileio case, or None: the guest's
     disks are raw (vmm refuses qcow2; qemu-guest is kept alike)."""
-    if case.test == "fileio" and case.disk_format() != "raw":
+    if case.spec.needs_disk and case.disk_format() != "raw":
         return (f"{platform}: the guest's fileio takes raw disks only "
                 f"(disk-format={case.disk_format()})")
     return None
@@ -91,11 +88,12 @@ def read_result(platform, case, out, status):
     return record
 
 
-def check_prepared(platform, out, status):
-    """The guest's `fileio ... prepare` boot: status 0, else its last lines."""
+def check_prepared(platform, case, step, out, status):
+    """A boot that ran a step before the measured one (`fileio ... prepare`):
+    status 0, else its last lines."""
     if status != 0:
         last = [line for line in out.splitlines() if line.strip()][-3:]
-        raise PlatformError(f"{platform}: the guest's fileio prepare ended with status "
+        raise PlatformError(f"{platform}: the guest's {case.test} {step} ended with status "
                             f"{status}: " + " / ".join(last))
 
 

@@ -15,8 +15,8 @@ import json
 import sys
 import time
 
-from harness import environment
-from harness.platform import PlatformError
+from vmbench import environment
+from vmbench.platforms.base import PlatformError
 
 
 def flags(case, record, host_cpus):

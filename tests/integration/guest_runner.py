@@ -11,8 +11,6 @@ import atexit
 import json
 import os
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,8 +19,7 @@ GUEST = BUILD / "guest.elf"
 VMM = Path(os.environ.get("VMBENCH_VMM", BUILD / "san" / "vmm"))
 RELEASE_VMM = BUILD / "vmm"
 
-sys.path.insert(0, str(REPO / "tools"))
-from vmbench import linuxvm  # noqa: E402
+from vmbench import vmmrun
 
 # Sanitizer findings must fail a test: give them statuses no test expects.
 SANITIZER_ENV = {
@@ -46,39 +43,19 @@ def one_result(testcase, stdout):
 
 
 class _Runner:
-    """Runs commands where /dev/kvm works: here, or in a nested-KVM VM."""
+    """Runs commands where /dev/kvm works: here, or in a nested-KVM VM (vmmrun)."""
 
     def __init__(self):
-        mode = os.environ.get("VMBENCH_KVM", "auto")
-        if mode == "auto":
-            check = subprocess.run([str(RELEASE_VMM), "--check"], capture_output=True)
-            mode = "host" if check.returncode == 0 else "nested"
-        self.mode = mode
-        self._session = None
-        if mode == "host":
-            self.scratch_dir = Path(tempfile.mkdtemp(prefix="vmbench-test-", dir=BUILD))
-        elif mode == "nested":
-            print("harness: this host cannot run KVM guests; running vmm in a Linux VM "
-                  "with nested KVM (tools/linuxvm)", file=sys.stderr)
-            # vmm dlopens Capstone for its crash dumps: ldd cannot see it.
-            self._session = linuxvm.Session(binaries=[str(VMM), str(RELEASE_VMM)],
-                                            libraries=["libcapstone.so.4"], mem="8G", smp=2)
-            self.scratch_dir = Path(self._session.scratch_dir)
-            atexit.register(self._session.close)
-        else:
-            raise ValueError(f"VMBENCH_KVM={mode}: expected host, nested or auto")
+        self._place = vmmrun.VmmRunner(
+            RELEASE_VMM, binaries=[VMM], mem="8G", smp=2,
+            note="guest_runner: this host cannot run KVM guests; running vmm in a Linux VM "
+                 "with nested KVM (tools/linuxvm)")
+        self.mode = "host" if self._place.host else "nested"
+        self.scratch_dir = self._place.scratch_dir     # nested: starts the VM
+        atexit.register(self._place.close)
 
     def run(self, argv, timeout, env=None):
-        argv = [str(a) for a in argv]
-        full_env = dict(SANITIZER_ENV, **(env or {}))
-        if self._session:
-            res = self._session.run(argv, timeout=timeout, env=full_env)
-        else:
-            res = subprocess.run(argv, capture_output=True, timeout=timeout,
-                                 env=dict(os.environ, **full_env))
-        return subprocess.CompletedProcess(argv, res.returncode,
-                                           res.stdout.decode(errors="replace"),
-                                           res.stderr.decode(errors="replace"))
+        return self._place.run(argv, timeout=timeout, env=dict(SANITIZER_ENV, **(env or {})))
 
 
 _runner = None

@@ -1,7 +1,7 @@
 """vmm: the guest's own tests under vmm, with vmm's options recorded.
 
 Where this host's /dev/kvm cannot run guests, vmm runs in a Linux VM that
-offers nested KVM (tools/linuxvm); the environment says so, since the
+offers nested KVM (vmbench.vmmrun); the environment says so, since the
 guest's CPU is then QEMU's TCG and its figures measure that.  Either way
 the kind of KVM vmm ran on (`vmm --check`, and each run's `--json`:
 hardware, pvm, nested-tcg, nested) is in the environment ("kvm_kind") and
@@ -18,16 +18,14 @@ with its line.
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-from harness.platform import Platform, PlatformError
-from harness.platforms import guest
-from vmbench import kvmkind, linuxvm
-
-VMM = guest.REPO / "build" / "vmm"
+from vmbench import kvmkind, linuxvm, vmmrun
+from vmbench.paths import BUILD, VMM
+from vmbench.platforms import guest
+from vmbench.platforms.base import Platform, PlatformError
+from vmbench.platforms.registry import Option, register
 
 
 class VmmPlatform(Platform):
@@ -38,8 +36,8 @@ class VmmPlatform(Platform):
         --json) go when vmm runs on this host (default build/); nested, they
         go to the VM's scratch directory, which it shares with this host."""
         self.pin, self.hugepages = pin, hugepages
-        self.scratch_dir = Path(scratch_dir) if scratch_dir else guest.REPO / "build"
-        self.session = None
+        self.scratch_dir = Path(scratch_dir) if scratch_dir else BUILD
+        self.place = None
         self.where = None
         self.kvm_kind = None
 
@@ -47,29 +45,19 @@ class VmmPlatform(Platform):
         guest.check_products()
         if not VMM.exists():
             raise PlatformError(f"vmm: {VMM} is missing: run make")
-        check = subprocess.run([VMM, "--check"], capture_output=True, text=True)
-        if check.returncode == 0:
-            self.where = "host"
-            self.kvm_kind = kvmkind.from_check(check.stdout)
-            self.scratch = Path(tempfile.mkdtemp(prefix="bench-vmm-", dir=self.scratch_dir))
-        else:
-            self.where = "nested-kvm-in-tcg"
-            self.why = check.stderr.strip()
-            # Room for the largest guest plus the VM's own needs, but never
-            # more than this host has: a case too big for it then fails
-            # inside with vmm's own message.
-            host_gib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 30
-            mem_gib = min(max(c.mem_mib for c in cases) // 1024 + 2, max(host_gib * 3 // 4, 2))
-            try:
-                self.session = linuxvm.Session(binaries=[str(VMM)], mem=f"{mem_gib}G",
-                                               libraries=["libcapstone.so.4"])
-            except linuxvm.LinuxVMError as e:
-                raise PlatformError(f"vmm: cannot start the nested-KVM VM: {e}") from None
-            self.scratch = Path(self.session.scratch_dir)
-            try:
-                self.kvm_kind, _ = kvmkind.check(VMM, kvmkind.session_runner(self.session))
-            except linuxvm.LinuxVMError as e:
-                raise PlatformError(f"vmm: the nested-KVM VM failed: {e}") from None
+        # Room for the largest guest plus the VM's own needs, but never more
+        # than this host has: a case too big for it then fails inside with
+        # vmm's own message.
+        host_gib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 30
+        mem_gib = min(max(c.mem_mib for c in cases) // 1024 + 2, max(host_gib * 3 // 4, 2))
+        self.place = vmmrun.VmmRunner(VMM, mem=f"{mem_gib}G", scratch_dir=self.scratch_dir)
+        self.where = "host" if self.place.host else "nested-kvm-in-tcg"
+        self.why = self.place.why
+        try:
+            self.scratch = self.place.scratch_dir       # nested: starts the VM
+        except linuxvm.LinuxVMError as e:
+            raise PlatformError(f"vmm: cannot start the nested-KVM VM: {e}") from None
+        self.kvm_kind = self.place.kvm_kind
 
     def environment(self):
         env = {"accelerator": "kvm" if self.where == "host" else
@@ -77,7 +65,7 @@ class VmmPlatform(Platform):
                "limits": "the VM's vCPUs and RAM", "pinning": self.pin or "none",
                "where": self.where, "hugepages": self.hugepages,
                "kvm_kind": self.kvm_kind}
-        if self.session:
+        if self.where != "host":
             env["why_nested"] = self.why
             env["note"] = ("vmm ran inside a Linux VM under QEMU's TCG (nested KVM): "
                            "the guest's figures measure TCG, not vmm on hardware")
@@ -88,19 +76,20 @@ class VmmPlatform(Platform):
 
     def run(self, case):
         disk = None
-        if case.test == "fileio":
+        if case.spec.needs_disk:
             why = self.skip(case)
             if why:
                 raise PlatformError(why)
             disk = guest.new_raw_disk(case, self.scratch)
+        *setup, measured = case.spec.commands      # one boot each
         try:
-            if disk:
-                out, status, err = self._vmm(case, "prepare", disk, extra_s=600)
+            for step in setup:
+                out, status, err = self._vmm(case, step, disk, extra_s=case.spec.setup_s)
                 if status >= 120:
-                    raise PlatformError(f"vmm: exited with {status} (fileio prepare): "
+                    raise PlatformError(f"vmm: exited with {status} ({case.test} {step}): "
                                         f"{err.strip()[-300:]}")
-                guest.check_prepared(self.name, out, status)
-            out, status, err = self._vmm(case, "run", disk)
+                guest.check_prepared(self.name, case, step, out, status)
+            out, status, err = self._vmm(case, measured, disk)
         finally:
             if disk:
                 disk.unlink(missing_ok=True)
@@ -132,19 +121,16 @@ class VmmPlatform(Platform):
         argv = [str(VMM), *options, str(guest.GUEST), *guest.guest_args(case, command)]
         limit = 3 * int(case.option("time", 10)) + 300 + extra_s
         try:
-            if self.session:
-                res = self.session.run(argv, timeout=limit)
-                out, status = res.stdout.decode(errors="replace"), res.returncode
-                err = res.stderr.decode(errors="replace")
-            else:
-                res = subprocess.run(argv, capture_output=True, text=True, timeout=limit)
-                out, status, err = res.stdout, res.returncode, res.stderr
+            res = self.place.run(argv, timeout=limit)
         except (subprocess.TimeoutExpired, linuxvm.LinuxVMError) as e:
             raise PlatformError(f"vmm: {e}") from None
-        return out, status, err
+        return res.stdout, res.returncode, res.stderr
 
     def close(self):
-        if self.session:
-            self.session.close()
-        elif self.where == "host":
-            shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.place:
+            self.place.close()
+
+
+register("vmm", lambda options: VmmPlatform(pin=options.vmm_pin, hugepages=options.vmm_hugepages),
+         options=[Option("--vmm-pin", help="vmm --pin CPULIST"),
+                  Option("--vmm-hugepages", action="store_true", help="vmm --hugepages")])

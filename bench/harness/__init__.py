@@ -1,1 +1,0 @@
-"""The companion harness behind bench/compare (see bench/compare --help)."""

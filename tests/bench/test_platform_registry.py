@@ -1,0 +1,96 @@
+"""The platform registry (tools/vmbench/platforms/registry.py): each platform
+registers its name, its options and how it is built; bench/compare's command
+line and platforms.create() come from it."""
+
+import argparse
+import unittest
+from unittest import mock
+
+from vmbench import compare, platforms
+from vmbench.platforms import registry
+from vmbench.platforms.base import Platform
+from vmbench.platforms.container import ContainerPlatform
+from vmbench.platforms.native import NativePlatform
+from vmbench.platforms.qemu_guest import QemuGuestPlatform
+from vmbench.platforms.qemu_linux import QemuLinuxPlatform
+from vmbench.platforms.vmm import VmmPlatform
+
+
+class Registered(unittest.TestCase):
+    def test_the_five_platforms_in_the_reports_order(self):
+        self.assertEqual(platforms.NAMES,
+                         ("native", "container", "qemu-linux", "qemu-guest", "vmm"))
+
+    def test_compare_takes_the_options_the_platforms_declare(self):
+        args = compare.parse_args(["--preset", "vm-vs-container", "--scratch-dir", "/tmp/s",
+                                   "--accel", "tcg", "--qemu-machine", "microvm",
+                                   "--vmm-pin", "0-1", "--vmm-hugepages"])
+        made = {name: platforms.create(name, args) for name in platforms.NAMES}
+        self.assertIsInstance(made["native"], NativePlatform)
+        self.assertEqual(str(made["native"].scratch_dir), "/tmp/s")
+        self.assertIsInstance(made["container"], ContainerPlatform)
+        self.assertEqual(str(made["container"].scratch_dir), "/tmp/s")
+        self.assertIsInstance(made["qemu-linux"], QemuLinuxPlatform)
+        self.assertEqual(made["qemu-linux"].asked, "tcg")
+        self.assertIsInstance(made["qemu-guest"], QemuGuestPlatform)
+        self.assertEqual((made["qemu-guest"].asked, made["qemu-guest"].machine),
+                         ("tcg", "microvm"))
+        self.assertIsInstance(made["vmm"], VmmPlatform)
+        self.assertEqual((made["vmm"].pin, made["vmm"].hugepages), ("0-1", True))
+
+    def test_defaults(self):
+        args = compare.parse_args(["--preset", "vm-vs-container"])
+        self.assertEqual((args.accel, args.qemu_machine, args.vmm_pin, args.vmm_hugepages),
+                         ("auto", "pc", None, False))
+        self.assertEqual(args.platform_names, list(platforms.NAMES))
+
+    def test_a_shared_option_is_added_once(self):
+        parser = argparse.ArgumentParser()
+        platforms.add_options(parser)
+        flags = [a.option_strings[0] for a in parser._actions if a.option_strings][1:]
+        self.assertEqual(flags, ["--scratch-dir", "--accel", "--qemu-machine", "--vmm-pin",
+                                 "--vmm-hugepages"])
+
+    def test_an_unknown_platform(self):
+        with self.assertRaisesRegex(ValueError, r"no platform 'nested' \(platforms: native, "):
+            platforms.create("nested", argparse.Namespace())
+
+
+class NewPlatform(unittest.TestCase):
+    """What adding a platform takes: one register() call."""
+
+    def setUp(self):
+        patcher = mock.patch.dict(registry._ENTRIES)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_register_create_and_options(self):
+        class Toy(Platform):
+            name = "toy"
+
+            def __init__(self, level):
+                self.level = level
+
+        registry.register("toy", lambda options: Toy(options.toy_level),
+                          options=[registry.Option("--toy-level", type=int, default=3,
+                                                   help="how much")])
+        self.assertEqual(registry.names()[-1], "toy")
+        parser = argparse.ArgumentParser()
+        registry.add_options(parser)
+        toy = registry.create("toy", parser.parse_args(["--toy-level", "7"]))
+        self.assertIsInstance(toy, Toy)
+        self.assertEqual(toy.level, 7)
+
+    def test_a_name_registers_once(self):
+        with self.assertRaisesRegex(ValueError, "registered twice"):
+            registry.register("vmm", lambda options: None)
+
+    def test_two_different_options_with_one_flag_are_refused(self):
+        registry.register("toy", lambda options: None,
+                          options=[registry.Option("--accel", help="another --accel")])
+        with self.assertRaisesRegex(ValueError, "--accel is declared by two platforms"):
+            registry.add_options(argparse.ArgumentParser())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,16 @@
+"""The platforms of the comparison, by the names docs/design.md gives them.
+
+Each module here registers its platform (registry.register: name, options,
+how to build it); importing this package registers them all, in the order
+bench/compare lists them.  create(name, options) builds one.
+"""
+
+from vmbench.platforms import registry
+from vmbench.platforms.registry import add_options, create, names
+
+__all__ = ["NAMES", "add_options", "create", "names", "registry"]
+
+# Importing a platform's module registers it: this order is NAMES'.
+from vmbench.platforms import native, container, qemu_linux, qemu_guest, vmm  # noqa: E402,F401
+
+NAMES = registry.names()
