@@ -5,7 +5,9 @@
  * benchmark engine binds one worker per vCPU when they are no more than
  * the vCPUs) or free to run on any (when workers outnumber vCPUs, as
  * Linux's scheduler would spread sysbench's threads).  Each CPU takes its
- * bound threads first, then the shared queue.  A CPU that has something
+ * bound threads first, then the shared queue; a bound thread that yields
+ * or ends its slice lets a shared one go first (give_way), so neither kind
+ * starves the other.  A CPU that has something
  * waiting to run arms its LAPIC timer and round-robins every TIMESLICE_NS;
  * one that has not never arms it, so a run with one thread per vCPU takes
  * no timer interrupts at all.  A CPU with nothing to run halts until a
@@ -187,6 +189,21 @@ static void save_current(struct cpu *c, const struct trap_frame *tf)
 	fxsave(c->current->fx);
 }
 
+/* The current thread hands the CPU to the next in line (a yield, or the
+ * end of its timer slice); called with the lock held.  run_next takes a
+ * CPU's bound threads before shared ones, so a bound thread also steps
+ * behind the shared queue here: else a shared thread would never run on
+ * a CPU whose bound thread keeps yielding or being preempted. */
+static void give_way(struct cpu *c, struct trap_frame *tf)
+{
+	struct thread *t = c->current;
+
+	save_current(c, tf);
+	c->current = NULL;
+	make_runnable(t);
+	run_next(c, tf, t->cpu != SCHED_ANY_CPU ? rq_pop(&shared) : NULL);
+}
+
 void sched_start_cpu(void)
 {
 	struct cpu *c = this_cpu();
@@ -237,14 +254,8 @@ void sched_yield(struct trap_frame *tf)
 	struct cpu *c = this_cpu();
 
 	spin_lock(&sched_lock);
-	if (has_waiting(c)) {
-		struct thread *t = c->current;
-
-		save_current(c, tf);
-		c->current = NULL;
-		make_runnable(t);
-		run_next(c, tf, NULL);
-	}
+	if (has_waiting(c))
+		give_way(c, tf);
 	spin_unlock(&sched_lock);
 }
 
@@ -340,12 +351,7 @@ void sched_timer_tick(struct trap_frame *tf)
 	c->timer_armed = false;
 	/* Preempt only ring-3 threads; an idle CPU's halt loop just goes on. */
 	if ((tf->cs & 3) == 3 && c->current && has_waiting(c)) {
-		struct thread *t = c->current;
-
-		save_current(c, tf);
-		c->current = NULL;
-		make_runnable(t);
-		run_next(c, tf, NULL);
+		give_way(c, tf);
 	} else {
 		update_timer(c);
 	}

@@ -330,10 +330,9 @@ static void check_device_irq(struct selftest *st)
 	}
 	buf = heap_alloc(4096, 4096);
 	irqs = sys->irq_count[disk.irq_slot];
-	/* Bound to CPU 0 beside this thread: the scheduler runs a CPU's bound
-	 * threads before shared ones, so a shared reader would wait for ever
-	 * behind this thread's yields on one vCPU. */
-	tid = buf ? thread_spawn(0, read_first_sector, buf, THREAD_STACK) : -1;
+	/* A shared thread: with one vCPU it runs only when this thread, bound
+	 * to CPU 0, yields to it (sched.c, give_way). */
+	tid = buf ? thread_spawn(SCHED_ANY_CPU, read_first_sector, buf, THREAD_STACK) : -1;
 	if (tid < 0) {
 		verdict(st, "device_irq", FAIL, "device interrupt: cannot start the reader");
 		return;
