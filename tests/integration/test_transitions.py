@@ -9,6 +9,7 @@ import unittest
 from pathlib import Path
 
 import guest_runner
+from vmbench import kvmkind
 from guest_runner import GUEST, run_qemu_guest, run_vmm
 
 # Generous: these only guard against a hang (a PVM-style host runs the
@@ -110,7 +111,7 @@ class VmmTransitions(Transitions, unittest.TestCase):
         # A PVM-style KVM raises #UD for int $0x80 from ring 3: the point
         # of the fallback.  Every other kind delivers the gate.
         check = guest_runner.kvm().run([guest_runner.RELEASE_VMM, "--check"], timeout=60)
-        return "ud" if "pvm" in (check.stdout + check.stderr).lower() else "gate"
+        return "ud" if kvmkind.from_check(check.stdout) == "pvm" else "gate"
 
     def disk(self):
         d = Path(tempfile.mkdtemp(prefix="transitions-", dir=guest_runner.kvm().scratch_dir))
