@@ -24,10 +24,9 @@ from vmbench.isolation import changes, cpulist, restore as restore_cmd
 REPO = Path(__file__).resolve().parents[2]
 ISOLATION = REPO / "isolation"
 
-PF_KTHREAD = 0x00200000
 PF_NO_SETAFFINITY = 0x04000000
-USER = 0x00400100
-KTHREAD = 0x00208040
+USER = 0x00400100               # flags of a user process (PF_RANDOMIZE | PF_FORKNOEXEC)
+KTHREAD = 0x00208040            # flags of a kernel thread, PF_KTHREAD (0x00200000) among them
 
 # pid: (comm, ppid, flags, Cpus_allowed_list)
 TASKS = {
@@ -67,6 +66,7 @@ def make_tree(root, numa=True, cpufreq=True, workqueue=True):
         "sys/devices/system/cpu/online": "0-3\n",
         "sys/devices/system/cpu/isolated": "3\n",
         "proc/sys/kernel/timer_migration": "1\n",
+        "proc/sys/kernel/random/boot_id": "0f4a5bd2-7c8e-4a4e-9a51-1d2b3c4d5e6f\n",
         "proc/sys/kernel/sched_rt_runtime_us": "950000\n",
         "proc/irq/default_smp_affinity": "f\n",
         # irq: smp_affinity_list, handler
@@ -137,6 +137,13 @@ class TreeTest(unittest.TestCase):
 
     def cmd(self, cmd, *args):
         return run(cmd, "--root", self.root, "--state", self.state, *args)
+
+    def rows(self, *args):
+        """check --json's document, and its rows by knob."""
+        res = self.cmd("check", "--json", *args)
+        self.assertOk(res)
+        doc = json.loads(res.stdout)
+        return doc, {r["knob"]: r for r in doc["knobs"]}
 
     def assertOk(self, res):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
@@ -301,7 +308,6 @@ class ApplyRestoreTest(TreeTest):
 
     def test_failure_half_way_undoes_everything(self):
         # cpufreq policy2 comes after the sysctls and two policies: they are undone
-        before = snapshot(self.root)
         Path(self.root, "sys/devices/system/cpu/cpufreq/policy2/scaling_governor.refuse") \
             .write_text("EBUSY\n")
         before = snapshot(self.root)
@@ -380,6 +386,19 @@ class ApplyRestoreTest(TreeTest):
         self.assertOk(self.cmd("restore"))
         self.assertEqual(snapshot(self.root), before)
 
+    def test_restore_after_a_reboot_only_removes_the_state(self):
+        self.assertOk(self.cmd("apply", "2-3"))
+        boot_id = Path(self.root, "proc/sys/kernel/random/boot_id")
+        boot_id.write_text("9e1b7a44-0000-4000-8000-000000000001\n")
+        _, rows = self.rows()
+        self.assertEqual(rows["isolation/apply"]["value"], "stale")
+        rebooted = snapshot(self.root)
+        res = self.cmd("restore")
+        self.assertOk(res)
+        self.assertIn("the machine has rebooted since apply", res.stdout)
+        self.assertEqual(snapshot(self.root), rebooted)
+        self.assertFalse(self.state.exists())
+
     def test_a_task_gone_or_replaced_is_not_touched(self):
         before = snapshot(self.root)
         self.assertOk(self.cmd("apply", "2-3"))
@@ -418,12 +437,6 @@ class MissingKnobsTest(TreeTest):
 
 
 class CheckTest(TreeTest):
-    def rows(self, *args):
-        res = self.cmd("check", "--json", *args)
-        self.assertOk(res)
-        doc = json.loads(res.stdout)
-        return doc, {r["knob"]: r for r in doc["knobs"]}
-
     def test_report_of_a_known_tree(self):
         before = snapshot(self.root)
         res = self.cmd("check", "2-3")
@@ -530,7 +543,8 @@ class RealHostTest(unittest.TestCase):
         self.assertRegex(res.stdout, r"(?m)^kernel\.timer_migration +-?\d+ +want 0")
         res = run("check", "--json", self.cpu)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertIn("kernel.timer_migration", [r["knob"] for r in json.loads(res.stdout)["knobs"]])
+        knobs = [r["knob"] for r in json.loads(res.stdout)["knobs"]]
+        self.assertIn("kernel.timer_migration", knobs)
 
     def knobs(self):
         """The real knobs apply would write, as they are now."""

@@ -32,13 +32,11 @@ def parse_args(argv):
     ap.add_argument("cpus", metavar="CPULIST", help="the CPUs to isolate, e.g. 1 or 2-3")
     ap.add_argument("--dry-run", action="store_true",
                     help="say what would change, change nothing")
-    cli.add_common(ap)
-    return ap.parse_args(argv)
+    return cli.parse(ap, argv)
 
 
 def main(argv=None):
-    args = parse_args(argv if argv is not None else sys.argv[1:])
-    host, state_path = cli.host_and_state(args)
+    args, host, state_path = parse_args(argv)
     try:
         cpus, online = cli.cpus_to_isolate(host, args.cpus)
         if state_path.exists():
@@ -63,7 +61,7 @@ def main(argv=None):
         return 0
 
     try:
-        state.save(state_path, p.cpus, p.housekeeping, host.root, p.changes, complete=False)
+        state.save(state_path, host, p.cpus, p.housekeeping, p.changes, complete=False)
     except OSError as e:
         return cli.fail(PROG, f"cannot save the state file {state_path}: {e.strerror}; "
                               "nothing changed", 2)
@@ -71,7 +69,7 @@ def main(argv=None):
         done, kept = changes.run(host, p.changes, lambda line: print(f"  set {line}"))
     except changes.Failed as f:
         return cli.fail(PROG, failure(f, p, host, state_path), 1)
-    state.save(state_path, p.cpus, p.housekeeping, host.root, done, complete=True)
+    state.save(state_path, host, p.cpus, p.housekeeping, done, complete=True)
     for change, reason in kept:
         print(f"  not changed: {change.knob} ({reason})")
     for note in p.notes:
@@ -90,7 +88,7 @@ def failure(f, p, host, state_path):
     if not f.left:
         state_path.unlink()
         return f"{what}; the {len(f.done)} changes made before it were undone"
-    state.save(state_path, p.cpus, p.housekeeping, host.root, [c for c, _ in f.left],
+    state.save(state_path, host, p.cpus, p.housekeeping, [c for c, _ in f.left],
                complete=True)
     change, err = f.left[0]
     return (f"{what}; could not put back {change.knob} ({err})"

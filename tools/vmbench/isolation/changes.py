@@ -92,7 +92,7 @@ def plan(host, cpus, online):
         nothing would be left."""
         return (current - cpus) or housekeeping
 
-    for name, want, _ in inventory.SYSCTLS:
+    for name, want in inventory.SYSCTLS:
         value = inventory.sysctl(host, name)
         if value is None:
             p.notes.append(f"{name}: absent on this kernel")

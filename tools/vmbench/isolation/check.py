@@ -44,16 +44,14 @@ def parse_args(argv):
     ap.add_argument("cpus", metavar="CPULIST", nargs="?",
                     help="the CPUs meant to be isolated (default: apply's, else the kernel's)")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of lines")
-    cli.add_common(ap)
-    return ap.parse_args(argv)
+    return cli.parse(ap, argv)
 
 
 def main(argv=None):
-    args = parse_args(argv if argv is not None else sys.argv[1:])
-    host, state_path = cli.host_and_state(args)
+    args, host, state_path = parse_args(argv)
     try:
         online = cli.online_cpus(host)
-        applied = read_state(state_path)
+        applied = read_state(state_path, host)
         if args.cpus is not None:
             cpus, _ = cli.cpus_to_isolate(host, args.cpus)
         else:
@@ -86,14 +84,16 @@ def main(argv=None):
     return 0
 
 
-def read_state(path):
-    """The state file's document, or None (none there, or unreadable)."""
+def read_state(path, host):
+    """The state file's document; None when there is none; {"stale": True}
+    when it is from an earlier boot, {"unreadable": True} when it is not one."""
     if not path.exists():
         return None
     try:
-        return state.load(path)[0]
+        doc = state.load(path)[0]
     except state.StateError:
         return {"cpus": None, "unreadable": True}
+    return {"cpus": None, "stale": True} if state.rebooted(doc, host) else doc
 
 
 def default_cpus(host, applied, online):
@@ -135,7 +135,7 @@ def report(host, cpus, housekeeping, applied, state_path):
             row.note = BOOT
         rows.append(row)
 
-    for name, want, _ in inventory.SYSCTLS:
+    for name, want in inventory.SYSCTLS:
         value = inventory.sysctl(host, name)
         row = Row(name, "absent" if value is None else value, want)
         if value is None:
@@ -203,6 +203,9 @@ def state_row(applied, state_path):
         return Row("isolation/apply", "not applied", note=f"no {state_path}")
     if applied.get("unreadable"):
         return Row("isolation/apply", "unreadable", note=f"{state_path} is not a state file")
+    if applied.get("stale"):
+        return Row("isolation/apply", "stale", note=f"{state_path} is from an earlier boot: "
+                                                    "isolation/restore removes it")
     return Row("isolation/apply", f"CPU {applied['cpus']}",
                note=f"{len(applied['changes'])} changes since {applied.get('applied_at')}, "
                     f"saved in {state_path}")

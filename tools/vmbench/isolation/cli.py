@@ -18,18 +18,18 @@ class Refused(Exception):
     """Refused before changing anything: one line, exit status 2."""
 
 
-def add_common(ap):
+def parse(ap, argv):
+    """Adds --root and --state to the command's parser, parses argv
+    (sys.argv's by default): (args, Host, state file path)."""
     ap.add_argument("--root", metavar="DIR",
                     help="read and change /proc and /sys under DIR instead of the real ones "
                          "(a task's affinity is then its DIR/proc/PID/status line): for tests")
     ap.add_argument("--state", metavar="FILE",
                     help=f"the state file (default {state.DEFAULT}, under --root's DIR "
                          "with --root)")
-
-
-def host_and_state(args):
+    args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     host = open_host(args.root)
-    return host, Path(args.state) if args.state else state.default_path(host)
+    return args, host, Path(args.state) if args.state else state.default_path(host)
 
 
 def cpus_to_isolate(host, text):

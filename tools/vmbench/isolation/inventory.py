@@ -29,15 +29,9 @@ WORKQUEUE = "/sys/devices/virtual/workqueue/cpumask"
 WORKQUEUE_REQUESTED = "/sys/devices/virtual/workqueue/cpumask_requested"
 GOVERNOR = "performance"
 
-# The sysctls apply sets, the value it sets, and why.
-SYSCTLS = (
-    ("kernel.timer_migration", "0",
-     "timers stay on the CPU that armed them, not pulled onto an idle isolated CPU"),
-    ("kernel.sched_rt_runtime_us", "-1",
-     "a real-time task is never throttled for the rest of the system"),
-    ("kernel.numa_balancing", "0",
-     "no NUMA hinting faults and page migrations in the measured tasks"),
-)
+# The sysctls apply sets, and the value (docs/isolation.md says why).
+SYSCTLS = (("kernel.timer_migration", "0"), ("kernel.sched_rt_runtime_us", "-1"),
+           ("kernel.numa_balancing", "0"))
 
 # Files in /proc/irq/N that are not the names of the IRQ's handlers.
 _IRQ_FILES = {"affinity_hint", "effective_affinity", "effective_affinity_list", "node",

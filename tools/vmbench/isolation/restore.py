@@ -1,7 +1,8 @@
 """isolation/restore - put back exactly what isolation/apply changed.
 
 Reads the state file apply saved, writes every saved value back (last
-change first), and removes the file.  A kernel thread that has exited
+change first), and removes the file (only removes it when the machine
+has rebooted since apply: the changes went with that boot).  A kernel thread that has exited
 since is skipped.  A value that cannot be written back is named; the
 file then keeps just those, so restore can be run again.
 
@@ -19,13 +20,11 @@ PROG = "isolation/restore"
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    cli.add_common(ap)
-    return ap.parse_args(argv)
+    return cli.parse(ap, argv)
 
 
 def main(argv=None):
-    args = parse_args(argv if argv is not None else sys.argv[1:])
-    host, state_path = cli.host_and_state(args)
+    args, host, state_path = parse_args(argv)
     try:
         if not state_path.exists():
             raise cli.Refused(f"nothing to restore: no state file {state_path} "
@@ -41,12 +40,17 @@ def main(argv=None):
     except cli.Refused as e:
         return cli.fail(PROG, e, 2)
 
+    if state.rebooted(doc, host):
+        state_path.unlink()
+        print(f"the machine has rebooted since apply ({doc.get('applied_at')}): its changes "
+              f"went with that boot, nothing to put back; removed {state_path}")
+        return 0
     print(f"restoring CPU {doc['cpus']} ({len(saved)} changes saved {doc.get('applied_at')})")
     left = changes.undo(host, saved, lambda line: print(f"  put back {line}"),
                         tolerate_refusals=not doc.get("complete"))
     if left:
-        state.save(state_path, cpulist.parse_set(doc["cpus"]),
-                   cpulist.parse_set(doc["housekeeping"], allow_empty=True), host.root,
+        state.save(state_path, host, cpulist.parse_set(doc["cpus"]),
+                   cpulist.parse_set(doc["housekeeping"], allow_empty=True),
                    [c for c, _ in left], complete=True)
         change, err = left[0]
         return cli.fail(PROG, f"could not put back {change.knob} ({err})"

@@ -3,7 +3,8 @@
 JSON, format "vmbench.isolation/1":
 
     {"format": "vmbench.isolation/1", "cpus": "1", "housekeeping": "0",
-     "root": "/", "applied_at": "2026-12-01T17:00:00", "complete": true,
+     "root": "/", "boot_id": "011bda59-...", "applied_at": "2026-12-01T17:00:00",
+     "complete": true,
      "changes": [{"kind": "sysctl", "knob": "kernel.timer_migration",
                   "old": "1", "new": "0", "path": "/proc/sys/kernel/timer_migration"},
                  {"kind": "task", "knob": "kthread 15 (rcu_preempt)", "old": "0-1",
@@ -12,7 +13,9 @@ JSON, format "vmbench.isolation/1":
 apply saves every change it is about to make before making the first
 ("complete": false), then the ones it made ("complete": true).  Each save
 replaces the file whole (write, fsync, rename), so the file is never half
-written.
+written.  The boot it was saved in (the kernel's random boot_id) tells
+restore when the machine has rebooted since: then every change is gone
+with the old boot, and there is nothing to put back.
 """
 
 import datetime
@@ -25,6 +28,7 @@ from vmbench.isolation.changes import Change
 
 FORMAT = "vmbench.isolation/1"
 DEFAULT = "/var/lib/vmbench/isolation.json"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
 class StateError(Exception):
@@ -36,11 +40,12 @@ def default_path(host):
     return host.path(DEFAULT)
 
 
-def save(path, cpus, housekeeping, root, changes, complete):
+def save(path, host, cpus, housekeeping, changes, complete):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"format": FORMAT, "cpus": cpulist.fmt(cpus), "housekeeping": cpulist.fmt(housekeeping),
-           "root": str(root), "applied_at": datetime.datetime.now().isoformat(timespec="seconds"),
+           "root": str(host.root), "boot_id": host.read_or_none(BOOT_ID),
+           "applied_at": datetime.datetime.now().isoformat(timespec="seconds"),
            "complete": complete, "changes": [c.to_json() for c in changes]}
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as f:
@@ -49,6 +54,12 @@ def save(path, cpus, housekeeping, root, changes, complete):
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def rebooted(doc, host):
+    """Whether the machine has booted again since the state was saved."""
+    saved = doc.get("boot_id")
+    return saved is not None and host.read_or_none(BOOT_ID) != saved
 
 
 def load(path):
