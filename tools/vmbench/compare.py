@@ -132,7 +132,8 @@ def main(argv=None):
     if spec.get("views"):
         environment["views"] = spec["views"]
     paths = report.write_report(runner.records, environment, out)
-    print(f"compare: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    print(f"compare: wrote {paths['report']} (and results.jsonl, results.csv, plots)",
+          file=sys.stderr)
     for name, reason in runner.failed.items():
         print(f"compare: {name} failed: {reason}", file=sys.stderr)
     return 1 if runner.failed else 0

@@ -132,11 +132,19 @@ def render(view, records, environment, out_dir, program, why_not):
             data.append(f'"{n}" ' + " ".join("NaN" if f[k] is None else repr(float(f[k]))
                                              for k in ("stddev_ms", "max_ms", "gaps_per_s",
                                                        "largest_us", "lost_pct")))
-        panels = ((f"{latency_test} event latency (ms)", "2:xtic(1) title 'stddev', '' using 3 "
-                   "title 'max'"),
-                  (f"{jitter_test}: gaps per second", "4:xtic(1) notitle"),
-                  (f"{jitter_test}: largest gap (\u00b5s)", "5:xtic(1) notitle"),
-                  (f"{jitter_test}: share of time lost (%)", "6:xtic(1) notitle"))
+        # A panel per unit, for the figures some scenario has.
+        panels = [(title, using) for title, using, keys in (
+            (f"{latency_test} event latency (ms)",
+             "2:xtic(1) title 'stddev', '' using 3 title 'max'", ("stddev_ms", "max_ms")),
+            (f"{jitter_test}: gaps per second", "4:xtic(1) notitle", ("gaps_per_s",)),
+            (f"{jitter_test}: largest gap (\u00b5s)", "5:xtic(1) notitle", ("largest_us",)),
+            (f"{jitter_test}: share of time lost (%)", "6:xtic(1) notitle", ("lost_pct",)))
+            if any(rows[n][0][k] is not None for n in shown for k in keys)]
+        if any(rows[n][0]["stddev_ms"] is None for n in shown):
+            # A bar missing from a clustered pair would shift the others: a
+            # latency without its stddev (older guests) shows its max alone.
+            panels = [(t, "3:xtic(1) title 'max'" if t.startswith(latency_test) else u)
+                      for t, u in panels]
         script = [f"set terminal pngcairo size {max(1000, 300 * len(panels))},420 noenhanced "
                   "font ',10'",
                   "set style data histogram", "set style histogram clustered gap 1",
