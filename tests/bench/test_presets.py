@@ -4,7 +4,9 @@ tree: --isolation-root; the host itself is left alone and checked to be)
 and `--preset exits` (the guest's vmexit test under vmm and QEMU-KVM).
 
 Each is skipped, saying why, until build/guest.elf lists the tests it runs
-(its `help`), and exits also until QEMU can use KVM here."""
+(its `help`), and exits also until QEMU can use KVM here.  PresetsWithFakes
+runs both through compare.main meanwhile, with vmm, QEMU and the isolation
+tools faked (results from tests/bench/fixtures)."""
 
 import json
 import os
@@ -159,3 +161,115 @@ class ExitsPreset(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FakePlace:
+    """vmmrun.VmmRunner without vmm: each run answers with a result of the
+    test asked for, built from the fixtures, and writes vmm's --json."""
+
+    host, why, kvm_kind = True, None, "pvm"
+
+    def __init__(self, vmm, mem=None, scratch_dir=None):
+        self.scratch_dir = Path(tempfile.mkdtemp(prefix="fake-vmm-", dir=REPO / "build"))
+
+    def run(self, argv, timeout=None):
+        pin = argv[argv.index("--pin") + 1] if "--pin" in argv else None
+        test = argv[argv.index(str(GUEST)) + 1]
+        Path(argv[argv.index("--json") + 1]).write_text(json.dumps({
+            "host": {"kvm_kind": "pvm"}, "wall_time_s": 1.0, "rss_kib": {"peak": 1},
+            "config": {"pin": [int(pin)] if pin else None, "hugepages": False},
+            "exits": {"total": 10, "per_vcpu": [{"vcpu": 0, "host_cpu": int(pin) if pin else -1}]}}))
+        return subprocess.CompletedProcess(argv, 0, result_line(test, "vmm", argv), "")
+
+    def close(self):
+        shutil.rmtree(self.scratch_dir, ignore_errors=True)
+
+
+def result_line(test, platform, argv):
+    """A VMBENCH-RESULT line for `test`, from the fixtures' first record of
+    it, with the vCPUs and options of the command line."""
+    from tests.bench.test_views import load
+    fixtures = load("isolation")[0] + load("exits")[0]
+    for r in sorted(fixtures, key=lambda r: r["platform"] != platform):
+        if r["test"] == test:
+            r = {k: v for k, v in r.items() if k not in ("case", "rep", "harness")}
+            r["platform"] = platform
+            smp = argv[argv.index("--smp") + 1] if "--smp" in argv else \
+                argv[argv.index("-smp") + 1]
+            r["env"] = {"vcpus": int(smp)}
+            r["options"] = dict(a[2:].split("=", 1) for a in argv
+                                if str(a).startswith("--") and "=" in str(a))
+            if "min-ticks" in r["options"]:
+                r["options"]["min-ticks"] = int(r["options"]["min-ticks"])
+            return "VMBENCH-RESULT " + json.dumps(r) + "\n"
+    raise AssertionError(f"no fixture for {test}")
+
+
+class PresetsWithFakes(unittest.TestCase):
+    """Both presets through compare.main, --quick, with vmm, QEMU and the
+    isolation tools faked: matrix, platforms, runner and views together."""
+
+    def run_compare(self, *args):
+        from unittest import mock
+        from vmbench import compare, results
+        from vmbench.platforms.qemu_guest import QemuGuestPlatform
+        out = Path(tempfile.mkdtemp(prefix="fake-preset-", dir=REPO / "build"))
+        self.addCleanup(shutil.rmtree, out, True)
+
+        def boot(platform, case, command, disk, limit):
+            argv = qemu_argv(case.vcpus, case.mem_mib, "", "kvm", "pc",
+                             testdev=case.spec.testdev) + [f"--{n}={v}" for n, v in case.options]
+            self.assertIn("pci-testdev", argv) if case.test == "vmexit" else None
+            return result_line(case.test, "qemu-guest", argv), 0
+
+        def prepare(platform, cases):
+            platform.accel = platform.asked
+
+        # The cpu result comes without sysbench's report: read its line alone.
+        def alone(text):
+            return None, results.result_lines(text)[0]
+
+        with mock.patch("vmbench.vmmrun.VmmRunner", FakePlace), \
+                mock.patch.object(QemuGuestPlatform, "_boot", boot), \
+                mock.patch.object(QemuGuestPlatform, "prepare", prepare), \
+                mock.patch.object(results, "check_guest_output", alone), \
+                mock.patch("vmbench.isolation.TOOLS", self.tools), \
+                mock.patch("sys.stderr"):
+            status = compare.main([*args, "--quick", "--out", str(out)])
+        return status, out, (out / "report.md").read_text()
+
+    def setUp(self):
+        from tests.bench.test_isolation import fake_tools
+        tmp = tempfile.TemporaryDirectory(prefix="fake-isolation-")
+        self.addCleanup(tmp.cleanup)
+        self.tools = Path(tmp.name)
+        self.log = fake_tools(self.tools)
+
+    def test_isolation(self):
+        status, out, md = self.run_compare("--preset", "isolation")
+        self.assertEqual(status, 0)
+        rows = section_table(md, isolation.TITLE)
+        self.assertEqual(list(rows), ["vmm", "vmm-pinned", "vmm-isolated"])
+        self.assertEqual(rows["vmm"]["pinning in force"], "not pinned")
+        self.assertEqual(rows["vmm-pinned"]["pinning in force"], "vCPU0→CPU1")
+        self.assertEqual(rows["vmm-isolated"]["pinning in force"],
+                         "vCPU0→CPU1; isolated CPUs: 1")
+        self.assertEqual(rows["vmm-isolated"]["jitter gaps/s"], "951")
+        # Warm-up and one repetition of cpu, one of jitter: apply and
+        # restore around each.
+        calls = [line.split()[0] for line in self.log.read_text().splitlines()]
+        self.assertEqual(calls, ["apply", "check", "restore"] * 3)
+        self.assertEqual({"isolation", "isolation-gaps"} <= {p.stem[5:] for p in
+                                                              out.glob("plot-*.png")}, True)
+
+    def test_exits(self):
+        status, out, md = self.run_compare("--preset", "exits")
+        self.assertEqual(status, 0)
+        rows = section_table(md, exits.TITLE)
+        self.assertEqual(rows["pio_write"]["vmm / qemu-guest"], "0.72")
+        self.assertIn("**PASS**", md)
+        env = json.loads((out / "environment.json").read_text())
+        self.assertEqual(env["platforms"]["qemu-guest"]["accelerator"], "kvm")
+        self.assertEqual(env["views"][0]["view"], "exits")
+        records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        self.assertEqual([r["case"]["options"]["min-ticks"] for r in records], [1 << 24] * 2)

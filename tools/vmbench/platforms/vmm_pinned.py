@@ -87,14 +87,15 @@ class PinnedVmmPlatform(VmmPlatform):
 
     def __init__(self, name="vmm-pinned", isolate=False, isolate_cpus=None,
                  isolation_root=None, hugepages=False, scratch_dir=None,
-                 host_cpus=None, tools=isolation.TOOLS):
+                 host_cpus=None, tools=None):
         super().__init__(hugepages=hugepages, scratch_dir=scratch_dir)
         if isolate_cpus:
             parse_cpulist(isolate_cpus)      # ValueError: a bad list is the caller's
         self.name, self.isolate, self.asked = name, isolate, isolate_cpus
         self.host_cpus = sorted(host_cpus if host_cpus is not None
                                 else os.sched_getaffinity(0))
-        self.isolation = isolation.Isolation(root=isolation_root, tools=tools) \
+        self.isolation = isolation.Isolation(root=isolation_root,
+                                             tools=tools or isolation.TOOLS) \
             if isolate else None
         self.unavailable = None       # why none of the cases can run here
 
