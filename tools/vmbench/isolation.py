@@ -13,12 +13,14 @@ The tools' contract: `isolation/apply [--state FILE] [--root DIR]
 [--dry-run] CPULIST`, `isolation/restore [--state FILE] [--root DIR]`,
 `isolation/check [--root DIR] [--json] [CPULIST]`, status 0 on success and
 one line on stderr otherwise.  The state file, in a directory of our own,
-is what restore puts back; restore runs after every apply that got as far
-as writing it, whatever happened in between: an exception, Ctrl-C, or
-SIGTERM/SIGHUP, which are turned into exceptions while isolation is
-applied.  A failed apply is IsolationUnavailable (the scenario is skipped
-with its line); a failed restore is IsolationError (the host may still be
-isolated: the run fails, saying how to put it back).
+is what restore puts back.  Restore runs after every apply that succeeded,
+whatever happened in between: an exception, Ctrl-C, or SIGTERM/SIGHUP
+(turned into exceptions while isolation is applied; the process then exits
+with 128 + the signal); and after an apply that failed but left a state
+file.  SIGINT, SIGTERM and SIGHUP are held while apply or restore runs, so
+neither is cut short half way.  A failed apply is IsolationUnavailable (the
+scenario is skipped with its line); a failed restore is IsolationError (the
+host may still be isolated: the run fails, saying how to put it back).
 """
 
 import contextlib

@@ -41,9 +41,7 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
