@@ -105,6 +105,43 @@ class GuestDisks(unittest.TestCase):
         self.assertNotIn("-drive", qemu_argv(1, 256, "cpu", "tcg", "pc"))
 
 
+class GuestOwnTests(unittest.TestCase):
+    """vmexit and jitter: the guest's own tests (specs: sysbench False)."""
+
+    VMEXIT = Case("vmexit", (("threads", 1), ("time", 1), ("min-ticks", 1 << 24)), 2, 256)
+
+    def test_only_the_platforms_that_boot_the_guest_run_them(self):
+        self.assertEqual(NativePlatform().skip(self.VMEXIT),
+                         "native: vmexit is the guest's own test; sysbench has none")
+        self.assertIsNone(NativePlatform().skip(CPU))
+        self.assertIsNone(VmmPlatform().skip(self.VMEXIT))
+        self.assertIsNone(QemuGuestPlatform().skip(self.VMEXIT))
+        self.assertRegex(QemuGuestPlatform(machine="microvm").skip(self.VMEXIT),
+                         r"microvm has no PCI bus for pci-testdev")
+
+    def test_qemu_adds_the_pci_test_device_for_vmexit(self):
+        argv = qemu_argv(2, 256, "vmexit run", "kvm", "pc", testdev=True)
+        i = argv.index("pci-testdev")
+        self.assertEqual(argv[i - 1], "-device")
+        self.assertLess(i, argv.index("-kernel"))
+        self.assertNotIn("pci-testdev", qemu_argv(2, 256, "cpu run", "kvm", "pc"))
+
+    def test_a_result_line_alone_is_the_result(self):
+        line = json.dumps({"schema": "vmbench.result/1", "test": "vmexit", "platform": "vmm",
+                           "options": {}, "env": {"vcpus": 2},
+                           "vmexit": {"ops": [{"name": "cpuid", "cycles": 900}]}})
+        out = f"vmexit: cpuid 900 cycles\nVMBENCH-RESULT {line}\n"
+        record = guest.read_result("qemu-guest", self.VMEXIT, out, 0)
+        self.assertEqual((record["platform"], record["vmexit"]["ops"][0]["cycles"]),
+                         ("qemu-guest", 900))
+        with self.assertRaisesRegex(PlatformError, r"^vmm: expected one VMBENCH-RESULT line, "
+                                                   r"found 0$"):
+            guest.read_result("vmm", self.VMEXIT, "vmexit: no result\n", 0)
+        with self.assertRaisesRegex(PlatformError, r"^vmm: asked for jitter, the guest ran "
+                                                   r"'vmexit'$"):
+            guest.read_result("vmm", Case("jitter", (), 2, 256), out, 0)
+
+
 class Skips(unittest.TestCase):
     def test_a_skipped_case_is_not_run_and_says_why(self):
         class Fake(Platform):

@@ -45,8 +45,34 @@ class Presets(unittest.TestCase):
                          [("rndrw", "2G", "qcow2", 2), ("rndrw", "2G", "raw", 2),
                           ("seqrewr", "1G", "qcow2", 2), ("seqrewr", "1G", "raw", 2)])
 
+    def test_isolation_is_three_scenarios_of_cpu_and_jitter(self):
+        spec = matrix.load("isolation")
+        self.assertEqual(spec["platforms"], ["vmm", "vmm-pinned", "vmm-isolated"])
+        cases = matrix.cases(spec)
+        self.assertEqual([(c.test, c.vcpus, c.option("threads")) for c in cases],
+                         [("cpu", 1, 1), ("jitter", 1, 1)])
+        self.assertEqual(spec["views"], [{"view": "isolation", "latency": "cpu",
+                                          "jitter": "jitter"}])
+        quick = matrix.cases(matrix.quick(spec))
+        self.assertEqual([(c.test, c.option("time")) for c in quick], [("cpu", 1), ("jitter", 1)])
+        self.assertEqual(matrix.quick(spec)["platforms"], spec["platforms"])
+
+    def test_exits_is_vmexit_under_vmm_and_qemu_kvm(self):
+        spec = matrix.load("exits")
+        self.assertEqual((spec["platforms"], spec["platform_options"]),
+                         (["vmm", "qemu-guest"], {"accel": "kvm"}))
+        (case,) = matrix.cases(spec)
+        self.assertEqual((case.test, case.vcpus, case.option("threads")), ("vmexit", 2, 1))
+        self.assertIsNone(case.option("min-ticks"))          # the guest's default, 2^30
+        (quick,) = matrix.cases(matrix.quick(spec))
+        self.assertEqual(quick.option("min-ticks"), 1 << 24)
+        self.assertIn("--min-ticks=16777216", quick.sysbench_args())
+        (view,) = spec["views"]
+        self.assertEqual((view["view"], view["subject"], view["baseline"]),
+                         ("exits", "vmm", "qemu-guest"))
+
     def test_quick_shrinks_to_seconds(self):
-        for name in matrix.PRESETS:
+        for name in ("vm-vs-container", "smp-mem-grid"):
             with self.subTest(preset=name):
                 spec = matrix.quick(matrix.load(name))
                 cases = matrix.cases(spec)
@@ -108,7 +134,17 @@ class Files(unittest.TestCase):
                               ({"shapes": [[0, 1]], "tests": [{"test": "cpu", "options": [{}]}]},
                                r"shape \[0, 1\]: expected \[vCPUs, MiB\]"),
                               ({"shapes": [[1, 64]], "tests": [{"test": "gpu", "options": [{}]}]},
-                               r"test 'gpu': expected one of cpu, memory, fileio"),
+                               r"test 'gpu': expected one of cpu, memory, fileio, vmexit, "
+                               r"jitter"),
+                              ({"shapes": [[1, 64]], "platforms": "vmm",
+                                "tests": [{"test": "cpu", "options": [{}]}]},
+                               r"platforms 'vmm': expected a list of platform names"),
+                              ({"shapes": [[1, 64]], "platform_options": ["accel"],
+                                "tests": [{"test": "cpu", "options": [{}]}]},
+                               r"platform_options: expected an object"),
+                              ({"shapes": [[1, 64]], "views": [{"subject": "vmm"}],
+                                "tests": [{"test": "cpu", "options": [{}]}]},
+                               r"views .*: expected a list of \{\"view\": NAME"),
                               ({"shapes": [[1, 64]], "tests": [{"test": "cpu", "disks": ["raw"],
                                                                 "options": [{}]}]},
                                r"only fileio takes \"disks\""),

@@ -6,7 +6,7 @@ import argparse
 import unittest
 from unittest import mock
 
-from vmbench import compare, platforms
+from vmbench import compare, matrix, platforms
 from vmbench.platforms import registry
 from vmbench.platforms.base import Platform
 from vmbench.platforms.container import ContainerPlatform
@@ -18,8 +18,10 @@ from vmbench.platforms.vmm import VmmPlatform
 
 class Registered(unittest.TestCase):
     def test_the_five_platforms_in_the_reports_order(self):
-        self.assertEqual(platforms.NAMES,
+        self.assertEqual(platforms.DEFAULTS,
                          ("native", "container", "qemu-linux", "qemu-guest", "vmm"))
+        # The variants of vmm run only when named (the isolation preset does).
+        self.assertEqual(platforms.NAMES, platforms.DEFAULTS + ("vmm-pinned", "vmm-isolated"))
 
     def test_compare_takes_the_options_the_platforms_declare(self):
         args = compare.parse_args(["--preset", "vm-vs-container", "--scratch-dir", "/tmp/s",
@@ -42,14 +44,43 @@ class Registered(unittest.TestCase):
         args = compare.parse_args(["--preset", "vm-vs-container"])
         self.assertEqual((args.accel, args.qemu_machine, args.vmm_pin, args.vmm_hugepages),
                          ("auto", "pc", None, False))
-        self.assertEqual(args.platform_names, list(platforms.NAMES))
+        self.assertIsNone(args.platform_names)       # the matrix's, else the defaults
+        compare.apply_matrix(args, {})
+        self.assertEqual(args.platform_names, list(platforms.DEFAULTS))
 
     def test_a_shared_option_is_added_once(self):
         parser = argparse.ArgumentParser()
         platforms.add_options(parser)
         flags = [a.option_strings[0] for a in parser._actions if a.option_strings][1:]
         self.assertEqual(flags, ["--scratch-dir", "--accel", "--qemu-machine", "--vmm-pin",
-                                 "--vmm-hugepages"])
+                                 "--vmm-hugepages", "--isolate-cpus", "--isolation-root"])
+
+    def test_the_vmm_variants_and_their_options(self):
+        args = compare.parse_args(["--preset", "isolation", "--isolate-cpus", "1",
+                                   "--isolation-root", "/tmp/fake", "--vmm-hugepages"])
+        pinned, isolated = (platforms.create(n, args) for n in ("vmm-pinned", "vmm-isolated"))
+        self.assertIsInstance(pinned, VmmPlatform)
+        self.assertEqual((pinned.name, pinned.asked, pinned.isolation, pinned.hugepages),
+                         ("vmm-pinned", "1", None, True))
+        self.assertEqual((isolated.name, isolated.isolation.root), ("vmm-isolated", "/tmp/fake"))
+
+    def test_a_bad_cpu_list_is_a_usage_error(self):
+        with mock.patch("sys.stderr"), self.assertRaises(SystemExit) as done:
+            compare.parse_args(["--preset", "isolation", "--isolate-cpus", "3-1"])
+        self.assertEqual(done.exception.code, 2)
+
+    def test_the_matrix_names_platforms_and_options_unless_the_command_line_does(self):
+        spec = {"platforms": ["vmm", "qemu-guest"], "platform_options": {"accel": "kvm"}}
+        args = compare.parse_args(["--preset", "exits"])
+        compare.apply_matrix(args, spec)
+        self.assertEqual((args.platform_names, args.accel), (["vmm", "qemu-guest"], "kvm"))
+        args = compare.parse_args(["--preset", "exits", "--platforms", "vmm", "--accel", "tcg"])
+        compare.apply_matrix(args, spec)
+        self.assertEqual((args.platform_names, args.accel), (["vmm"], "tcg"))
+        for bad, message in (({"platforms": ["vmm", "nope"]}, r"unknown platform\(s\) nope"),
+                             ({"platform_options": {"nope": 1}}, r"no option 'nope'")):
+            with self.assertRaisesRegex(matrix.MatrixError, message):
+                compare.apply_matrix(compare.parse_args(["--preset", "exits"]), bad)
 
     def test_an_unknown_platform(self):
         with self.assertRaisesRegex(ValueError, r"no platform 'nested' \(platforms: native, "):

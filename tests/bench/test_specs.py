@@ -12,11 +12,11 @@ from vmbench.platforms.base import Case
 
 class Table(unittest.TestCase):
     def test_the_tests_in_the_reports_order(self):
-        self.assertEqual(specs.NAMES, ("cpu", "memory", "fileio"))
+        self.assertEqual(specs.NAMES, ("cpu", "memory", "fileio", "vmexit", "jitter"))
         self.assertEqual(specs.disk_tests(), ("fileio",))
 
     def test_what_each_needs_and_runs(self):
-        cpu, memory, fileio = (specs.TESTS[n] for n in specs.NAMES)
+        cpu, memory, fileio, vmexit, jitter = (specs.TESTS[n] for n in specs.NAMES)
         for spec in (cpu, memory):
             self.assertFalse(spec.needs_disk)
             self.assertEqual(spec.commands, ("run",))
@@ -27,6 +27,15 @@ class Table(unittest.TestCase):
         self.assertEqual(fileio.setup_s, 600)
         self.assertEqual([k for k, _ in fileio.secondary], ["read_mib_per_s", "written_mib_per_s"])
         self.assertEqual(fileio.quick_sets, ("file-total-size", "file-num"))
+        # The guest's own tests: no disk, no sysbench report; vmexit needs
+        # the PCI test device and --quick gives it few ticks per operation.
+        for spec in (vmexit, jitter):
+            self.assertFalse(spec.needs_disk)
+            self.assertFalse(spec.sysbench)
+            self.assertEqual(spec.commands, ("run",))
+        self.assertTrue(all(s.sysbench for s in (cpu, memory, fileio)))
+        self.assertEqual((vmexit.testdev, jitter.testdev, cpu.testdev), (True, False, False))
+        self.assertEqual(vmexit.quick_sets, ("min-ticks",))
 
     def test_headline_figures_and_units(self):
         self.assertEqual(specs.get("cpu").headline({}).unit, "events/s")
@@ -39,6 +48,21 @@ class Table(unittest.TestCase):
         self.assertEqual(specs.get("cpu").headline().value(record), 12.5)
         self.assertEqual(specs.get("memory").headline().value(record), 7.0)
         self.assertEqual(fileio.value(record), 7.5)
+
+    def test_guest_tests_figures_lower_is_better(self):
+        vmexit, jitter = specs.get("vmexit").headline(), specs.get("jitter").headline()
+        self.assertEqual((vmexit.unit, vmexit.lower_better), ("cycles/op", True))
+        self.assertEqual((jitter.unit, jitter.lower_better), ("share of time lost", True))
+        self.assertFalse(specs.get("cpu").headline().lower_better)
+        record = {"vmexit": {"ops": [{"name": "hypercall", "skipped": "no"},
+                                     {"name": "cpuid", "ring": 3, "cycles": 1234}]},
+                  "jitter": {"total": {"lost_share": 0.004}}}
+        self.assertEqual(vmexit.value(record), 1234)
+        self.assertEqual(jitter.value(record), 0.004)
+        # An op that is not there, or skipped, has no figure.
+        self.assertIsNone(specs.Figure(("vmexit.ops.hypercall.cycles",), "c").value(record))
+        self.assertIsNone(specs.Figure(("vmexit.ops.hlt.cycles",), "c").value(record))
+        self.assertEqual(specs.field(record, "vmexit.ops.cpuid.ring"), 3)
 
     def test_a_missing_or_odd_field_gives_no_figure(self):
         fileio = specs.get("fileio").figure

@@ -15,6 +15,12 @@ fileio runs everywhere: native and container in a directory on this host
 matrix's "disks"), qemu-guest and vmm on a raw image (they skip qcow2
 cases); docs/results.md, "fileio in the harness".
 
+Presets may name their own platforms (the default of --platforms) and the
+views of the report that present their study: `isolation` runs vmm without
+pinning, pinned (vmm-pinned) and pinned on isolated host CPUs
+(vmm-isolated); `exits` runs the guest's vmexit test under vmm and QEMU-KVM
+(README.md, "Comparing platforms").
+
 Examples:
     bench/compare --preset vm-vs-container
     bench/compare --preset smp-mem-grid --platforms native,vmm --reps 3
@@ -35,7 +41,7 @@ from vmbench.paths import REPO
 from vmbench.runner import Runner
 
 
-def parse_args(argv):
+def parser():
     ap = argparse.ArgumentParser(prog="bench/compare",
                                  description=__doc__.split("\n\n")[0],
                                  epilog="Presets: " + ", ".join(sorted(matrix.PRESETS)))
@@ -44,28 +50,66 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true",
                     help="shrink the matrix to seconds: first shape and options, one "
                          "repetition of one second")
-    ap.add_argument("--platforms", default=",".join(platforms.NAMES),
-                    help="comma-separated (default: all: %(default)s)")
+    ap.add_argument("--platforms",
+                    help="comma-separated (default: the preset's, else "
+                         f"{','.join(platforms.DEFAULTS)}; also: "
+                         f"{', '.join(n for n in platforms.NAMES if n not in platforms.DEFAULTS)})")
     ap.add_argument("--reps", type=int, help="repetitions per case (default: the matrix's, 5)")
     ap.add_argument("--time", type=int, help="seconds per run (sysbench --time)")
     ap.add_argument("--out", help="results folder (default: results/<date-time>)")
     platforms.add_options(ap)        # each platform's own (vmbench.platforms.registry)
-    args = ap.parse_args(argv)
-    names = [n.strip() for n in args.platforms.split(",") if n.strip()]
+    return ap
+
+
+def platform_names(text):
+    """The names in a comma-separated --platforms; ValueError naming the
+    unknown ones."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in platforms.NAMES]
     if unknown or not names:
-        ap.error(f"unknown platform(s) {', '.join(unknown) or '(none)'}; "
-                 f"platforms: {', '.join(platforms.NAMES)}")
-    args.platform_names = names
+        raise ValueError(f"unknown platform(s) {', '.join(unknown) or '(none)'}; "
+                         f"platforms: {', '.join(platforms.NAMES)}")
+    return names
+
+
+def parse_args(argv):
+    ap = parser()
+    args = ap.parse_args(argv)
+    args.platform_names = None
+    if args.platforms is not None:
+        try:
+            args.platform_names = platform_names(args.platforms)
+        except ValueError as e:
+            ap.error(str(e))
     if args.reps is not None and args.reps < 1:
         ap.error("--reps must be at least 1")
     return args
+
+
+def apply_matrix(args, spec):
+    """What the matrix decides unless the command line did: the platforms
+    (its "platforms", else the default ones) and its "platform_options"
+    (each where the option still has its default).  MatrixError for a
+    platform or an option that does not exist."""
+    if args.platform_names is None:
+        try:
+            args.platform_names = (platform_names(",".join(spec["platforms"]))
+                                   if "platforms" in spec else list(platforms.DEFAULTS))
+        except ValueError as e:
+            raise matrix.MatrixError(f"the matrix's {e}") from None
+    defaults = parser()
+    for dest, value in spec.get("platform_options", {}).items():
+        if not hasattr(args, dest):
+            raise matrix.MatrixError(f"platform_options: no option {dest!r}")
+        if getattr(args, dest) == defaults.get_default(dest):
+            setattr(args, dest, value)
 
 
 def main(argv=None):
     args = parse_args(argv if argv is not None else sys.argv[1:])
     try:
         spec = matrix.load(args.preset, args.config)
+        apply_matrix(args, spec)
     except matrix.MatrixError as e:
         print(f"compare: {e}", file=sys.stderr)
         return 2
@@ -83,8 +127,13 @@ def main(argv=None):
     runner = Runner([platforms.create(n, args) for n in args.platform_names], cases,
                     spec["reps"], out, command=shlex.join(["bench/compare", *sys.argv[1:]]))
     environment = runner.run()
+    # The report presents the study with the matrix's views (vmbench.views);
+    # in environment.json, so that bench/report draws them again.
+    if spec.get("views"):
+        environment["views"] = spec["views"]
     paths = report.write_report(runner.records, environment, out)
-    print(f"compare: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    print(f"compare: wrote {paths['report']} (and results.jsonl, results.csv, plots)",
+          file=sys.stderr)
     for name, reason in runner.failed.items():
         print(f"compare: {name} failed: {reason}", file=sys.stderr)
     return 1 if runner.failed else 0

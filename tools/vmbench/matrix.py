@@ -18,6 +18,15 @@ never reaches sysbench), crossed with the options:
     {"test": "fileio", "disks": ["raw", "qcow2"],
      "options": [{"file-test-mode": "rndrw", "file-total-size": "2G"}]}
 
+A preset may also name the platforms it compares (the default of
+--platforms; they may be variants that run only when named, such as
+vmm-isolated), the platform options it needs unless the command line gives
+them (by their argparse dest), and the views of the report that present its
+study (vmbench.views, with their parameters):
+
+    {"platforms": ["vmm", "qemu-guest"], "platform_options": {"accel": "kvm"},
+     "views": [{"view": "exits", "subject": "vmm", "baseline": "qemu-guest"}], ...}
+
 --quick keeps the first shape, the first options and disk of each test, one
 repetition, one-second runs and small sizes: seconds, not hours.
 """
@@ -55,11 +64,38 @@ PRESETS = {
         ],
         "reps": 5, "time": 10,
     },
+    # Pinning and host isolation: the same guest without pinning, pinned,
+    # and pinned on CPUs isolated from the host's other work (isolation/),
+    # in one run.  One vCPU, so that a 2-CPU host keeps a CPU of its own.
+    # cpu: the spread of its events' latency; jitter: the gaps the host
+    # makes in a vCPU's time.
+    "isolation": {
+        "platforms": ["vmm", "vmm-pinned", "vmm-isolated"],
+        "shapes": [[1, 256]],
+        "tests": [
+            {"test": "cpu", "options": [{"cpu-max-prime": 10000}]},
+            {"test": "jitter", "options": [{}]},
+        ],
+        "reps": 5, "time": 10,
+        "views": [{"view": "isolation", "latency": "cpu", "jitter": "jitter"}],
+    },
+    # The cost of each kind of exit under vmm and under QEMU-KVM booting the
+    # same guest, with published figures beside them.  Two vCPUs: IPIs need
+    # a second one; one measuring thread.
+    "exits": {
+        "platforms": ["vmm", "qemu-guest"],
+        "platform_options": {"accel": "kvm"},
+        "shapes": [[2, 256]],
+        "tests": [{"test": "vmexit", "options": [{"threads": 1}]}],
+        "reps": 3, "time": 10,
+        "views": [{"view": "exits", "test": "vmexit", "subject": "vmm",
+                   "baseline": "qemu-guest"}],
+    },
 }
 
 # What --quick shrinks sizes to.
 QUICK_CAPS = {"cpu-max-prime": 2000, "memory-total-size": "64M", "file-total-size": "16M",
-              "file-num": 4, "threads": 2}
+              "file-num": 4, "threads": 2, "min-ticks": 1 << 24}
 DISK_FORMATS = ("raw", "qcow2")
 
 
@@ -88,6 +124,16 @@ def check(spec):
     for key in ("shapes", "tests"):
         if not spec.get(key):
             raise MatrixError(f"the matrix has no '{key}'")
+    names = spec.get("platforms", ["?"])
+    if not (isinstance(names, list) and names
+            and all(isinstance(n, str) and n for n in names)):
+        raise MatrixError(f"platforms {names!r}: expected a list of platform names")
+    if not isinstance(spec.get("platform_options", {}), dict):
+        raise MatrixError("platform_options: expected an object of option: value")
+    views = spec.get("views", [])
+    if not (isinstance(views, list) and all(isinstance(v, dict) and v.get("view")
+                                            for v in views)):
+        raise MatrixError(f"views {views!r}: expected a list of {{\"view\": NAME, ...}}")
     for shape in spec["shapes"]:
         if (len(shape) != 2 or not all(isinstance(v, int) and v > 0 for v in shape)):
             raise MatrixError(f"shape {shape}: expected [vCPUs, MiB], both positive")

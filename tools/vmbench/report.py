@@ -31,6 +31,8 @@ Files (all in out_dir):
   plots, the errors.
 - plot-TEST.png with the plot-TEST.gp script and plot-TEST.dat data that
   made it (``cd OUT_DIR && gnuplot plot-TEST.gp`` draws it again).
+- the sections and plots of the views the environment names ("views":
+  the matrix's, vmbench.views), after the tables.
 
 All statistics come from tools/vmbench/stats.py.
 """
@@ -39,14 +41,13 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from vmbench import kvmkind, specs, stats
+from vmbench import kvmkind, specs, stats, views
+from vmbench import gnuplot as plotting
 
 __all__ = ["figure", "secondary_figures", "run_flags", "write_report", "load_jsonl",
            "append_jsonl", "MARKERS", "CV_LIMIT", "SHORT_RUN_S", "PLATFORM_ORDER"]
@@ -104,7 +105,8 @@ def figure(record):
     memory-oper=none; fileio reads/s + writes/s in ops/s, and
     secondary_figures() gives the MiB/s read and written; any other test
     events/s).  value is None for a failed run or one that lacks the figure;
-    the unit is known all the same.  Higher is better for all of them.
+    the unit is known all the same.  Higher is better unless the spec says
+    lower_better (vmexit cycles, jitter time lost).
     """
     headline = specs.get(_test(record)).headline(_options(record))
     return (None if record.get("error") else headline.value(record)), headline.unit
@@ -333,10 +335,7 @@ def _ratio(cell, ref):
 
 # ---- the files ----
 
-def _write_atomic(path, text):
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+_write_atomic = plotting.write_atomic
 
 
 def load_jsonl(path):
@@ -494,7 +493,9 @@ def _table_md(name, t):
     lines = [f"### {name}", ""]
     unit_text = units[0] if len(units) == 1 else "the unit column"
     what = specs.get(name).figure.what
-    lines.append(f"Figure: {what + ', ' if what else ''}{unit_text}, higher is better. Each "
+    lower = specs.get(name).figure.lower_better
+    lines.append(f"Figure: {what + ', ' if what else ''}{unit_text}, "
+                 f"{'lower' if lower else 'higher'} is better. Each "
                  "cell: median \u00b1 sample standard deviation (min\u2013max) of the "
                  "repetitions.")
     # time: shown once when every case has the same.
@@ -546,7 +547,7 @@ def _table_md(name, t):
     lines.append("")
     if ratio_platforms:
         lines.append(f"\u00d7 {REFERENCE}: the platform's median over {REFERENCE}'s median in "
-                     "the same row (above 1: faster than native).")
+                     f"the same row (above 1: {'more' if lower else 'faster'} than native).")
     elif REFERENCE not in platforms:
         lines.append(f"No ratios: there is no {REFERENCE} platform in this comparison.")
     else:
@@ -562,9 +563,7 @@ def _table_md(name, t):
 
 # ---- plots ----
 
-def _gq(text):
-    """text inside a gnuplot single-quoted string."""
-    return str(text).replace("'", "''")
+_gq = plotting.quote
 
 
 def _plot_files(out_dir, name, t):
@@ -622,23 +621,6 @@ def _plot_files(out_dir, name, t):
     return gp, dat, png
 
 
-def _run_gnuplot(gnuplot, gp, png):
-    """None when png was drawn, else why not (one line)."""
-    try:
-        png.unlink()
-    except FileNotFoundError:
-        pass
-    try:
-        res = subprocess.run([gnuplot, gp.name], cwd=gp.parent, capture_output=True, text=True,
-                             timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"gnuplot could not run: {e}"
-    if res.returncode != 0 or not png.exists():
-        msg = " ".join((res.stderr or "").split())[-300:]
-        return f"gnuplot failed (status {res.returncode}){': ' + msg if msg else ''}"
-    return None
-
-
 # ---- the report ----
 
 def write_report(records, environment, out_dir, gnuplot="gnuplot"):
@@ -692,7 +674,7 @@ def write_report(records, environment, out_dir, gnuplot="gnuplot"):
                 pass
             paths["plot_errors"][name] = why_not
             continue
-        err = _run_gnuplot(program, gp, png)
+        err = plotting.draw(program, gp, png)
         if err:
             paths["plot_errors"][name] = err
         else:
@@ -717,6 +699,14 @@ def write_report(records, environment, out_dir, gnuplot="gnuplot"):
         lines += ["No runs were recorded.", ""]
     for name, t in tests.items():
         lines += _table_md(name, t)
+
+    # The matrix's views (vmbench.views): its study's own sections.
+    for view in environment.get("views") or []:
+        section = views.render(view, records, environment, out, program, why_not)
+        lines += section.lines
+        paths["plots"].update(section.plots)
+        paths["plot_sources"] += section.plot_sources
+        paths["plot_errors"].update(section.plot_errors)
 
     lines += ["## Plots", ""]
     if why_not and paths["plot_sources"]:

@@ -3,8 +3,10 @@ machine shape, then the repetitions with the platforms interleaved (case by
 case, A B C A B C ...) so that drift in the host hits them all alike.
 
 A case a platform does not apply to (Platform.skip: a qcow2 disk where the
-platform takes raw disks only) is not run there: its cell in the report
-reads "not run", and environment.json's "skipped" says why.
+platform takes raw disks only; or a run that raised CaseSkipped: the host's
+CPUs could not be isolated) is not run there: its cell in the report reads
+"not run", and environment.json's "skipped" says why.  Platforms are closed
+however the run ends (an exception, Ctrl-C).
 
 Each run becomes one record (report.py's input), appended to results.jsonl
 as it finishes, so an interrupted run keeps what it measured.
@@ -16,7 +18,7 @@ import sys
 import time
 
 from vmbench import environment
-from vmbench.platforms.base import PlatformError
+from vmbench.platforms.base import CaseSkipped, PlatformError
 
 
 def flags(case, record, host_cpus):
@@ -75,10 +77,19 @@ class Runner:
         with open(self.out_dir / "results.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
 
+    def _skip(self, platform, case, why, todo):
+        """A case the platform found, running it, not to apply: skipped."""
+        self.skipped[(platform.name, case.label())] = str(why)
+        print(f"compare: {platform.name} skips {case.label()}: {why}", file=sys.stderr)
+        if case in todo[platform.name]:
+            todo[platform.name].remove(case)
+
     def _run_one(self, platform, case, rep):
         started = time.time()
         try:
             result = platform.run(case)
+        except CaseSkipped:
+            raise
         except PlatformError as e:
             self._record(platform, case, rep, started, error=str(e))
             print(f"compare: {platform.name} failed: {e}", file=sys.stderr)
@@ -88,6 +99,13 @@ class Runner:
 
     def run(self):
         """Runs everything; returns the environment for the report."""
+        try:
+            return self._run_all()
+        finally:
+            for p in self.platforms:
+                p.close()
+
+    def _run_all(self):
         env = {"host": self.host, "command": self.command, "run_id": self.run_id,
                "load_before": environment.load(), "platforms": {}}
         env["busy_before"] = environment.busy(env["load_before"], self.host["cpus"])
@@ -124,6 +142,8 @@ class Runner:
                 progress.show(f"warm-up {p.name} {case.label()}")
                 try:
                     p.run(case)
+                except CaseSkipped as e:
+                    self._skip(p, case, e, todo)
                 except PlatformError as e:
                     print(f"compare: {p.name} warm-up failed: {e}", file=sys.stderr)
                 progress.step()
@@ -133,11 +153,12 @@ class Runner:
                     if case not in todo[p.name]:
                         continue
                     progress.show(f"rep {rep}/{self.reps} {p.name} {case.label()}")
-                    if not self._run_one(p, case, rep):
-                        self.failed.setdefault(p.name, self.records[-1]["error"])
+                    try:
+                        if not self._run_one(p, case, rep):
+                            self.failed.setdefault(p.name, self.records[-1]["error"])
+                    except CaseSkipped as e:
+                        self._skip(p, case, e, todo)
                     progress.step()
-        for p in self.platforms:
-            p.close()
         env["load_after"] = environment.load()
         if self.skipped:
             env["skipped"] = [{"platform": name, "case": label, "why": why}

@@ -8,6 +8,9 @@ commands it takes, and which figure heads it in the report, in which unit.
     spec.cleanup                 # "cleanup": run afterwards where files stay behind
     spec.headline(options)       # its Figure: spec.headline({}).value(record), .unit
     spec.secondary               # ((metric, label), ...) shown next to the headline
+    spec.sysbench                # False: the guest's own test (vmexit, jitter): only
+                                 # the platforms that boot guest.elf run it, and its
+                                 # output is its VMBENCH-RESULT line alone
 
 The matrix (vmbench.matrix), the platforms (vmbench.platforms) and the
 report (vmbench.report) read this table; a test none of them special-cases
@@ -26,23 +29,36 @@ def number(v):
     return v
 
 
+def field(record, key):
+    """The value at a dotted key ("metrics.reads_per_s") of a record, or
+    None.  A part that meets a list picks the element whose "name" is that
+    part: "vmexit.ops.cpuid.cycles" is the cycles of the op named cpuid."""
+    value = record
+    for part in key.split("."):
+        if isinstance(value, list):
+            value = next((v for v in value if isinstance(v, dict) and v.get("name") == part),
+                         None)
+        else:
+            value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Figure:
-    """A figure of merit: the sum of a record's fields `keys` (dotted:
-    "metrics.reads_per_s"), in `unit`; higher is better.  what: how the
-    report names a sum (None: the unit says it)."""
+    """A figure of merit: the sum of a record's fields `keys` (dotted, see
+    field(): "metrics.reads_per_s"), in `unit`; higher is better unless
+    lower_better.  what: how the report names a sum (None: the unit says it)."""
     keys: tuple
     unit: str
     what: str = None
+    lower_better: bool = False
 
     def value(self, record):
         """The figure in a vmbench.result/1 record, or None when a field is
         missing or not a finite number."""
         values = []
         for key in self.keys:
-            value = record
-            for part in key.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
+            value = field(record, key)
             if number(value) is None:
                 return None
             values.append(value)
@@ -71,6 +87,15 @@ class TestSpec:
     # Options --quick sets (to matrix.QUICK_CAPS) when the matrix leaves them
     # to sysbench's defaults, which would make the run long.
     quick_sets: tuple = ()
+    # True: sysbench 1.0.20 has this test, and the guest prints sysbench's
+    # report for it (checked against its VMBENCH-RESULT line).  False: the
+    # guest's own test: native, container and qemu-linux, which run
+    # sysbench, skip it; the guest prints its result line alone.
+    sysbench: bool = True
+    # The guest's test needs a PCI test device (ports and MMIO that exit to
+    # the monitor, with and without an in-kernel ioeventfd): qemu-guest adds
+    # -device pci-testdev; vmm has its own.
+    testdev: bool = False
 
     def headline(self, options=None):
         """The Figure of a run with these options (a dict)."""
@@ -92,6 +117,16 @@ TESTS = {spec.name: spec for spec in (
              needs_disk=True, commands=("prepare", "run"), cleanup="cleanup", setup_s=600,
              # sysbench's default is 128 files of file-total-size/128 each.
              quick_sets=("file-total-size", "file-num")),
+    # The cost of one exit and return, per operation (docs/results.md): the
+    # headline is cpuid's, which exits on every kind of KVM; the other
+    # operations are in the exits preset's table (vmbench.views.exits).
+    TestSpec("vmexit", Figure(("vmexit.ops.cpuid.cycles",), "cycles/op",
+                              "cpuid round trip", lower_better=True),
+             sysbench=False, testdev=True, quick_sets=("min-ticks",)),
+    # How much of its time a vCPU loses to the host (gaps in a tight TSC loop).
+    TestSpec("jitter", Figure(("jitter.total.lost_share",), "share of time lost",
+                              lower_better=True),
+             sysbench=False),
 )}
 NAMES = tuple(TESTS)
 

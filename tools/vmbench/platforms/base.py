@@ -25,6 +25,13 @@ class PlatformError(Exception):
     """A platform could not run a case, or is not what it claims; one line."""
 
 
+class CaseSkipped(PlatformError):
+    """Raised by run() when a case turns out, only when it is run, not to
+    apply to the platform (vmm-isolated: the host's CPUs could not be
+    isolated).  The runner records the case as skipped with this line, as
+    it does for skip(), and does not run it there again; it is no failure."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """One cell of the matrix: a sysbench test on one machine shape."""
@@ -63,6 +70,9 @@ class Platform:
     """Base class; see the module's docstring."""
 
     name = "?"
+    # True for the platforms that run Debian's sysbench (native, container,
+    # qemu-linux): they skip the guest's own tests (spec.sysbench False).
+    runs_sysbench = True
 
     def prepare(self, cases):
         """Builds what the cases need and checks the platform is what it
@@ -75,7 +85,10 @@ class Platform:
     def skip(self, case):
         """None when the platform runs `case`; else why it does not apply
         there (one line, e.g. a qcow2 disk on a platform that takes raw disks
-        only).  The runner records such a case as skipped, not failed."""
+        only).  The runner records such a case as skipped, not failed.
+        By default: the guest's own tests where the platform runs sysbench."""
+        if self.runs_sysbench and not case.spec.sysbench:
+            return f"{self.name}: {case.test} is the guest's own test; sysbench has none"
         return None
 
     def run(self, case):

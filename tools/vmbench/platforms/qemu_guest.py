@@ -6,7 +6,11 @@ fileio: a fresh raw image per run (guest.py), attached as
 `-drive file=IMG,format=raw,if=none,id=d0[,cache=none] -device
 virtio-blk-pci,drive=d0` (cache=none, QEMU's O_DIRECT, when the case asks
 for --file-extra-flags=direct; else QEMU's default, writeback), one boot for
-prepare and one for run.  microvm has no PCI bus: fileio is skipped there."""
+prepare and one for run.  microvm has no PCI bus: fileio is skipped there.
+
+vmexit (spec.testdev): QEMU's PCI test device is added (-device
+pci-testdev), whose doorbells the guest's vmexit test rings: the exits preset
+compares vmm against QEMU-KVM with it (--accel kvm)."""
 
 import shutil
 import subprocess
@@ -23,11 +27,16 @@ QEMU = "qemu-system-x86_64"
 PROBE_STATUS = 3
 
 
-def qemu_argv(vcpus, mem_mib, append, accel, machine, disk=None, direct=False):
+def qemu_argv(vcpus, mem_mib, append, accel, machine, disk=None, direct=False, testdev=False):
+    """QEMU's command line booting guest.elf.  testdev: add QEMU's PCI test
+    device (-device pci-testdev: a port and an MMIO doorbell that exit to
+    QEMU, and the same with an ioeventfd in the kernel), which the guest's
+    vmexit test measures."""
     cpu = ["-cpu", "host"] if accel == "kvm" else ["-cpu", "max"]
     argv = [QEMU, "-M", machine, "-accel", accel, *cpu, "-smp", str(vcpus),
             "-m", f"{mem_mib}M", "-nodefaults", "-no-user-config", "-display", "none",
             "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+            *(["-device", "pci-testdev"] if testdev else []),
             "-no-reboot", "-kernel", str(guest.GUEST), "-append", append]
     if disk:
         path = str(disk).replace(",", ",,")
@@ -73,16 +82,20 @@ class QemuGuestPlatform(Platform):
             env["why_not_kvm"] = self.why
         return env
 
+    runs_sysbench = False
+
     def skip(self, case):
-        if case.spec.needs_disk and self.machine == "microvm":
-            return "qemu-guest: microvm has no PCI bus for virtio-blk-pci (use --qemu-machine pc)"
+        if (case.spec.needs_disk or case.spec.testdev) and self.machine == "microvm":
+            what = "virtio-blk-pci" if case.spec.needs_disk else "pci-testdev"
+            return f"qemu-guest: microvm has no PCI bus for {what} (use --qemu-machine pc)"
         return guest.skip_fileio(self.name, case)
 
     def _boot(self, case, command, disk, limit):
         try:
             argv = qemu_argv(case.vcpus, case.mem_mib,
                              " ".join(guest.guest_args(case, command)), self.accel,
-                             self.machine, disk, disk is not None and guest.direct(case))
+                             self.machine, disk, disk is not None and guest.direct(case),
+                             testdev=case.spec.testdev)
             res = subprocess.run(argv, capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
             raise PlatformError(f"qemu-guest: QEMU did not finish in {limit} s")

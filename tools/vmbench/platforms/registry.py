@@ -31,22 +31,30 @@ class Entry:
     name: str
     create: object            # options (an argparse namespace) -> a Platform
     options: tuple            # Option, ...
+    default: bool = True      # run when neither --platforms nor the matrix names platforms
 
 
 _ENTRIES = {}
 
 
-def register(name, create, options=()):
+def register(name, create, options=(), default=True):
     """Registers platform `name`: create(options) builds it from the parsed
-    command line, which has `options` (Option objects)."""
+    command line, which has `options` (Option objects).  default=False: a
+    variant that runs only when asked for by name (--platforms, or a
+    preset's "platforms"), such as vmm-isolated, which changes the host."""
     if name in _ENTRIES:
         raise ValueError(f"platform '{name}' is registered twice")
-    _ENTRIES[name] = Entry(name, create, tuple(options))
+    _ENTRIES[name] = Entry(name, create, tuple(options), default)
 
 
 def names():
     """The registered platforms' names, in the order they registered."""
     return tuple(_ENTRIES)
+
+
+def defaults():
+    """The names of the platforms that run by default, in the same order."""
+    return tuple(name for name, entry in _ENTRIES.items() if entry.default)
 
 
 def add_options(parser):

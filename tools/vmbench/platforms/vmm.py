@@ -28,8 +28,31 @@ from vmbench.platforms.base import Platform, PlatformError
 from vmbench.platforms.registry import Option, register
 
 
+# What vmm --json says of each vCPU's thread that the report shows: where
+# it ran and the placement and scheduling in force (vmm's --pin, --rt).
+VCPU_KEYS = ("vcpu", "host_cpu", "affinity", "policy", "priority")
+# vmm's options about placement, as its --json "config" records them.
+PLACEMENT_KEYS = ("pin", "io_pin", "rt", "mlock")
+
+
+def vcpu_placement(host):
+    """[{vcpu, host_cpu, affinity, policy, priority}] (the keys present) of
+    each vCPU, from vmm --json: its "vcpus" list when it has one, else the
+    exit table's "per_vcpu"."""
+    rows = host.get("vcpus")
+    if not isinstance(rows, list):
+        rows = (host.get("exits") or {}).get("per_vcpu") or []
+    out = []
+    for i, row in enumerate(r for r in rows if isinstance(r, dict)):
+        entry = {k: row[k] for k in VCPU_KEYS if k in row}
+        entry.setdefault("vcpu", row.get("id", i))
+        out.append(entry)
+    return out
+
+
 class VmmPlatform(Platform):
     name = "vmm"
+    runs_sysbench = False
 
     def __init__(self, pin=None, hugepages=False, scratch_dir=None):
         """scratch_dir: where the run's files (fileio's disk images, vmm's
@@ -41,7 +64,8 @@ class VmmPlatform(Platform):
         self.where = None
         self.kvm_kind = None
 
-    def prepare(self, cases):
+    def _find_place(self, cases):
+        """Decides where vmm runs (this host, or nested), starting nothing."""
         guest.check_products()
         if not VMM.exists():
             raise PlatformError(f"vmm: {VMM} is missing: run make")
@@ -53,11 +77,21 @@ class VmmPlatform(Platform):
         self.place = vmmrun.VmmRunner(VMM, mem=f"{mem_gib}G", scratch_dir=self.scratch_dir)
         self.where = "host" if self.place.host else "nested-kvm-in-tcg"
         self.why = self.place.why
+
+    def _start(self):
         try:
             self.scratch = self.place.scratch_dir       # nested: starts the VM
         except linuxvm.LinuxVMError as e:
-            raise PlatformError(f"vmm: cannot start the nested-KVM VM: {e}") from None
+            raise PlatformError(f"{self.name}: cannot start the nested-KVM VM: {e}") from None
         self.kvm_kind = self.place.kvm_kind
+
+    def prepare(self, cases):
+        self._find_place(cases)
+        self._start()
+
+    def pin_for(self, case):
+        """vmm's --pin for a case (None: no pinning)."""
+        return self.pin
 
     def environment(self):
         env = {"accelerator": "kvm" if self.where == "host" else
@@ -86,7 +120,7 @@ class VmmPlatform(Platform):
             for step in setup:
                 out, status, err = self._vmm(case, step, disk, extra_s=case.spec.setup_s)
                 if status >= 120:
-                    raise PlatformError(f"vmm: exited with {status} ({case.test} {step}): "
+                    raise PlatformError(f"{self.name}: exited with {status} ({case.test} {step}): "
                                         f"{err.strip()[-300:]}")
                 guest.check_prepared(self.name, case, step, out, status)
             out, status, err = self._vmm(case, measured, disk)
@@ -94,11 +128,14 @@ class VmmPlatform(Platform):
             if disk:
                 disk.unlink(missing_ok=True)
         if status >= 120:
-            raise PlatformError(f"vmm: exited with {status}: {err.strip()[-300:]}")
+            raise PlatformError(f"{self.name}: exited with {status}: {err.strip()[-300:]}")
         record = guest.read_result(self.name, case, out, status)
         host = json.loads((self.scratch / "vmm.json").read_text())
-        record["env"]["vmm"] = {"where": self.where, "pin": host["config"]["pin"],
-                                "hugepages": host["config"]["hugepages"],
+        config = host["config"]
+        record["env"]["vmm"] = {"where": self.where,
+                                **{k: config[k] for k in PLACEMENT_KEYS if k in config},
+                                "hugepages": config["hugepages"],
+                                "vcpus": vcpu_placement(host),
                                 "wall_time_s": host["wall_time_s"],
                                 "exits": host["exits"]["total"], "rss_kib": host["rss_kib"],
                                 "kvm_kind": kvmkind.from_vmm_json(host) or self.kvm_kind}
@@ -112,8 +149,9 @@ class VmmPlatform(Platform):
         options = ["--smp", str(case.vcpus), "--mem", f"{case.mem_mib}M",
                    "--timeout", str(3 * int(case.option("time", 10)) + 120 + extra_s),
                    "--json", str(report)]
-        if self.pin:
-            options += ["--pin", self.pin]
+        pin = self.pin_for(case)
+        if pin:
+            options += ["--pin", pin]
         if self.hugepages:
             options.append("--hugepages")
         if disk:
@@ -123,7 +161,7 @@ class VmmPlatform(Platform):
         try:
             res = self.place.run(argv, timeout=limit)
         except (subprocess.TimeoutExpired, linuxvm.LinuxVMError) as e:
-            raise PlatformError(f"vmm: {e}") from None
+            raise PlatformError(f"{self.name}: {e}") from None
         return res.stdout, res.returncode, res.stderr
 
     def close(self):
