@@ -1,4 +1,4 @@
-"""The isolation scenarios without touching the host: vmbench.isolation
+"""The isolation scenarios without touching the host: vmbench.isolation.session
 against fake isolation tools (sh scripts that log their calls), the CPU
 lists of vmm-pinned and vmm-isolated, and vmm-isolated's runs (vmm itself
 faked) with apply failing, restore always following apply, and the runner
@@ -15,7 +15,8 @@ from pathlib import Path
 from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
-from vmbench import isolation, runner
+from vmbench import runner
+from vmbench.isolation import session as isolation
 from vmbench.platforms.base import Case, CaseSkipped, PlatformError
 from vmbench.platforms.vmm import VmmPlatform
 from vmbench.platforms.vmm_pinned import (PinnedVmmPlatform, choose_cpus, format_cpulist,

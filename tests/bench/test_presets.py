@@ -233,7 +233,7 @@ class PresetsWithFakes(unittest.TestCase):
                 mock.patch.object(QemuGuestPlatform, "_boot", boot), \
                 mock.patch.object(QemuGuestPlatform, "prepare", prepare), \
                 mock.patch.object(results, "check_guest_output", alone), \
-                mock.patch("vmbench.isolation.TOOLS", self.tools), \
+                mock.patch("vmbench.isolation.session.TOOLS", self.tools), \
                 mock.patch("sys.stderr"):
             status = compare.main([*args, "--quick", "--out", str(out)])
         return status, out, (out / "report.md").read_text()

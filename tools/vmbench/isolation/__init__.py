@@ -16,4 +16,6 @@ The modules, each with one job:
     changes    what apply would change (plan), doing it with roll-back, undoing it
     state      the state file apply saves and restore reads
     cli        what the three commands share: --root, --state, the CPU list's checks
+    session    the three commands called from Python: the harness's vmm-isolated
+               platform runs each case inside session.Isolation.applied()
 """

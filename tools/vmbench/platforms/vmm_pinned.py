@@ -14,7 +14,7 @@ case that does not fit (no CPU left to the host, or a list shorter than
 its vCPUs) is skipped, saying why.
 
 vmm-isolated runs every case inside `isolation/apply CPULIST` ...
-`isolation/restore` (vmbench.isolation: restored whatever happens, also on
+`isolation/restore` (vmbench.isolation.session: restored whatever happens, also on
 Ctrl-C), with --isolation-root DIR passed as --root (a fake tree, for
 tests).  When apply is missing or fails (not root, ...), the case is
 skipped with its line, and so are the platform's other cases.  What
@@ -27,7 +27,7 @@ import argparse
 import os
 import re
 
-from vmbench import isolation
+from vmbench.isolation import session as isolation
 from vmbench.platforms.base import CaseSkipped, PlatformError
 from vmbench.platforms.registry import Option, register
 from vmbench.platforms.vmm import VmmPlatform
