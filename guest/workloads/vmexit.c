@@ -130,6 +130,7 @@ static long measure(struct vmexit *vx, struct op_result *r, pass_fn pass)
 
 static const char *ring0_error(long err)
 {
+	_Static_assert(EXIT_BENCH_WAIT_S == 10, "the message below says 10 s");
 	if (err == -SYS_ERR_AGAIN)
 		return "an interrupt it waited for did not come within 10 s";
 	if (err == -SYS_ERR_BUSY)
@@ -602,7 +603,11 @@ static bool choose_ops(struct vmexit *vx, const char *list)
 		vx->op[i].wanted = true;
 		list += len + (list[len] == ',');
 	}
-	return true;
+	for (unsigned i = 0; i < OPS; i++)
+		if (vx->op[i].wanted)
+			return true;
+	printf("vmbench: --ops names no op\n");
+	return false;
 }
 
 static int vmexit_run(const struct test_args *args, const char *command)

@@ -71,6 +71,14 @@ class Checks:
         self.assertIn("unknown op 'vmfunc'", out)
         self.assertEqual(guest_runner.results(out), [])
 
+    def test_bad_values_are_usage_errors(self):
+        for arg, message in (("--ops=", "--ops names no op"),
+                             ("--min-ticks=0", "--min-ticks must be at least 1")):
+            with self.subTest(arg=arg):
+                status, out = self.run_guest(["vmexit", arg], smp=1)
+                self.assertEqual(status, 2, out)
+                self.assertIn(message, out)
+
 
 class VmmVmexit(Checks, unittest.TestCase):
     def run_guest(self, args, smp=2):
