@@ -43,6 +43,8 @@ trap_stub_\name:
 	TRAP_STUB irq1, (VEC_IRQ_BASE+1)
 	TRAP_STUB irq2, (VEC_IRQ_BASE+2)
 	TRAP_STUB irq3, (VEC_IRQ_BASE+3)
+	TRAP_STUB exit_bench, VEC_EXIT_BENCH
+	TRAP_STUB exit_bench_ping, VEC_EXIT_BENCH_PING
 
 trap_common:
 	push %rax
@@ -94,7 +96,8 @@ trap_resume:
 	.align 8
 	.globl trap_stub_table
 /* Stub addresses in vector order: 0..31, then the four vectors above, then
- * the device interrupts. */
+ * the device interrupts, then the two of SYS_EXIT_BENCH (TRAP_STUB_* in
+ * kernel.h name the indexes). */
 trap_stub_table:
 	.set v, 0
 	.rept 32
@@ -109,3 +112,5 @@ trap_stub_table:
 	TRAP_STUB_ADDRESS irq1
 	TRAP_STUB_ADDRESS irq2
 	TRAP_STUB_ADDRESS irq3
+	TRAP_STUB_ADDRESS exit_bench
+	TRAP_STUB_ADDRESS exit_bench_ping

@@ -43,9 +43,13 @@
 #define TRAMPOLINE_ADDR 0x8000
 
 /* Interrupt vectors.  VEC_IRQ_BASE + k (k < SYSINFO_IRQ_SLOTS) are the
- * device interrupts ring-3 drivers ask for (SYS_IRQ_MSI). */
+ * device interrupts ring-3 drivers ask for (SYS_IRQ_MSI).  The two
+ * VEC_EXIT_BENCH vectors belong to SYS_EXIT_BENCH (kernel/exitbench.c):
+ * the interrupts it measures, and the ping another CPU answers. */
 #define VEC_IRQ_BASE 0x40
 #define VEC_SYSCALL 0x80
+#define VEC_EXIT_BENCH 0xe0
+#define VEC_EXIT_BENCH_PING 0xe1
 #define VEC_TIMER 0xef
 #define VEC_WAKE 0xf0
 #define VEC_SPURIOUS 0xff

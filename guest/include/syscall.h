@@ -5,6 +5,8 @@
 #ifndef GUEST_SYSCALL_H
 #define GUEST_SYSCALL_H
 
+#include <stdint.h>
+
 enum syscall_number {
 	SYS_WRITE = 1,        /* (buf, len): to the console */
 	SYS_EXIT = 2,         /* (status): end the run */
@@ -30,6 +32,46 @@ enum syscall_number {
 	 * the expectation is gone.  A vector of 32 or more disarms it.  For
 	 * selftest, which proves exceptions from ring 3 reach ring 0. */
 	SYS_EXPECT_EXCEPTION = 14,
+	/* (struct exit_bench *) -> 0, or -SYS_ERR_INVAL (bad request),
+	 * -SYS_ERR_AGAIN (an interrupt it waited for never came),
+	 * -SYS_ERR_BUSY (the timer: the scheduler is using it): runs one
+	 * operation `iterations` times in ring 0 between two rdtsc, for
+	 * workloads/vmexit.c (see kernel/exitbench.c). */
+	SYS_EXIT_BENCH = 15,
+	/* (level 0 or 3) -> 0: the caller's I/O privilege level (RFLAGS.IOPL
+	 * of its saved frame); at 3, in/out (and cli/sti) work in ring 3 where
+	 * the host honours it.  Not inherited by threads it spawns. */
+	SYS_IOPL = 16,
+};
+
+/* SYS_EXIT_BENCH's operations.  Those that wait for an interrupt give up
+ * after EXIT_BENCH_WAIT_S seconds (the call then fails with -SYS_ERR_AGAIN),
+ * so a host that loses one ends the measurement, not the run. */
+enum exit_bench_op {
+	EXIT_BENCH_LOOP,         /* the engine's empty loop (empty_loop, x86.h) */
+	EXIT_BENCH_HYPERCALL,    /* vmcall, or vmmcall if arg is 1; RAX = 0 */
+	EXIT_BENCH_PIO_READ,     /* in from port arg, width bytes; data: the last value */
+	EXIT_BENCH_PIO_WRITE,    /* out data to port arg, width bytes */
+	EXIT_BENCH_SELF_IPI,     /* a fixed IPI to self, taken at sti; nop */
+	EXIT_BENCH_IPI,          /* a ping to CPU arg, which pings back */
+	EXIT_BENCH_EOI,          /* a write to the LAPIC's EOI register */
+	EXIT_BENCH_TIMER,        /* the LAPIC timer fires at once (arg 1: TSC deadline) */
+	EXIT_BENCH_HLT,          /* a self-IPI kept pending, then sti; hlt */
+	EXIT_BENCH_OPS
+};
+
+#define EXIT_BENCH_WAIT_S 10
+
+struct exit_bench {
+	uint32_t op;             /* enum exit_bench_op */
+	uint32_t width;          /* port operations: 1, 2 or 4 */
+	uint64_t iterations;
+	uint64_t arg;            /* the port, the CPU, the timer mode, the hypercall */
+	uint64_t data;           /* the value to write, or the value read */
+	/* Results. */
+	uint64_t ticks;          /* TSC ticks of the whole loop */
+	uint64_t late;           /* interrupts not taken at the first sti */
+	uint64_t fault;          /* hypercall: the exception it raised + 1, 0 if none */
 };
 
 /* A thread any CPU may run: threads that outnumber the CPUs share them all. */
@@ -47,5 +89,6 @@ enum crash_kind {
 #define SYS_ERR_INVAL 22
 #define SYS_ERR_AGAIN 11
 #define SYS_ERR_SRCH 3
+#define SYS_ERR_BUSY 16
 
 #endif

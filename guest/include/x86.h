@@ -1,5 +1,6 @@
 /*
- * x86.h - the two unprivileged instructions both rings use.
+ * x86.h - the two unprivileged instructions both rings use, and the one
+ * loop both time.
  */
 #ifndef GUEST_X86_H
 #define GUEST_X86_H
@@ -18,6 +19,16 @@ static inline uint64_t rdtsc(void)
 
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return ((uint64_t)hi << 32) | lo;
+}
+
+/* A loop that does nothing n times.  SYS_EXIT_BENCH times it in ring 0
+ * (its EXIT_BENCH_LOOP, the scaffolding of every ring-0 measurement) and
+ * workloads/vmexit.c in ring 3: where guest ring 0 is emulated, it is
+ * thousands of times slower there, whatever the machine's speed. */
+static inline void empty_loop(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		__asm__ volatile("" ::: "memory");
 }
 
 #endif

@@ -64,13 +64,15 @@ void idt_init(void)
 	/* A closed gate (DPL 0) makes every int $0x80 from ring 3 raise #GP,
 	 * which trap.c turns into the system call: the path hosts that do not
 	 * deliver the gate take, forced here so every machine can test it. */
-	set_gate(VEC_SYSCALL, trap_stub_table[32],
+	set_gate(VEC_SYSCALL, trap_stub_table[TRAP_STUB_SYSCALL],
 		 sysinfo.syscall_gate_closed ? GATE_INTERRUPT : GATE_USER);
-	set_gate(VEC_TIMER, trap_stub_table[33], GATE_INTERRUPT);
-	set_gate(VEC_WAKE, trap_stub_table[34], GATE_INTERRUPT);
-	set_gate(VEC_SPURIOUS, trap_stub_table[35], GATE_INTERRUPT);
+	set_gate(VEC_TIMER, trap_stub_table[TRAP_STUB_TIMER], GATE_INTERRUPT);
+	set_gate(VEC_WAKE, trap_stub_table[TRAP_STUB_WAKE], GATE_INTERRUPT);
+	set_gate(VEC_SPURIOUS, trap_stub_table[TRAP_STUB_SPURIOUS], GATE_INTERRUPT);
 	for (unsigned k = 0; k < SYSINFO_IRQ_SLOTS; k++)
-		set_gate(VEC_IRQ_BASE + k, trap_stub_table[36 + k], GATE_INTERRUPT);
+		set_gate(VEC_IRQ_BASE + k, trap_stub_table[TRAP_STUB_IRQ0 + k], GATE_INTERRUPT);
+	set_gate(VEC_EXIT_BENCH, trap_stub_table[TRAP_STUB_EXIT_BENCH], GATE_INTERRUPT);
+	set_gate(VEC_EXIT_BENCH_PING, trap_stub_table[TRAP_STUB_EXIT_BENCH_PING], GATE_INTERRUPT);
 }
 
 void cpu_init(struct cpu *c)

@@ -28,7 +28,14 @@ struct trap_frame {
 
 void trap_dispatch(struct trap_frame *tf);
 __attribute__((noreturn)) void trap_resume(struct trap_frame *tf);
-extern const uint64_t trap_stub_table[36 + SYSINFO_IRQ_SLOTS];
+/* Indexes in trap_stub_table (entry.S): the 32 exceptions, then these. */
+enum trap_stub {
+	TRAP_STUB_SYSCALL = 32, TRAP_STUB_TIMER, TRAP_STUB_WAKE, TRAP_STUB_SPURIOUS,
+	TRAP_STUB_IRQ0,
+	TRAP_STUB_EXIT_BENCH = TRAP_STUB_IRQ0 + SYSINFO_IRQ_SLOTS, TRAP_STUB_EXIT_BENCH_PING,
+	TRAP_STUBS
+};
+extern const uint64_t trap_stub_table[TRAP_STUBS];
 
 /* ---- per-CPU state -------------------------------------------------------- */
 
@@ -210,6 +217,12 @@ void lapic_eoi(void);
 void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low);
 void lapic_timer_oneshot(uint64_t ns);
 void lapic_timer_stop(void);
+/* For SYS_EXIT_BENCH (exitbench.c): one-write self-IPIs, and the timer
+ * borrowed from the scheduler while the CPU's timer_armed is false. */
+void lapic_send_self_ipi(unsigned vector);
+void lapic_timer_bench_begin(unsigned vector, bool tsc_deadline);
+void lapic_timer_bench_fire(bool tsc_deadline);
+void lapic_timer_bench_end(bool tsc_deadline);
 #define ICR_INIT 0x00004500        /* INIT, level assert */
 #define ICR_STARTUP 0x00004600     /* SIPI; vector in the low byte */
 #define ICR_FIXED 0x00004000
@@ -250,5 +263,14 @@ void sched_irq_wait(struct trap_frame *tf, unsigned slot, uint64_t seen);
 
 /* syscall.c */
 void syscall_dispatch(struct trap_frame *tf);
+
+/* exitbench.c: SYS_EXIT_BENCH (syscall.h; the request is checked to lie in
+ * user memory), its two interrupt vectors, and the fault a ring-0
+ * hypercall may raise where no hypervisor answers it (true: the frame now
+ * resumes after the instruction). */
+struct exit_bench;
+long exitbench_run(struct exit_bench *rq);
+void exitbench_interrupt(uint64_t vector);
+bool exitbench_catch_fault(struct trap_frame *tf);
 
 #endif

@@ -9,13 +9,15 @@
 #define MSR_APIC_BASE 0x1b
 #define APIC_BASE_ENABLE (1u << 11)
 #define APIC_BASE_X2APIC (1u << 10)
+#define MSR_TSC_DEADLINE 0x6e0
+#define MSR_X2APIC_SELF_IPI 0x83f
 
 enum {
 	REG_ID = 0x20, REG_TPR = 0x80, REG_EOI = 0xb0, REG_SVR = 0xf0,
 	REG_ICR_LOW = 0x300, REG_ICR_HIGH = 0x310, REG_LVT_TIMER = 0x320,
 	REG_TIMER_INIT = 0x380, REG_TIMER_CURRENT = 0x390, REG_TIMER_DIV = 0x3e0,
-	ICR_BUSY = 1 << 12, LVT_MASKED = 1 << 16, SVR_ENABLE = 1 << 8,
-	TIMER_DIVIDE_BY_1 = 0xb,
+	ICR_BUSY = 1 << 12, ICR_DEST_SELF = 1 << 18, LVT_MASKED = 1 << 16, SVR_ENABLE = 1 << 8,
+	LVT_TIMER_TSC_DEADLINE = 2 << 17, TIMER_DIVIDE_BY_1 = 0xb,
 };
 
 static bool x2apic_mode;
@@ -96,5 +98,43 @@ void lapic_timer_oneshot(uint64_t ns)
 
 void lapic_timer_stop(void)
 {
+	lapic_write(REG_TIMER_INIT, 0);
+}
+
+/* One write, so a measurement of it counts one exit: x2APIC's SELF IPI
+ * register, or the ICR with the "self" shorthand (no destination, no
+ * wait for the delivery status, which KVM never leaves busy). */
+void lapic_send_self_ipi(unsigned vector)
+{
+	if (x2apic_mode)
+		wrmsr(MSR_X2APIC_SELF_IPI, vector);
+	else
+		lapic_write(REG_ICR_LOW, ICR_DEST_SELF | ICR_FIXED | vector);
+}
+
+/* The timer as SYS_EXIT_BENCH's interrupt source: vector `vector`, in
+ * TSC-deadline or one-shot mode, until lapic_timer_bench_end gives it back
+ * to the scheduler masked (sched.c re-arms it with lapic_timer_oneshot). */
+void lapic_timer_bench_begin(unsigned vector, bool tsc_deadline)
+{
+	lapic_write(REG_TIMER_INIT, 0);
+	lapic_write(REG_TIMER_DIV, TIMER_DIVIDE_BY_1);
+	lapic_write(REG_LVT_TIMER, vector | (tsc_deadline ? LVT_TIMER_TSC_DEADLINE : 0));
+}
+
+/* Fires now: a deadline that has passed, or one tick of the count. */
+void lapic_timer_bench_fire(bool tsc_deadline)
+{
+	if (tsc_deadline)
+		wrmsr(MSR_TSC_DEADLINE, rdtsc());
+	else
+		lapic_write(REG_TIMER_INIT, 1);
+}
+
+void lapic_timer_bench_end(bool tsc_deadline)
+{
+	if (tsc_deadline)
+		wrmsr(MSR_TSC_DEADLINE, 0);
+	lapic_write(REG_LVT_TIMER, LVT_MASKED | VEC_TIMER);
 	lapic_write(REG_TIMER_INIT, 0);
 }

@@ -5,6 +5,8 @@
 #include "syscall.h"
 
 #define WRITE_MAX (1 << 20)
+#define RFLAGS_IOPL_SHIFT 12
+#define RFLAGS_IOPL (3ULL << RFLAGS_IOPL_SHIFT)
 
 /* Ring 3 shares the kernel's identity map, so a pointer is usable if it
  * lies in mapped memory; anything else would fault in ring 0. */
@@ -134,6 +136,23 @@ void syscall_dispatch(struct trap_frame *tf)
 		return;
 	case SYS_EXPECT_EXCEPTION:
 		sched_expect_exception(tf, a0, a1);
+		return;
+	case SYS_EXIT_BENCH:
+		if (!user_range_ok(a0, sizeof(struct exit_bench))) {
+			tf->rax = (uint64_t)-SYS_ERR_INVAL;
+			return;
+		}
+		tf->rax = (uint64_t)exitbench_run((struct exit_bench *)a0);
+		return;
+	case SYS_IOPL:
+		/* The frame's RFLAGS is the thread's own: iretq loads it, the
+		 * scheduler saves it with the thread. */
+		if (a0 != 0 && a0 != 3) {
+			tf->rax = (uint64_t)-SYS_ERR_INVAL;
+			return;
+		}
+		tf->rflags = (tf->rflags & ~RFLAGS_IOPL) | a0 << RFLAGS_IOPL_SHIFT;
+		tf->rax = 0;
 		return;
 	default:
 		tf->rax = (uint64_t)-SYS_ERR_INVAL;

@@ -109,6 +109,10 @@ void trap_dispatch(struct trap_frame *tf)
 		break;
 	case VEC_SPURIOUS:
 		break;     /* no EOI for a spurious interrupt */
+	case VEC_EXIT_BENCH:
+	case VEC_EXIT_BENCH_PING:
+		exitbench_interrupt(tf->vector);
+		break;
 	default:
 		if (tf->vector >= VEC_IRQ_BASE && tf->vector < VEC_IRQ_BASE + SYSINFO_IRQ_SLOTS) {
 			lapic_eoi();
@@ -120,7 +124,7 @@ void trap_dispatch(struct trap_frame *tf)
 			syscall_enter(tf, path);
 			break;
 		}
-		if (tf->vector < 32 && sched_catch_exception(tf))
+		if (tf->vector < 32 && (exitbench_catch_fault(tf) || sched_catch_exception(tf)))
 			break;
 		if (tf->vector < 32) {
 			report_exception(tf);

@@ -55,19 +55,39 @@ static void key(struct json *j, const char *k)
 	}
 }
 
-void json_begin(struct json *j, const char *k)
+static void open_nested(struct json *j, const char *k, const char *bracket)
 {
 	key(j, k);
-	append(j, "{");
+	append(j, "%s", bracket);
 	if (j->depth + 1 < (int)ARRAY_SIZE(j->need_comma))
 		j->need_comma[++j->depth] = false;
 }
 
-void json_end(struct json *j)
+static void close_nested(struct json *j, const char *bracket)
 {
-	append(j, "}");
+	append(j, "%s", bracket);
 	if (j->depth > 0)
 		j->depth--;
+}
+
+void json_begin(struct json *j, const char *k)
+{
+	open_nested(j, k, "{");
+}
+
+void json_end(struct json *j)
+{
+	close_nested(j, "}");
+}
+
+void json_array_begin(struct json *j, const char *k)
+{
+	open_nested(j, k, "[");
+}
+
+void json_array_end(struct json *j)
+{
+	close_nested(j, "]");
 }
 
 void json_str(struct json *j, const char *k, const char *value)

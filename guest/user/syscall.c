@@ -91,3 +91,13 @@ void sys_expect_exception(unsigned vector, uint64_t resume_rip)
 {
 	syscall4(SYS_EXPECT_EXCEPTION, vector, resume_rip, 0, 0);
 }
+
+long sys_exit_bench(struct exit_bench *rq)
+{
+	return syscall4(SYS_EXIT_BENCH, (uintptr_t)rq, 0, 0, 0);
+}
+
+long sys_iopl(unsigned level)
+{
+	return syscall4(SYS_IOPL, level, 0, 0, 0);
+}

@@ -44,6 +44,33 @@ long sys_irq_msi(unsigned slot);
 uint64_t sys_irq_wait(unsigned slot, uint64_t seen);
 /* The next exception `vector` (< 32; else: none) resumes at resume_rip. */
 void sys_expect_exception(unsigned vector, uint64_t resume_rip);
+/* Runs one operation in ring 0 (struct exit_bench, syscall.h). */
+long sys_exit_bench(struct exit_bench *rq);
+/* The caller's I/O privilege level: 3 lets it use in/out where the host
+ * honours it (probe with TRY_INSN), 0 takes that back. */
+long sys_iopl(unsigned level);
+
+/* What TRY_INSN saw: the vector raised (-1: none), its error code, CR2. */
+struct caught {
+	uint64_t vector, error, cr2;
+};
+
+/* Runs the instruction(s) `insn` once with SYS_EXPECT_EXCEPTION armed for
+ * `vec`, resuming after them if that exception is raised.  If none was,
+ * the expectation is still armed: disarm it (sys_expect_exception(32, 0)).
+ * `insn` may use R8, which is clobbered, and the asm inputs passed after
+ * it (`[port] "r"(x)`); RAX, RCX, RDX, RSI and RDI are the macro's. */
+#define TRY_INSN(c, vec, insn, ...)                                                   \
+	__asm__ volatile("lea 1f(%%rip), %%rsi\n\t"                                  \
+			 "mov %[nr], %%eax\n\t"                                      \
+			 "int $0x80\n\t" insn "\n\t"                                 \
+			 "mov $-1, %%rax\n\t"                                        \
+			 "xor %%edx, %%edx\n\t"                                      \
+			 "xor %%ecx, %%ecx\n"                                         \
+			 "1:"                                                         \
+			 : "=&a"((c)->vector), "=&d"((c)->error), "=&c"((c)->cr2)     \
+			 : [nr] "i"(SYS_EXPECT_EXCEPTION), "D"((uint64_t)(vec)), ##__VA_ARGS__ \
+			 : "rsi", "r8", "memory", "cc")
 
 /* ---- output (stdio.c) ------------------------------------------------------- */
 
@@ -154,8 +181,10 @@ struct json {
 	int depth;
 };
 void json_init(struct json *j, char *buf, size_t size);
-void json_begin(struct json *j, const char *key);    /* object; key NULL at top */
+void json_begin(struct json *j, const char *key);    /* object; key NULL at top or in an array */
 void json_end(struct json *j);
+void json_array_begin(struct json *j, const char *key);
+void json_array_end(struct json *j);
 void json_str(struct json *j, const char *key, const char *value);
 void json_u64(struct json *j, const char *key, uint64_t value);
 void json_double(struct json *j, const char *key, double value);

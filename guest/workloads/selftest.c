@@ -117,24 +117,6 @@ static void check_syscall(struct selftest *st, struct syscall_figures *fig)
 
 /* ---- exceptions from ring 3 ------------------------------------------------ */
 
-struct caught {
-	uint64_t vector, error, cr2;
-};
-
-/* Arms SYS_EXPECT_EXCEPTION with the label after `insn` as the place to
- * resume, then runs `insn`.  RAX stays -1 if nothing was raised. */
-#define PROVOKE(c, vec, insn)                                                        \
-	__asm__ volatile("lea 1f(%%rip), %%rsi\n\t"                                   \
-			 "mov %[nr], %%eax\n\t"                                       \
-			 "int $0x80\n\t"                                              \
-			 "mov $-1, %%rax\n\t"                                         \
-			 "xor %%edx, %%edx\n\t"                                       \
-			 "xor %%ecx, %%ecx\n\t" insn "\n"                             \
-			 "1:"                                                         \
-			 : "=a"((c)->vector), "=d"((c)->error), "=c"((c)->cr2)        \
-			 : [nr] "i"(SYS_EXPECT_EXCEPTION), "D"((uint64_t)(vec))       \
-			 : "rsi", "r8", "memory", "cc")
-
 static bool exception_ok(const char *name, unsigned vector, const struct caught *c,
 			 bool (*error_ok)(const struct caught *), char *why, size_t len)
 {
@@ -170,10 +152,10 @@ static void check_exceptions(struct selftest *st)
 	char why[128] = "";
 	bool ok;
 
-	PROVOKE(&de, 0, "xor %%r8d, %%r8d\n\tdiv %%r8d");
-	PROVOKE(&ud, 6, "ud2");
-	PROVOKE(&gp, 13, "hlt");                  /* privileged in ring 3 */
-	PROVOKE(&pf, 14, "mov 0, %%r8");
+	TRY_INSN(&de, 0, "xor %%r8d, %%r8d\n\tdiv %%r8d");
+	TRY_INSN(&ud, 6, "ud2");
+	TRY_INSN(&gp, 13, "hlt");                 /* privileged in ring 3 */
+	TRY_INSN(&pf, 14, "mov 0, %%r8");
 	ok = exception_ok("#DE", 0, &de, error_zero, why, sizeof(why)) &&
 	     exception_ok("#UD", 6, &ud, error_zero, why, sizeof(why)) &&
 	     exception_ok("#GP", 13, &gp, error_zero, why, sizeof(why)) &&

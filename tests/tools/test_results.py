@@ -139,6 +139,74 @@ class ResultLines(unittest.TestCase):
                     results.validate_result(rec, guest=True)
 
 
+def vmexit_result():
+    """A vmexit result as the guest writes it (trimmed from a QEMU TCG run
+    with -device pci-testdev)."""
+    return {"schema": "vmbench.result/1", "test": "vmexit", "platform": "qemu-guest",
+            "options": {"min-ticks": 4194304, "ops": "all"},
+            "vmexit": {"min_ticks": 4194304, "tsc_khz": 2099973,
+                       "host": {"kind": "tcg", "source": "measured", "ring0_emulated": False,
+                                "vmcall_hangs": False, "signature": "TCGTCGTCGTCG",
+                                "ring0_loop_ratio": 1.81},
+                       "pci_testdev": {"device": "00:02.0", "ports_in_ring3": True},
+                       "ops": [{"name": "ring0_loop", "ring": 0, "iterations": 524288,
+                                "cycles": 19.94, "ns": 9.50},
+                               {"name": "hypercall",
+                                "skipped": "vmmcall raised #UD in ring 3: no hypervisor "
+                                           "answers it (TCGTCGTCGTCG)"},
+                               {"name": "pio_write_ioeventfd", "ring": 3, "iterations": 8192,
+                                "cycles": 4270.08, "ns": 2033.40, "handled": "user"},
+                               {"name": "timer", "ring": 0, "iterations": 64,
+                                "cycles": 117192.1, "ns": 55806.5, "mode": "one-shot"}],
+                       "ring0_loop_cycles": 19.94},
+            "env": {"vcpus": 2, "hypervisor": "TCGTCGTCGTCG"}}
+
+
+class VmexitResults(unittest.TestCase):
+    def test_valid(self):
+        r = vmexit_result()
+        self.assertEqual(results.result_lines(line(r)), [r])
+
+    def test_needs_its_block(self):
+        r = vmexit_result()
+        del r["vmexit"]
+        with self.assertRaisesRegex(ResultError, "lacks its 'vmexit' object"):
+            results.result_lines(line(r))
+
+    def test_bad_values(self):
+        cases = ((("min_ticks",), 0), (("tsc_khz",), "2 GHz"), (("host", "kind"), "xen"),
+                 (("host", "source"), "guessed"), (("host", "ring0_emulated"), 1),
+                 (("ops",), {}), (("ops", 0, "name"), "vmcall"), (("ops", 0, "ring"), 1),
+                 (("ops", 0, "ring"), False), (("ops", 0, "iterations"), 0),
+                 (("ops", 0, "cycles"), 0), (("ops", 0, "ns"), None),
+                 (("ops", 1, "skipped"), ""), (("ops", 2, "handled"), "hypervisor"),
+                 (("ring0_loop_cycles",), -1.0))
+        for path, value in cases:
+            r = vmexit_result()
+            d = r["vmexit"]
+            for k in path[:-1]:
+                d = d[k]
+            d[path[-1]] = value
+            with self.subTest(path=path, value=value), self.assertRaises(ResultError):
+                results.result_lines(line(r))
+
+    def test_an_op_is_measured_or_skipped(self):
+        r = vmexit_result()
+        del r["vmexit"]["ops"][0]["cycles"]
+        with self.assertRaisesRegex(ResultError, "ring0_loop: 'cycles'"):
+            results.result_lines(line(r))
+        r = vmexit_result()
+        r["vmexit"]["ops"][1]["cycles"] = 10.0
+        with self.assertRaisesRegex(ResultError, "hypercall: a skipped op"):
+            results.result_lines(line(r))
+
+    def test_each_op_once(self):
+        r = vmexit_result()
+        r["vmexit"]["ops"].append(dict(r["vmexit"]["ops"][0]))
+        with self.assertRaisesRegex(ResultError, "'ring0_loop' is not an op, or comes twice"):
+            results.result_lines(line(r))
+
+
 class QemuStatus(unittest.TestCase):
     def test_mapping(self):
         self.assertEqual(results.qemu_guest_status(1), 0)

@@ -32,6 +32,18 @@ BENCHMARK_REQUIRED = ("threads", "total_time_s", "events", "events_per_s", "late
 LATENCY_REQUIRED = ("min", "avg", "max", "sum")
 FAIRNESS_REQUIRED = ("events_avg", "events_stddev", "time_avg_s", "time_stddev_s")
 
+# The guest's vmexit test (guest/workloads/vmexit.c): its op names, fixed
+# so that tools can key on them, and the words its "vmexit" block uses.
+VMEXIT_OPS = ("ring0_loop", "cpuid", "hypercall", "pio_read", "pio_write", "pio_write_ioeventfd",
+              "mmio_read", "mmio_write", "mmio_write_ioeventfd", "self_ipi", "ipi", "ipi_halted",
+              "eoi", "timer", "hlt")
+# vmm's kinds (vmbench.kvmkind, from its CPUID leaf) and those the guest
+# tells by itself.
+VMEXIT_HOST_KINDS = ("hardware", "pvm", "nested-tcg", "nested", "unknown", "tcg", "kvm",
+                     "bare-metal")
+VMEXIT_HOST_SOURCES = ("vmm-cpuid", "measured")
+VMEXIT_HANDLED = ("user", "kernel", "mixed")
+
 
 class ResultError(ValueError):
     """A VMBENCH-RESULT line or object that breaks vmbench.result/1."""
@@ -98,12 +110,64 @@ def validate_result(obj, guest=False):
         for k, v in sub.items():
             if not (_is_number(v) or (v is None and key != "metrics")):
                 raise ResultError(f"'{key}.{k}' must be a number, not {v!r}")
+    if test == "vmexit":
+        _validate_vmexit(obj)
     lat = obj.get("latency_ms", {})
     if ("percentile" in lat) != ("pct_value" in lat):
         raise ResultError("'latency_ms' must have both or neither of percentile and pct_value")
     if "percentile" in lat and not (_is_int(lat["percentile"]) and 1 <= lat["percentile"] <= 100):
         raise ResultError(f"'latency_ms.percentile' must be 1..100, not {lat['percentile']!r}")
     return obj
+
+
+def _validate_vmexit(obj):
+    """The "vmexit" block: every op either measured (ring, iterations,
+    cycles and ns per op) or skipped with a reason."""
+    v = obj.get("vmexit")
+    if not isinstance(v, dict):
+        raise ResultError("vmexit result lacks its 'vmexit' object")
+    for key in ("min_ticks", "tsc_khz"):
+        if not (_is_int(v.get(key)) and v[key] > 0):
+            raise ResultError(f"'vmexit.{key}' must be a whole number > 0, not {v.get(key)!r}")
+    host = v.get("host")
+    if not isinstance(host, dict):
+        raise ResultError("'vmexit.host' must be an object")
+    if host.get("kind") not in VMEXIT_HOST_KINDS:
+        raise ResultError(f"'vmexit.host.kind' must be one of {', '.join(VMEXIT_HOST_KINDS)}, "
+                          f"not {host.get('kind')!r}")
+    if host.get("source") not in VMEXIT_HOST_SOURCES:
+        raise ResultError(f"'vmexit.host.source' must be one of "
+                          f"{', '.join(VMEXIT_HOST_SOURCES)}, not {host.get('source')!r}")
+    if not isinstance(host.get("ring0_emulated"), bool):
+        raise ResultError("'vmexit.host.ring0_emulated' must be true or false")
+    ops = v.get("ops")
+    if not isinstance(ops, list):
+        raise ResultError("'vmexit.ops' must be a list")
+    seen = set()
+    for op in ops:
+        name = op.get("name") if isinstance(op, dict) else None
+        if name not in VMEXIT_OPS or name in seen:
+            raise ResultError(f"'vmexit.ops': {name!r} is not an op, or comes twice "
+                              f"(ops: {', '.join(VMEXIT_OPS)})")
+        seen.add(name)
+        if "skipped" in op:
+            if not (isinstance(op["skipped"], str) and op["skipped"]) or "cycles" in op:
+                raise ResultError(f"vmexit op {name}: a skipped op has a reason and no figures")
+            continue
+        if op.get("ring") not in (0, 3) or isinstance(op.get("ring"), bool):
+            raise ResultError(f"vmexit op {name}: 'ring' must be 0 or 3, not {op.get('ring')!r}")
+        if not (_is_int(op.get("iterations")) and op["iterations"] > 0):
+            raise ResultError(f"vmexit op {name}: 'iterations' must be a whole number > 0")
+        for key in ("cycles", "ns"):
+            if not (_is_number(op.get(key)) and op[key] > 0):
+                raise ResultError(f"vmexit op {name}: '{key}' must be a number > 0, "
+                                  f"not {op.get(key)!r}")
+        if "handled" in op and op["handled"] not in VMEXIT_HANDLED:
+            raise ResultError(f"vmexit op {name}: 'handled' must be one of "
+                              f"{', '.join(VMEXIT_HANDLED)}, not {op['handled']!r}")
+    loop = v.get("ring0_loop_cycles")
+    if loop is not None and not (_is_number(loop) and loop > 0):
+        raise ResultError(f"'vmexit.ring0_loop_cycles' must be a number > 0, not {loop!r}")
 
 
 def result_lines(text, guest=True):

@@ -1,0 +1,179 @@
+"""The guest's `vmexit` test (guest/workloads/vmexit.c): under vmm, under
+QEMU TCG and, where this host's /dev/kvm works for QEMU, under QEMU KVM,
+both with QEMU's -device pci-testdev.  Every op must come out measured or
+skipped with a reason, the result must validate, and nothing may hang --
+above all no hypercall on a PVM-style KVM, where a ring-0 vmcall never
+returns.  Figures are not checked: they are the host's."""
+
+import os
+import subprocess
+import unittest
+
+import guest_runner
+from guest_runner import GUEST, run_vmm
+from vmbench import kvmkind, results
+from vmbench.platforms.qemu_guest import qemu_argv
+
+# Hang guards only: a PVM-style host takes ~10 ms per interrupt to ring 0,
+# and 64 of them make one pass of each interrupt op.
+T = 600
+MIN_TICKS = 1 << 22
+PCI_OPS = ("pio_read", "pio_write", "pio_write_ioeventfd",
+           "mmio_read", "mmio_write", "mmio_write_ioeventfd")
+QEMU_PROBE_STATUS = 3
+
+
+def ops_by_name(testcase, r):
+    """The result's ops, checked: each measured or skipped, all present."""
+    results.validate_result(r, guest=True)
+    ops = {op["name"]: op for op in r["vmexit"]["ops"]}
+    testcase.assertEqual(sorted(ops), sorted(results.VMEXIT_OPS))
+    for name, op in ops.items():
+        if "skipped" in op:
+            testcase.assertTrue(op["skipped"].strip(), name)
+        else:
+            testcase.assertGreater(op["iterations"], 0, name)
+            testcase.assertGreater(op["cycles"], 0, name)
+    return ops
+
+
+def host_kind():
+    """vmm's word for this host's KVM (None: no usable /dev/kvm here)."""
+    return kvmkind.check(guest_runner.RELEASE_VMM)[0]
+
+
+class Checks:
+    """What every platform must show; mixed into one TestCase per platform."""
+
+    def run_guest(self, args, smp=2):
+        """Boots the guest with `vmexit ARGS`; returns (status, stdout)."""
+        raise NotImplementedError
+
+    def vmexit(self, *args, smp=2):
+        status, out = self.run_guest(["vmexit", f"--min-ticks={MIN_TICKS}", *args], smp=smp)
+        self.assertEqual(status, 0, out)
+        r = guest_runner.one_result(self, out)
+        self.assertEqual(r["test"], "vmexit")
+        self.assertEqual(r["vmexit"]["min_ticks"], MIN_TICKS)
+        return r, out
+
+    def test_one_vcpu_skips_the_ipis(self):
+        r, _ = self.vmexit("--ops=cpuid,ipi,ipi_halted", smp=1)
+        ops = {op["name"]: op for op in r["vmexit"]["ops"]}
+        self.assertEqual(sorted(ops), ["cpuid", "ipi", "ipi_halted"])
+        self.assertIn("one vCPU", ops["ipi"]["skipped"])
+        self.assertIn("one vCPU", ops["ipi_halted"]["skipped"])
+        self.assertEqual(ops["cpuid"]["ring"], 3)
+
+    def test_an_unknown_op_is_a_usage_error(self):
+        status, out = self.run_guest(["vmexit", "--ops=cpuid,vmfunc"])
+        self.assertEqual(status, 2, out)
+        self.assertIn("unknown op 'vmfunc'", out)
+        self.assertEqual(guest_runner.results(out), [])
+
+    def test_bad_values_are_usage_errors(self):
+        for arg, message in (("--ops=", "--ops names no op"),
+                             ("--min-ticks=0", "--min-ticks must be at least 1")):
+            with self.subTest(arg=arg):
+                status, out = self.run_guest(["vmexit", arg], smp=1)
+                self.assertEqual(status, 2, out)
+                self.assertIn(message, out)
+
+
+class VmmVmexit(Checks, unittest.TestCase):
+    def run_guest(self, args, smp=2):
+        res = run_vmm("--smp", smp, "--mem", "256M", "--timeout", T, GUEST, *args,
+                      timeout=T + 60)
+        self.assertNotIn("Sanitizer", res.stderr)
+        return res.returncode, res.stdout
+
+    def test_every_op(self):
+        r, out = self.vmexit()
+        ops = ops_by_name(self, r)
+        host = r["vmexit"]["host"]
+        check = guest_runner.kvm().run([guest_runner.RELEASE_VMM, "--check"], timeout=60)
+        if kvmkind.from_check(check.stdout) == "pvm":
+            self.assertEqual(host["kind"], "pvm")
+            self.assertTrue(host["ring0_emulated"])
+            self.assertIn("PVM-style host", ops["hypercall"]["skipped"])
+        if "pci_testdev" in r["vmexit"]:
+            # vmm's pci-testdev: every write the monitor or KVM took.
+            for name in PCI_OPS:
+                self.assertNotIn("skipped", ops[name], name)
+            self.assertEqual(ops["pio_write"]["handled"], "user")
+            self.assertEqual(ops["mmio_write"]["handled"], "user")
+        else:
+            for name in PCI_OPS:
+                self.assertEqual(ops[name]["skipped"],
+                                 "no pci-testdev (QEMU: -device pci-testdev)", name)
+        self.assertIn("ring0_loop", out)
+
+
+class QemuVmexit(Checks):
+    """QEMU with -device pci-testdev; ACCEL set by the subclass."""
+    ACCEL = None
+
+    def run_guest(self, args, smp=2):
+        argv = qemu_argv(smp, 256, " ".join(args), self.ACCEL, "pc") + ["-device", "pci-testdev"]
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=T)
+        return results.qemu_guest_status(res.returncode), res.stdout
+
+    def every_op(self):
+        r, _ = self.vmexit()
+        ops = ops_by_name(self, r)
+        self.assertIn("pci_testdev", r["vmexit"])
+        for name in PCI_OPS:
+            self.assertNotIn("skipped", ops[name], name)
+            self.assertIn(ops[name]["ring"], (0, 3))
+        for name in ("pio_write", "mmio_write"):
+            self.assertEqual(ops[name]["handled"], "user", name)
+        for name in ("cpuid", "mmio_read", "mmio_write", "mmio_write_ioeventfd"):
+            self.assertEqual(ops[name]["ring"], 3, name)
+        for name in ("self_ipi", "ipi", "ipi_halted", "eoi", "timer", "hlt"):
+            self.assertEqual(ops[name]["ring"], 0, name)
+        return r, ops
+
+
+class QemuTcgVmexit(QemuVmexit, unittest.TestCase):
+    ACCEL = "tcg"
+
+    def test_every_op(self):
+        r, ops = self.every_op()
+        self.assertEqual(r["vmexit"]["host"]["kind"], "tcg")
+        self.assertFalse(r["vmexit"]["host"]["ring0_emulated"])
+        # TCG: vmcall is #UD, and no kernel takes the ioeventfd writes.
+        self.assertIn("raised #UD in ring 3", ops["hypercall"]["skipped"])
+        self.assertEqual(ops["pio_write_ioeventfd"]["handled"], "user")
+        self.assertEqual(ops["mmio_write_ioeventfd"]["handled"], "user")
+        # TCG honours IOPL: the ports are used from ring 3.
+        self.assertEqual(ops["pio_write"]["ring"], 3)
+
+
+class QemuKvmVmexit(QemuVmexit, unittest.TestCase):
+    ACCEL = "kvm"
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            raise unittest.SkipTest("no usable /dev/kvm for QEMU on this host")
+        argv = qemu_argv(1, 64, f"selftest --kind=status --status={QEMU_PROBE_STATUS}", "kvm",
+                         "pc")
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=T)
+        if results.qemu_guest_status(res.returncode) != QEMU_PROBE_STATUS:
+            raise unittest.SkipTest(f"QEMU cannot boot the guest with KVM: {res.stderr[-200:]}")
+
+    def test_every_op(self):
+        r, ops = self.every_op()
+        self.assertEqual(ops["pio_write_ioeventfd"]["handled"], "kernel")
+        self.assertEqual(ops["mmio_write_ioeventfd"]["handled"], "kernel")
+        if host_kind() == "pvm":
+            self.assertEqual(r["vmexit"]["host"]["kind"], "pvm")
+            self.assertEqual(r["vmexit"]["host"]["source"], "measured")
+            self.assertTrue(r["vmexit"]["host"]["ring0_emulated"])
+            self.assertIn("PVM-style host", ops["hypercall"]["skipped"])
+        else:
+            self.assertEqual(ops["hypercall"]["ring"], 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
