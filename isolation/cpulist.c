@@ -1,4 +1,4 @@
-/* cpulist.c - parse "0-3,6" CPU lists (see cpulist.h). */
+/* cpulist.c - parse and write "0-3,6" CPU lists, sets of CPUs (see cpulist.h). */
 #include "cpulist.h"
 
 #include <ctype.h>
@@ -73,4 +73,66 @@ int cpulist_parse(const char *s, int *cpus, int max, char *errbuf, size_t errlen
 		}
 		p++;
 	}
+}
+
+void cpuset_clear(struct cpuset *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void cpuset_add(struct cpuset *s, int cpu)
+{
+	if (cpu >= 0 && cpu <= CPULIST_MAX_CPU)
+		s->bits[cpu / CPUSET_LONG_BITS] |= 1UL << (cpu % CPUSET_LONG_BITS);
+}
+
+bool cpuset_has(const struct cpuset *s, int cpu)
+{
+	return cpu >= 0 && cpu <= CPULIST_MAX_CPU &&
+	       (s->bits[cpu / CPUSET_LONG_BITS] >> (cpu % CPUSET_LONG_BITS) & 1);
+}
+
+int cpuset_count(const struct cpuset *s)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(s->bits) / sizeof(s->bits[0]); i++)
+		n += __builtin_popcountl(s->bits[i]);
+	return n;
+}
+
+int cpuset_first(const struct cpuset *s)
+{
+	for (int cpu = 0; cpu <= CPULIST_MAX_CPU; cpu++)
+		if (cpuset_has(s, cpu))
+			return cpu;
+	return -1;
+}
+
+size_t cpulist_format(const struct cpuset *s, char *buf, size_t len)
+{
+	size_t used = 0;
+	bool cut = false;   /* an item did not fit: write no more */
+
+	if (len)
+		buf[0] = '\0';
+	for (int cpu = 0; cpu <= CPULIST_MAX_CPU; cpu++) {
+		char item[16];
+		int last = cpu, n;
+
+		if (!cpuset_has(s, cpu))
+			continue;
+		while (last < CPULIST_MAX_CPU && cpuset_has(s, last + 1))
+			last++;
+		/* Two CPUs in a row are written "2-3", as the kernel does. */
+		n = last > cpu ? snprintf(item, sizeof(item), "%s%d-%d", used ? "," : "", cpu, last)
+			       : snprintf(item, sizeof(item), "%s%d", used ? "," : "", cpu);
+		if (!cut && used + (size_t)n < len)
+			memcpy(buf + used, item, (size_t)n + 1);   /* whole items only */
+		else
+			cut = true;
+		used += (size_t)n;
+		cpu = last;
+	}
+	return used;
 }

@@ -22,6 +22,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,13 @@ static const char usage_head[] =
 	"  -c, --smp N          number of vCPUs (default 1; up to KVM's limit)\n"
 	"  -m, --mem SIZE       guest RAM, with suffix K, M, G or T; a bare number\n"
 	"                       is MiB, as in QEMU (default 512M)\n"
-	"  -p, --pin CPULIST    run vCPU i on the i-th host CPU of CPULIST (0-3,6)\n";
+	"  -p, --pin CPULIST    run vCPU i on the i-th host CPU of CPULIST (0-3,6)\n"
+	"      --io-pin CPULIST run vmm's I/O threads (one per disk) on the host\n"
+	"                       CPUs of CPULIST\n"
+	"      --rt[=PRIO]      run the vCPU threads SCHED_FIFO at PRIO (1-99,\n"
+	"                       default 10); needs root or CAP_SYS_NICE\n"
+	"      --mlock          lock guest RAM into host memory (all of it faulted\n"
+	"                       in) before the guest starts\n";
 
 static const char usage_tail[] =
 	"      --hugepages      back guest RAM with hugetlbfs pages (default:\n"
@@ -104,6 +111,48 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return !errno && *end == '\0' && *out <= max;
 }
 
+/* A CPU list option (--pin, --io-pin) into a new array *cpus of *n CPUs.
+ * Only the syntax is checked here; whether the CPUs exist and may be used
+ * is the host's business (placement_check, when the VM is built). */
+static int parse_cpu_option(const char *option, const char *list, int **cpus, unsigned *n,
+			    char *errbuf, size_t errlen)
+{
+	char why[320];
+	int count;
+
+	*cpus = calloc(CPULIST_MAX_CPU + 1, sizeof(int));
+	if (!*cpus) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	count = cpulist_parse(list, *cpus, CPULIST_MAX_CPU + 1, why, sizeof(why));
+	if (count < 0) {
+		snprintf(errbuf, errlen, "%s: %s", option, why);
+		return -1;
+	}
+	*n = (unsigned)count;
+	return 0;
+}
+
+/* --rt[=PRIO]: a SCHED_FIFO priority, 1 to what this kernel allows. */
+static int parse_rt_priority(const char *arg, int *prio, char *errbuf, size_t errlen)
+{
+	int max = sched_get_priority_max(SCHED_FIFO);
+	unsigned long ul;
+
+	if (!arg) {
+		*prio = DEFAULT_RT_PRIORITY;
+		return 0;
+	}
+	if (!parse_uint(arg, (unsigned long)max, &ul) || ul < 1) {
+		snprintf(errbuf, errlen,
+			 "--rt=%s: expected a SCHED_FIFO priority from 1 to %d", arg, max);
+		return -1;
+	}
+	*prio = (int)ul;
+	return 0;
+}
+
 /* Joins the guest's arguments with single spaces.  The multiboot command
  * line is one string that the guest splits at spaces, so an argument that
  * itself contains white space could not survive the trip: refuse it. */
@@ -142,7 +191,8 @@ static char *join_guest_args(const char *guest, int argc, char **argv,
 	return line;
 }
 
-enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK, OPT_TIMESTAMPS };
+enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK, OPT_TIMESTAMPS, OPT_IO_PIN, OPT_RT,
+       OPT_MLOCK };
 
 #define CORE_SHORTOPTS "c:m:p:t:sj:hV"
 #define MAX_LONGOPTS 64
@@ -152,6 +202,9 @@ static const struct option core_longopts[] = {
 	{"smp", required_argument, NULL, 'c'},
 	{"mem", required_argument, NULL, 'm'},
 	{"pin", required_argument, NULL, 'p'},
+	{"io-pin", required_argument, NULL, OPT_IO_PIN},
+	{"rt", optional_argument, NULL, OPT_RT},
+	{"mlock", no_argument, NULL, OPT_MLOCK},
 	{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
 	{"timeout", required_argument, NULL, 't'},
 	{"stats", no_argument, NULL, 's'},
@@ -256,8 +309,7 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 {
 	static struct option_tables tables;
 	const struct vmm_device *dev;
-	char why[320];
-	const char *pin_list = NULL;
+	const char *pin_list = NULL, *io_pin_list = NULL;
 	unsigned long ul;
 	int c;
 
@@ -301,6 +353,16 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 			break;
 		case 'p':
 			pin_list = optarg;
+			break;
+		case OPT_IO_PIN:
+			io_pin_list = optarg;
+			break;
+		case OPT_RT:
+			if (parse_rt_priority(optarg, &cfg->rt_priority, errbuf, errlen))
+				return OPTIONS_ERROR;
+			break;
+		case OPT_MLOCK:
+			cfg->mlock = true;
 			break;
 		case OPT_HUGEPAGES:
 			cfg->hugepages = true;
@@ -373,26 +435,19 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 	cfg->guest_path = argv[optind];
 
 	if (pin_list) {
-		int n;
-
-		cfg->pin_cpus = calloc(ABSOLUTE_MAX_VCPUS, sizeof(int));
-		if (!cfg->pin_cpus) {
-			snprintf(errbuf, errlen, "out of memory");
+		if (parse_cpu_option("--pin", pin_list, &cfg->pin_cpus, &cfg->pin_count,
+				     errbuf, errlen))
 			return OPTIONS_ERROR;
-		}
-		n = cpulist_parse(pin_list, cfg->pin_cpus, ABSOLUTE_MAX_VCPUS, why, sizeof(why));
-		if (n < 0) {
-			snprintf(errbuf, errlen, "--pin: %s", why);
-			return OPTIONS_ERROR;
-		}
-		if ((unsigned)n < cfg->vcpus) {
+		if (cfg->pin_count < cfg->vcpus) {
 			snprintf(errbuf, errlen,
-				 "--pin '%s' names %d host CPUs for %u vCPUs; give one per vCPU",
-				 pin_list, n, cfg->vcpus);
+				 "--pin '%s' names %u host CPUs for %u vCPUs; give one per vCPU",
+				 pin_list, cfg->pin_count, cfg->vcpus);
 			return OPTIONS_ERROR;
 		}
-		cfg->pin_count = (unsigned)n;
 	}
+	if (io_pin_list && parse_cpu_option("--io-pin", io_pin_list, &cfg->io_pin_cpus,
+					    &cfg->io_pin_count, errbuf, errlen))
+		return OPTIONS_ERROR;
 
 	cfg->guest_cmdline = join_guest_args(cfg->guest_path, argc - optind - 1,
 					     argv + optind + 1, errbuf, errlen);
@@ -406,6 +461,8 @@ void options_free(struct vmm_config *cfg)
 	free_device_options();
 	free(cfg->guest_cmdline);
 	free(cfg->pin_cpus);
+	free(cfg->io_pin_cpus);
 	cfg->guest_cmdline = NULL;
 	cfg->pin_cpus = NULL;
+	cfg->io_pin_cpus = NULL;
 }

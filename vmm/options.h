@@ -17,6 +17,10 @@ struct vmm_config {
 	unsigned vcpus;
 	int *pin_cpus;             /* host CPU of vCPU i, or NULL (owned) */
 	unsigned pin_count;
+	int *io_pin_cpus;          /* --io-pin: the I/O threads' host CPUs, or NULL (owned) */
+	unsigned io_pin_count;
+	int rt_priority;           /* --rt: vCPU threads SCHED_FIFO at this; 0 = off */
+	bool mlock;                /* --mlock: guest RAM locked before the guest starts */
 	bool stats;
 	bool trace;
 	bool timestamps;           /* prefix guest output lines with host time */
@@ -24,6 +28,11 @@ struct vmm_config {
 	const char *json_path;
 	double timeout_s;          /* 0 = none */
 };
+
+/* --rt without a value: above every SCHED_OTHER thread, below the
+ * kernel's threaded interrupt handlers (SCHED_FIFO 50), so the host's
+ * devices keep being served while a vCPU spins. */
+#define DEFAULT_RT_PRIORITY 10
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_ERROR, OPTIONS_CHECK };
 

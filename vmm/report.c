@@ -1,7 +1,8 @@
 /*
  * report.c - the --json document: the guest's VMBENCH-RESULT objects plus
  * what only the host knows (vmm version, host CPU and kernel, the kind of
- * KVM, pinning, wall time, exit counts).
+ * KVM, pinning, wall time, exit counts), and the CPUs and policy each of
+ * vmm's threads really ran with (placement.c).
  *
  * Result lines come from the guest, so they are untrusted: each is
  * embedded only if it is one valid JSON object (json_is_object, a small
@@ -271,6 +272,35 @@ static void put_counters(FILE *f, const struct vm *vm, const struct exit_counter
 	fputc('}', f);
 }
 
+static void put_cpus(FILE *f, const int *cpus, unsigned n)
+{
+	if (!cpus) {
+		fputs("null", f);
+		return;
+	}
+	fputc('[', f);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s%d", i ? "," : "", cpus[i]);
+	fputc(']', f);
+}
+
+/* vmm's other threads (the disks' I/O threads ...) and its locked memory,
+ * as the kernel reports them. */
+static void put_placement(FILE *f, const struct vm *vm)
+{
+	fputs(",\"io_threads\":[", f);
+	for (unsigned i = 0; i < vm->nio_threads; i++) {
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_put_string(f, vm->io_threads[i]->name);
+		fputc(',', f);
+		thread_state_json(f, &vm->io_threads[i]->state);
+		fputc('}', f);
+	}
+	fprintf(f, "],\"mlock\":{\"requested\":%s,\"locked_kib\":%llu}",
+		vm->cfg->mlock ? "true" : "false",
+		(unsigned long long)placement_locked_kib());
+}
+
 static void put_exits(FILE *f, const struct vm *vm)
 {
 	struct exit_counter total[STATS_SLOTS];
@@ -293,8 +323,9 @@ static void put_exits(FILE *f, const struct vm *vm)
 	for (unsigned v = 0; v < vm->nvcpus; v++) {
 		const struct vcpu_stats *st = &vm->vcpus[v].stats;
 
-		fprintf(f, "%s{\"vcpu\":%u,\"host_cpu\":%d,\"run_ms\":%.3f,\"exits\":",
-			v ? "," : "", v, vm->vcpus[v].host_cpu, st->run_ns / 1e6);
+		fprintf(f, "%s{\"vcpu\":%u,", v ? "," : "", v);
+		thread_state_json(f, &vm->vcpus[v].state);
+		fprintf(f, ",\"run_ms\":%.3f,\"exits\":", st->run_ns / 1e6);
 		put_counters(f, vm, st->slot);
 		fputc('}', f);
 	}
@@ -336,18 +367,18 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		"\"timeout_s\":%g,\"pin\":",
 		vm->nvcpus, (unsigned long long)(cfg->mem_bytes / MIB),
 		cfg->hugepages ? "true" : "false", cfg->timeout_s);
-	if (cfg->pin_cpus) {
-		fputc('[', f);
-		for (unsigned i = 0; i < vm->nvcpus; i++)
-			fprintf(f, "%s%d", i ? "," : "", cfg->pin_cpus[i]);
-		fputc(']', f);
-	} else {
-		fputs("null", f);
-	}
+	put_cpus(f, cfg->pin_cpus, vm->nvcpus);
+	fputs(",\"io_pin\":", f);
+	put_cpus(f, cfg->io_pin_cpus, cfg->io_pin_count);
+	if (cfg->rt_priority)
+		fprintf(f, ",\"rt_priority\":%d", cfg->rt_priority);
+	else
+		fputs(",\"rt_priority\":null", f);
 	fprintf(f, "},\"tsc_khz\":%u,\"wall_time_s\":%.6f,\"exit_status\":%d,\"stop_reason\":\"%s\","
 		"\"exits\":", vm->tsc_khz, wall_s, vm->exit_status,
 		stop_reason_name(vm->stop_reason));
 	put_exits(f, vm);
+	put_placement(f, vm);
 	const struct boot_timeline *t = &vm->timeline;
 #define MS_SINCE_START(x) ((x) ? ((x) - t->start) / 1e6 : 0.0)
 	fprintf(f, ",\"timeline_ms\":{\"guest_loaded\":%.3f,\"kvm_open\":%.3f,\"vm_ready\":%.3f,"

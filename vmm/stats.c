@@ -5,6 +5,7 @@
  */
 #include "stats.h"
 
+#include "options.h"
 #include "vmm.h"
 
 #include <stdlib.h>
@@ -123,11 +124,22 @@ void stats_print(const struct vm *vm, FILE *out)
 	fprintf(out, "  %llu exits; %.3f ms inside KVM_RUN over %u vCPUs\n",
 		(unsigned long long)exits, run_ns / 1e6, vm->nvcpus);
 	devices_print_stats(vm, out);   /* disks ... */
+	thread_state_header(out);
+	for (unsigned v = 0; v < vm->nvcpus; v++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "vcpu %u", v);
+		thread_state_row(out, name, &vm->vcpus[v].state);
+	}
+	for (unsigned i = 0; i < vm->nio_threads; i++)
+		thread_state_row(out, vm->io_threads[i]->name, &vm->io_threads[i]->state);
 	struct rss_figures rss;
 	rss_measure(vm, &rss);
 	fprintf(out, "vmm: memory: peak RSS %llu KiB = guest RAM touched %llu KiB + vmm %llu KiB\n",
 		(unsigned long long)rss.peak_kib, (unsigned long long)rss.guest_kib,
 		(unsigned long long)(rss.peak_kib - rss.guest_kib));
+	fprintf(out, "vmm: memory locked (VmLck): %llu KiB; --mlock %s\n",
+		(unsigned long long)placement_locked_kib(), vm->cfg->mlock ? "on" : "off");
 	fprintf(out, "vmm: host timeline (ms since start): guest loaded %.3f, "
 		"/dev/kvm open %.3f, VM ready %.3f, vCPUs started %.3f, "
 		"first output %.3f, stopped %.3f\n",

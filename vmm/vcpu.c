@@ -2,9 +2,11 @@
  * vcpu.c - vCPU threads and the exit loop.
  *
  * One host thread per vCPU, named "vcpu N" (visible in top -H and perf),
- * optionally pinned.  Each runs KVM_RUN until the VM stops; every return
- * to userspace is one exit, dispatched by vcpu_handle_exit() to the device
- * table (io.c) and counted with its handling time (stats.c).
+ * optionally pinned (--pin) and SCHED_FIFO (--rt) from its first
+ * instruction (placement.c); each first records what the kernel gave it.
+ * Each runs KVM_RUN until the VM stops; every return to userspace is one
+ * exit, dispatched by vcpu_handle_exit() to the device table (io.c) and
+ * counted with its handling time (stats.c).
  *
  * Stopping: whoever decides the VM is done calls vm_request_stop(); vm_run()
  * (vm.c) then calls vcpu_kick_all(), which sets immediate_exit in every
@@ -16,7 +18,6 @@
 #include "options.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -216,6 +217,7 @@ void *vcpu_thread(void *arg)
 	struct vm *vm = vcpu->vm;
 	sigset_t kick;
 
+	thread_state_read(&vcpu->state);
 	sigemptyset(&kick);
 	sigaddset(&kick, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
@@ -253,31 +255,18 @@ int vcpu_start_all(struct vm *vm, char *errbuf, size_t errlen)
 	for (unsigned n = 0; n < vm->nvcpus; n++) {
 		unsigned i = (n + 1) % vm->nvcpus;
 		struct vcpu *vcpu = &vm->vcpus[i];
-		pthread_attr_t attr;
+		struct cpuset cpu;
 		char name[16];
 		int err;
 
-		pthread_attr_init(&attr);
-		/* Pinned from its first instruction, not moved after it starts. */
-		if (vcpu->host_cpu >= 0) {
-			cpu_set_t set;
-
-			CPU_ZERO(&set);
-			CPU_SET(vcpu->host_cpu, &set);
-			pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
-		}
-		err = pthread_create(&vcpu->thread, &attr, vcpu_thread, vcpu);
-		pthread_attr_destroy(&attr);
+		cpuset_clear(&cpu);
+		cpuset_add(&cpu, vcpu->host_cpu);
+		/* placement_check (vm_build) made sure the host accepts these. */
+		err = thread_start_placed(&vcpu->thread, vcpu->host_cpu >= 0 ? &cpu : NULL,
+					  vm->cfg->rt_priority, vcpu_thread, vcpu);
 		if (err) {
-			if (vcpu->host_cpu >= 0)
-				snprintf(errbuf, errlen,
-					 "cannot start vCPU %u on host CPU %d: %s", i,
-					 vcpu->host_cpu,
-					 err == EINVAL ? "no such CPU, or not allowed "
-					 "for this process" : strerror(err));
-			else
-				snprintf(errbuf, errlen, "cannot start the thread of vCPU %u: %s",
-					 i, strerror(err));
+			snprintf(errbuf, errlen, "cannot start the thread of vCPU %u: %s", i,
+				 strerror(err));
 			return -1;
 		}
 		vcpu->thread_started = true;

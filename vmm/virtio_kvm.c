@@ -97,7 +97,6 @@ int virtio_kvm_start(struct virtio_kvm *k, struct vm *vm, struct virtio_pci *vp,
 {
 	struct pci_bus *bus = pci_bus_get(vm, errbuf, errlen);
 	const char *name = vp->func.name;
-	int err;
 
 	if (!bus)
 		return -1;
@@ -131,27 +130,18 @@ int virtio_kvm_start(struct virtio_kvm *k, struct vm *vm, struct virtio_pci *vp,
 	}
 	if (pci_plug(bus, &vp->func, errbuf, errlen))
 		return -1;
-	err = pthread_create(&k->thread, NULL, io_thread, k);
-	if (err) {
-		snprintf(errbuf, errlen, "%s: cannot start its I/O thread: %s", name,
-			 strerror(err));
-		return -1;
-	}
-	k->thread_started = true;
-	pthread_setname_np(k->thread, thread_name);
-	return 0;
+	return io_thread_start(vm, &k->io, thread_name, io_thread, k, errbuf, errlen);
 }
 
 void virtio_kvm_stop(struct virtio_kvm *k)
 {
 	uint64_t one = 1;
 
-	if (!k->thread_started)
+	if (!k->io.started)
 		return;
 	if (write(k->stop_fd, &one, sizeof(one)) < 0)
 		vmm_error("%s: cannot stop its I/O thread", k->vp->func.name);
-	pthread_join(k->thread, NULL);
-	k->thread_started = false;
+	io_thread_join(&k->io);
 }
 
 void virtio_kvm_close(struct virtio_kvm *k)

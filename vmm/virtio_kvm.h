@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "placement.h"
 #include "virtio_pci.h"
 
 struct vm;
@@ -32,8 +33,7 @@ struct virtio_kvm {
 	unsigned gsi[VIRTIO_PCI_MSIX_VECTORS];
 	struct msix_entry routed[VIRTIO_PCI_MSIX_VECTORS];
 	bool route_valid[VIRTIO_PCI_MSIX_VECTORS];
-	pthread_t thread;
-	bool thread_started;
+	struct io_thread io;       /* on --io-pin's CPUs (placement.h) */
 	/* Counters for the device's --stats and --json (the I/O thread's). */
 	uint64_t notifies;         /* I/O thread wake-ups */
 	uint64_t interrupts;       /* MSI-X messages sent */

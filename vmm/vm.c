@@ -131,9 +131,12 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	pthread_mutex_init(&vm->results_lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
 
-	/* Everything that can be checked without KVM comes first - the file,
-	 * the memory size, the image - so those errors are reported the same
-	 * on a machine without /dev/kvm. */
+	/* Everything that can be checked without KVM comes first - the host
+	 * CPUs and policy asked for, the file, the memory size, the image - so
+	 * those errors are reported the same on a machine without /dev/kvm,
+	 * and before any thread runs: nothing is half applied. */
+	if (placement_check(cfg, errbuf, errlen))
+		return -1;
 	image = map_guest_file(cfg->guest_path, &image_size, errbuf, errlen);
 	if (!image)
 		return -1;
@@ -169,6 +172,10 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	if (kvm_create_vm(vm, errbuf, errlen))
 		return -1;
 	vm->timeline.vm_ready = now_ns();
+	/* Before the devices' threads and the vCPUs: the guest never takes a
+	 * host page fault on its RAM. */
+	if (cfg->mlock && placement_lock_memory(&vm->mem, errbuf, errlen))
+		return -1;
 
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (vm->stop_fd < 0) {

@@ -34,6 +34,8 @@
  *                 (virtio_kvm.h)
  *   dev_virtio_blk.c  virtio-blk disks (--disk) (virtio_blk.h)
  *   dump.c        register and code dumps (Capstone) on a bad exit
+ *   placement.c   host CPUs and SCHED_FIFO of vmm's threads, locked guest
+ *                 RAM: --pin, --io-pin, --rt, --mlock (placement.h)
  *   stats.c       per-vCPU exit counters with latency; --stats (stats.h)
  *   report.c      --json output (stats.h)
  *
@@ -57,6 +59,7 @@
 #include "io.h"
 #include "kvm.h"
 #include "memory.h"
+#include "placement.h"
 #include "stats.h"
 
 struct vmm_config;
@@ -143,7 +146,8 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool thread_started;
-	int host_cpu;             /* pinned host CPU, or -1 */
+	int host_cpu;             /* --pin's host CPU, or -1 */
+	struct thread_state state; /* what the kernel gave the thread (placement.h) */
 	struct vcpu_stats stats;
 };
 
@@ -189,6 +193,11 @@ struct vm {
 	/* Devices set up so far, in init order (vm_destroy tears them down
 	 * in reverse). */
 	unsigned ndevices_up;
+
+	/* vmm's threads other than the vCPUs (io_thread_start), for the
+	 * reports; each is owned by the device that started it. */
+	struct io_thread *io_threads[VMM_MAX_IO_THREADS];
+	unsigned nio_threads;
 };
 
 /* vm.c: build the VM described by cfg (errbuf says what failed), run it

@@ -11,6 +11,7 @@
 #include "virtio_blk.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!devnull)
 		abort();
 	return 0;
+}
+
+/* A CPU list option: distinct CPUs 0-4095, or none at all. */
+static void check_cpus(const int *cpus, unsigned n)
+{
+	if (!cpus) {
+		if (n)
+			abort();
+		return;
+	}
+	if (n < 1 || n > 4096)
+		abort();
+	for (unsigned i = 0; i < n; i++) {
+		if (cpus[i] < 0 || cpus[i] > 4095)
+			abort();
+		for (unsigned j = 0; j < i; j++)
+			if (cpus[i] == cpus[j])
+				abort();
+	}
 }
 
 static void check_config(const struct vmm_config *cfg, int argc, char **argv)
@@ -53,19 +73,12 @@ static void check_config(const struct vmm_config *cfg, int argc, char **argv)
 		abort();
 	if (!isfinite(cfg->timeout_s) || cfg->timeout_s < 0 || cfg->timeout_s > 1e6)
 		abort();
-	if (cfg->pin_cpus) {
-		if (cfg->pin_count < cfg->vcpus || cfg->pin_count > 4096)
-			abort();
-		for (unsigned i = 0; i < cfg->pin_count; i++) {
-			if (cfg->pin_cpus[i] < 0 || cfg->pin_cpus[i] > 4095)
-				abort();
-			for (unsigned j = 0; j < i; j++)
-				if (cfg->pin_cpus[i] == cfg->pin_cpus[j])
-					abort();
-		}
-	} else if (cfg->pin_count) {
+	if (cfg->pin_cpus && cfg->pin_count < cfg->vcpus)
 		abort();
-	}
+	check_cpus(cfg->pin_cpus, cfg->pin_count);
+	check_cpus(cfg->io_pin_cpus, cfg->io_pin_count);
+	if (cfg->rt_priority < 0 || cfg->rt_priority > sched_get_priority_max(SCHED_FIFO))
+		abort();
 	const struct disk_config *disks;
 	unsigned ndisks = blk_disk_configs(&disks);
 

@@ -106,6 +106,8 @@ static void options_seeds(void)
 	put_text("options", "benchmark",
 		 "--smp\n2\n--mem\n2G\nguest.elf\ncpu\n--cpu-max-prime=20000\n--threads=2");
 	put_text("options", "pin", "-c\n4\n--pin=0-2,5\n-m\n512MiB\n--\ng.elf\ninfo");
+	put_text("options", "placement",
+		 "-c\n2\n--pin\n0,1\n--io-pin=1\n--rt\n--rt=50\n--mlock\ng.elf\ninfo");
 	put_text("options", "flags",
 		 "--timeout\n1.5\n--json\nout.json\n--stats\n--trace\n--hugepages\n-s\ng\nrun");
 	put_text("options", "short", "-c2\n-m64\n-t\n30\n-jx\ng");

@@ -111,7 +111,8 @@ class Reports(unittest.TestCase):
             self.assertEqual((doc["host"]["kvm_kind"], doc["host"]["hypervisor"]),
                              ("nested-tcg", "TCGTCGTCGTCG"))
         self.assertEqual(doc["config"], {"vcpus": 2, "mem_mib": 512, "hugepages": False,
-                                         "timeout_s": 0, "pin": None})
+                                         "timeout_s": 0, "pin": None, "io_pin": None,
+                                         "rt_priority": None})
         self.assertEqual(doc["exit_status"], 0)
         self.assertEqual(doc["stop_reason"], "guest-exit")
         self.assertGreater(doc["wall_time_s"], 0)
@@ -248,7 +249,8 @@ class IoInstructions(unittest.TestCase):
 
 
 class Threads(unittest.TestCase):
-    """Each vCPU is a thread named "vcpu N"; --pin places them."""
+    """Each vCPU is a thread named "vcpu N"; --pin places them (--io-pin,
+    --rt, --mlock: test_vmm_placement.py)."""
 
     def running_vmm(self, options):
         # A guest that hangs until it is killed, looked at once it has said
@@ -277,9 +279,11 @@ class Threads(unittest.TestCase):
         self.assertIn("vcpu 1=0", res.stdout.splitlines(), res.stdout)
 
     def test_pin_to_missing_cpu_fails_clearly(self):
+        # Checked before any thread starts (more in test_vmm_placement.py).
         res = run_vmm("--pin", "4000", "--mem", "64M", GUEST, timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 125)
-        self.assertRegex(res.stderr, r"cannot start vCPU 0 on host CPU 4000: no such CPU")
+        self.assertRegex(res.stderr, r"^vmm: --pin: host CPU 4000 does not exist \(this host has "
+                                     r"CPUs [0-9,-]+\)\n$")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
  */
 #include "unit.h"
 
+#include <sched.h>
+
 #include "boot.h"
 #include "error.h"
 #include "options.h"
@@ -94,6 +96,10 @@ static void test_defaults_with_only_a_guest(void **state)
 	assert_int_equal(p->cfg.mem_bytes, 512 * MIB);
 	assert_null(p->cfg.pin_cpus);
 	assert_int_equal(p->cfg.pin_count, 0);
+	assert_null(p->cfg.io_pin_cpus);
+	assert_int_equal(p->cfg.io_pin_count, 0);
+	assert_int_equal(p->cfg.rt_priority, 0);
+	assert_false(p->cfg.mlock);
 	assert_false(p->cfg.stats);
 	assert_false(p->cfg.trace);
 	assert_false(p->cfg.hugepages);
@@ -283,6 +289,78 @@ static void test_pin_bad_lists(void **state)
 	assert_parse_error(p, "--pin: bad CPU list '3-1': bad range");
 	PARSE(p, "--pin", "4096", "g");
 	assert_parse_error(p, "expected a CPU number (0-4095)");
+}
+
+/* Whether the CPUs exist and may be used is checked against the host when
+ * the VM is built (test_placement.c): any syntactically good list parses. */
+static void test_io_pin_cpulist(void **state)
+{
+	struct parsed *p = *state;
+
+	PARSE(p, "--io-pin", "1", "g");
+	assert_parse_ok(p);
+	assert_int_equal(p->cfg.io_pin_count, 1);
+	assert_int_equal(p->cfg.io_pin_cpus[0], 1);
+	PARSE(p, "--io-pin=6,2-3", "--smp", "8", "g");   /* any length, any --smp */
+	assert_parse_ok(p);
+	assert_int_equal(p->cfg.io_pin_count, 3);
+	assert_int_equal(p->cfg.io_pin_cpus[0], 6);
+	assert_int_equal(p->cfg.io_pin_cpus[2], 3);
+	assert_null(p->cfg.pin_cpus);
+	PARSE(p, "--io-pin", "1,1", "g");
+	assert_parse_error(p, "--io-pin: bad CPU list '1,1': CPU 1 listed twice");
+	PARSE(p, "--io-pin", "", "g");
+	assert_parse_error(p, "--io-pin: empty CPU list");
+	PARSE(p, "--io-pin", "4096", "g");
+	assert_parse_error(p, "--io-pin: bad CPU list '4096': expected a CPU number (0-4095)");
+}
+
+static void test_rt_priority(void **state)
+{
+	struct parsed *p = *state;
+	char want[96];
+	int max = sched_get_priority_max(SCHED_FIFO);
+
+	PARSE(p, "--rt", "g");
+	assert_parse_ok(p);
+	assert_int_equal(p->cfg.rt_priority, DEFAULT_RT_PRIORITY);
+	assert_string_equal(p->cfg.guest_path, "g");
+	PARSE(p, "--rt=1", "g");
+	assert_parse_ok(p);
+	assert_int_equal(p->cfg.rt_priority, 1);
+	snprintf(want, sizeof(want), "--rt=%d", max);
+	PARSE(p, want, "g");
+	assert_parse_ok(p);
+	assert_int_equal(p->cfg.rt_priority, max);
+	/* The value is optional, so it can only be given with '=': a
+	 * following word is not it. */
+	PARSE(p, "--rt", "5", "g");
+	assert_parse_ok(p);
+	assert_int_equal(p->cfg.rt_priority, DEFAULT_RT_PRIORITY);
+	assert_string_equal(p->cfg.guest_path, "5");
+
+	snprintf(want, sizeof(want), "expected a SCHED_FIFO priority from 1 to %d", max);
+	static const char *const bad[] = {"--rt=0", "--rt=1000", "--rt=-1", "--rt=", "--rt=ten",
+					  "--rt=5x", "--rt=99999999999999999999"};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		PARSE(p, bad[i], "g");
+		assert_parse_error(p, want);
+		assert_contains(p->err, bad[i]);
+	}
+	snprintf(want, sizeof(want), "--rt=%d", max + 1);
+	PARSE(p, want, "g");
+	assert_parse_error(p, "expected a SCHED_FIFO priority");
+}
+
+static void test_mlock_flag(void **state)
+{
+	struct parsed *p = *state;
+
+	PARSE(p, "--mlock", "g");
+	assert_parse_ok(p);
+	assert_true(p->cfg.mlock);
+	PARSE(p, "--mlock=yes", "g");
+	assert_parse_error(p, "option '--mlock' takes no value");
 }
 
 static void test_timeout_values(void **state)
@@ -477,7 +555,7 @@ static void test_refuses_value_for_flag_option(void **state)
 static void test_refuses_missing_values(void **state)
 {
 	static const char *const opts[] = {"--smp", "-c", "--mem", "-m", "--pin", "-p",
-					   "--timeout", "-t", "--json", "-j"};
+					   "--io-pin", "--timeout", "-t", "--json", "-j"};
 	struct parsed *p = *state;
 	char want[64];
 
@@ -491,7 +569,8 @@ static void test_refuses_missing_values(void **state)
 static void test_help_prints_usage_to_given_file(void **state)
 {
 	static const char *const mentioned[] = {"Usage: vmm [options] GUEST.elf", "--smp",
-						"--mem", "--pin", "--hugepages", "--timeout",
+						"--mem", "--pin", "--io-pin", "--rt[=PRIO]",
+						"--mlock", "--hugepages", "--timeout",
 						"--stats", "--trace", "--json", "--check",
 						"--help", "--version", "124 timeout"};
 	struct parsed *p = *state;
@@ -597,6 +676,9 @@ int main(void)
 		T(test_pin_cpulist_in_order),
 		T(test_pin_needs_one_cpu_per_vcpu),
 		T(test_pin_bad_lists),
+		T(test_io_pin_cpulist),
+		T(test_rt_priority),
+		T(test_mlock_flag),
 		T(test_timeout_values),
 		T(test_timeout_bad_values),
 		T(test_flags_and_json),

@@ -11,6 +11,8 @@
 #include "options.h"
 #include "vmm.h"
 
+#include <sched.h>
+
 static bool check(const char *s, size_t len)
 {
 	char *copy = malloc(len ? len : 1);
@@ -393,6 +395,92 @@ static void test_json_host_block_names_the_kind_of_kvm(void **state)
 	unlink(path);
 }
 
+/* report_write_json of `vm` into a temporary file: the document, checked
+ * to be one JSON object (free it). */
+static char *write_report(const struct vm *vm)
+{
+	char path[] = "/tmp/vmbench-report-XXXXXX";
+	char err[256];
+	size_t len;
+	int fd = mkstemp(path);
+	char *doc;
+
+	assert_true(fd >= 0);
+	close(fd);
+	if (report_write_json(vm, path, 0.5, err, sizeof(err)))
+		fail_msg("report_write_json: %s", err);
+	doc = read_file(path, &len);
+	unlink(path);
+	if (!json_is_object(doc, len))
+		fail_msg("the --json file is not one JSON object:\n%s", doc);
+	return doc;
+}
+
+/* What the kernel gave each thread (placement.c), per vCPU and per I/O
+ * thread, the placement asked for, and locked memory. */
+static void test_json_threads_and_placement(void **state)
+{
+	static int pin[] = {1, 0}, io_pin[] = {1};
+	struct vcpu vcpus[2];
+	struct io_thread io;
+	struct vmm_config cfg;
+	struct vm vm;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&vm, 0, sizeof(vm));
+	memset(vcpus, 0, sizeof(vcpus));
+	memset(&io, 0, sizeof(io));
+	cfg.guest_path = "guest.elf";
+	cfg.pin_cpus = pin;
+	cfg.pin_count = 2;
+	cfg.io_pin_cpus = io_pin;
+	cfg.io_pin_count = 1;
+	cfg.rt_priority = 10;
+	cfg.mlock = true;
+	vm.cfg = &cfg;
+	vm.nvcpus = 2;
+	vm.vcpus = vcpus;
+	vcpus[0].state = (struct thread_state){.known = true, .tid = 101, .policy = SCHED_FIFO,
+					       .rt_priority = 10};
+	cpuset_add(&vcpus[0].state.affinity, 1);
+	/* vCPU 1 never ran: its members are null. */
+	snprintf(io.name, sizeof(io.name), "blk \"0\"");
+	io.state = (struct thread_state){.known = true, .tid = 103, .policy = SCHED_OTHER};
+	cpuset_add(&io.state.affinity, 0);
+	cpuset_add(&io.state.affinity, 1);
+	vm.io_threads[0] = &io;
+	vm.nio_threads = 1;
+
+	char *doc = write_report(&vm);
+	assert_contains(doc, "\"pin\":[1,0],\"io_pin\":[1],\"rt_priority\":10}");
+	assert_contains(doc, "{\"vcpu\":0,\"host_cpu\":1,\"affinity\":\"1\",\"policy\":"
+			"\"SCHED_FIFO\",\"rt_priority\":10,\"tid\":101,\"run_ms\":");
+	assert_contains(doc, "{\"vcpu\":1,\"host_cpu\":-1,\"affinity\":null,\"policy\":null,"
+			"\"rt_priority\":null,\"tid\":null,\"run_ms\":");
+	assert_contains(doc, ",\"io_threads\":[{\"name\":\"blk \\\"0\\\"\",\"host_cpu\":-1,"
+			"\"affinity\":\"0-1\",\"policy\":\"SCHED_OTHER\",\"rt_priority\":0,"
+			"\"tid\":103}],\"mlock\":{\"requested\":true,\"locked_kib\":");
+	free(doc);
+}
+
+/* Without the options: nulls, no I/O threads, mlock not requested. */
+static void test_json_placement_defaults(void **state)
+{
+	struct vmm_config cfg;
+	struct vm vm;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&vm, 0, sizeof(vm));
+	cfg.guest_path = "guest.elf";
+	vm.cfg = &cfg;
+	char *doc = write_report(&vm);
+	assert_contains(doc, "\"pin\":null,\"io_pin\":null,\"rt_priority\":null}");
+	assert_contains(doc, ",\"io_threads\":[],\"mlock\":{\"requested\":false,\"locked_kib\":");
+	free(doc);
+}
+
 static void test_json_file_error_names_the_path(void **state)
 {
 	struct vmm_config cfg;
@@ -428,6 +516,8 @@ int main(void)
 		cmocka_unit_test(test_json_file_parses_whatever_the_guest_printed),
 		cmocka_unit_test(test_json_file_error_names_the_path),
 		cmocka_unit_test(test_json_host_block_names_the_kind_of_kvm),
+		cmocka_unit_test(test_json_threads_and_placement),
+		cmocka_unit_test(test_json_placement_defaults),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /*
  * unit.h - what every unit test shares: cmocka, an assertion on messages,
- * guest memory without a host RAM check, and stdout capture.
+ * guest memory without a host RAM check, CPU sets from lists, and stdout
+ * capture.
  *
  * Each test_*.c is one cmocka program linked with the real vmm sources
  * (everything but vmm/main.c) and built with ASan and UBSan; see unit.mk.
@@ -21,6 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cpulist.h"
 #include "memory.h"
 
 /* The error messages are the interface users see: tests assert on the
@@ -59,6 +61,23 @@ static inline int guest_map_noreserve(uint64_t size, struct guest_memory *mem)
 		offset += mem->regions[i].size;
 	}
 	return 0;
+}
+
+/* The set of host CPUs a CPU list names ("0-1,3"); a bad list fails the
+ * test. */
+static inline struct cpuset cpuset_of(const char *list)
+{
+	static int cpus[CPULIST_MAX_CPU + 1];
+	struct cpuset s;
+	char err[256];
+	int n = cpulist_parse(list, cpus, CPULIST_MAX_CPU + 1, err, sizeof(err));
+
+	if (n < 0)
+		fail_msg("'%s': %s", list, err);
+	cpuset_clear(&s);
+	for (int i = 0; i < n; i++)
+		cpuset_add(&s, cpus[i]);
+	return s;
 }
 
 /* Captures what is written to file descriptor 1 (the serial device writes
