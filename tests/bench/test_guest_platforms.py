@@ -129,7 +129,11 @@ class GuestOwnTests(unittest.TestCase):
     def test_a_result_line_alone_is_the_result(self):
         line = json.dumps({"schema": "vmbench.result/1", "test": "vmexit", "platform": "vmm",
                            "options": {}, "env": {"vcpus": 2},
-                           "vmexit": {"ops": [{"name": "cpuid", "cycles": 900}]}})
+                           "vmexit": {"min_ticks": 1 << 24, "tsc_khz": 2100000,
+                                      "host": {"kind": "kvm", "source": "measured",
+                                               "ring0_emulated": False},
+                                      "ops": [{"name": "cpuid", "ring": 3, "iterations": 64,
+                                               "cycles": 900, "ns": 428.6}]}})
         out = f"vmexit: cpuid 900 cycles\nVMBENCH-RESULT {line}\n"
         record = guest.read_result("qemu-guest", self.VMEXIT, out, 0)
         self.assertEqual((record["platform"], record["vmexit"]["ops"][0]["cycles"]),

@@ -30,13 +30,14 @@ from vmbench.platforms.registry import Option, register
 
 # What vmm --json says of each vCPU's thread that the report shows: where
 # it ran and the placement and scheduling in force (vmm's --pin, --rt).
-VCPU_KEYS = ("vcpu", "host_cpu", "affinity", "policy", "priority")
-# vmm's options about placement, as its --json "config" records them.
-PLACEMENT_KEYS = ("pin", "io_pin", "rt", "mlock")
+VCPU_KEYS = ("vcpu", "host_cpu", "affinity", "policy", "rt_priority")
+# vmm's options about placement, as its --json "config" records them
+# (--pin, --io-pin, --rt); --mlock is the top-level "mlock" object.
+PLACEMENT_KEYS = ("pin", "io_pin", "rt_priority")
 
 
 def vcpu_placement(host):
-    """[{vcpu, host_cpu, affinity, policy, priority}] (the keys present) of
+    """[{vcpu, host_cpu, affinity, policy, rt_priority}] (the keys present) of
     each vCPU, from vmm --json: its "vcpus" list when it has one, else the
     exit table's "per_vcpu"."""
     rows = host.get("vcpus")
@@ -136,6 +137,8 @@ class VmmPlatform(Platform):
                                 **{k: config[k] for k in PLACEMENT_KEYS if k in config},
                                 "hugepages": config["hugepages"],
                                 "vcpus": vcpu_placement(host),
+                                "io_threads": host.get("io_threads", []),
+                                "mlock": host.get("mlock"),
                                 "wall_time_s": host["wall_time_s"],
                                 "exits": host["exits"]["total"], "rss_kib": host["rss_kib"],
                                 "kvm_kind": kvmkind.from_vmm_json(host) or self.kvm_kind}

@@ -42,7 +42,7 @@ def _placement(records):
             if v.get("affinity") is not None:
                 text += f" (affinity {v['affinity']})"
             if v.get("policy"):
-                text += f" {v['policy']}" + (f" {v['priority']}" if v.get("priority") else "")
+                text += f" {v['policy']}" + (f" {v['rt_priority']}" if v.get("rt_priority") else "")
             parts.append(text)
         if not vcpus and pinned:
             parts.append("--pin " + ",".join(str(c) for c in vmm["pin"]))
