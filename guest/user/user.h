@@ -156,6 +156,8 @@ struct json {
 void json_init(struct json *j, char *buf, size_t size);
 void json_begin(struct json *j, const char *key);    /* object; key NULL at top */
 void json_end(struct json *j);
+void json_array_begin(struct json *j, const char *key);   /* elements: key NULL */
+void json_array_end(struct json *j);
 void json_str(struct json *j, const char *key, const char *value);
 void json_u64(struct json *j, const char *key, uint64_t value);
 void json_double(struct json *j, const char *key, double value);
