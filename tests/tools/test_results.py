@@ -122,6 +122,19 @@ class ResultLines(unittest.TestCase):
         r["fairness"]["time_stddev_s"] = None
         self.assertEqual(results.result_lines(line(r)), [r])
 
+    def test_latency_stddev_is_optional(self):
+        # The guest writes it; sysbench's text has none, nor does its record.
+        r = guest_result()
+        r["latency_ms"]["stddev"] = 0.012
+        self.assertEqual(results.result_lines(line(r)), [r])
+        self.assertNotIn("stddev", sysbench.parse_report(fixture("cpu-prime10000-t2.txt"))
+                         ["latency_ms"])
+        for bad, message in ((-0.5, "'latency_ms.stddev' must be >= 0"),
+                             ("0.1", "'latency_ms.stddev' must be a number")):
+            r["latency_ms"]["stddev"] = bad
+            with self.subTest(bad=bad), self.assertRaisesRegex(ResultError, message):
+                results.result_lines(line(r))
+
     def test_info_needs_no_benchmark_fields(self):
         info = {"schema": "vmbench.result/1", "test": "info", "platform": "vmm", "options": {},
                 "threads": 2, "env": {"vcpus": 2}}
@@ -223,6 +236,12 @@ class GuestReportAgreement(unittest.TestCase):
                 diffs = results.compare_report(report, result)
                 self.assertEqual(len(diffs), 1, diffs)
                 self.assertIn(words, diffs[0])
+
+    def test_stddev_is_in_the_json_only(self):
+        report = sysbench.parse_report(fixture("guest-cpu-t2.txt"))
+        result = guest_result()
+        result["latency_ms"]["stddev"] = 0.05
+        self.assertEqual(results.compare_report(report, result), [])
 
     def test_within_print_precision(self):
         report = sysbench.parse_report(fixture("guest-cpu-t2.txt"))

@@ -99,6 +99,10 @@ def validate_result(obj, guest=False):
             if not (_is_number(v) or (v is None and key != "metrics")):
                 raise ResultError(f"'{key}.{k}' must be a number, not {v!r}")
     lat = obj.get("latency_ms", {})
+    # stddev: the guest's, exact (bench.c), optional: sysbench 1.0.20 prints
+    # no spread of latency, so records parsed from its text have none.
+    if lat.get("stddev") is not None and lat["stddev"] < 0:
+        raise ResultError(f"'latency_ms.stddev' must be >= 0, not {lat['stddev']!r}")
     if ("percentile" in lat) != ("pct_value" in lat):
         raise ResultError("'latency_ms' must have both or neither of percentile and pct_value")
     if "percentile" in lat and not (_is_int(lat["percentile"]) and 1 <= lat["percentile"] <= 100):
