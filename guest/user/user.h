@@ -183,7 +183,7 @@ struct json {
 void json_init(struct json *j, char *buf, size_t size);
 void json_begin(struct json *j, const char *key);    /* object; key NULL at top or in an array */
 void json_end(struct json *j);
-void json_array_begin(struct json *j, const char *key);
+void json_array_begin(struct json *j, const char *key);   /* elements: key NULL */
 void json_array_end(struct json *j);
 void json_str(struct json *j, const char *key, const char *value);
 void json_u64(struct json *j, const char *key, uint64_t value);
@@ -207,6 +207,13 @@ struct bench_thread {
 	unsigned id;
 	struct bench *bench;
 	uint64_t events, sum, min, max;   /* event latencies, in TSC ticks */
+	/* Their spread, exactly: the sum and the sum of squares of each
+	 * latency's difference from the thread's first (integers, so nothing
+	 * is rounded per event; shifted, so no large square cancels another
+	 * when the variance is formed; see bench_summarise). */
+	uint64_t shift;
+	int64_t shifted_sum;
+	unsigned __int128 shifted_squares;
 	uint64_t *hist;                   /* latency histogram buckets */
 	uint64_t rng[2];                  /* xoroshiro128+ state */
 	void *local;                      /* the test's own per-thread state */
@@ -245,6 +252,7 @@ struct bench_summary {
 	double total_time_s;              /* start to report, as sysbench prints it */
 	double interval_s;                /* the rates' denominator (see bench.c) */
 	double lat_min_ms, lat_avg_ms, lat_max_ms, lat_pct_ms, lat_sum_ms;
+	double lat_stddev_ms;             /* population standard deviation; JSON only */
 	double events_avg, events_stddev, time_avg_s, time_stddev_s;
 	uint64_t timer_interrupts, context_switches;
 };
@@ -260,7 +268,8 @@ double bench_per_second(const struct bench_summary *s, double amount);
 void bench_print_histogram(const struct bench *b);
 /* "General statistics", "Latency (ms)" and "Threads fairness". */
 void bench_print_report(const struct bench_summary *s);
-/* threads, total_time_s, events, events_per_s, latency_ms, sched, fairness. */
+/* threads, total_time_s, events, events_per_s, latency_ms (with stddev, which
+ * the text report lacks as sysbench's does), sched, fairness. */
 void bench_result_fields(struct json *j, const struct bench_summary *s);
 uint64_t bench_rand_u64(struct bench_thread *t);
 /* Seeds t's generator as bench_execute seeds the workers' (for random

@@ -116,6 +116,35 @@ class BenchmarkTests:
         self.assertEqual(r["options"]["cpu-max-prime"], 2000)
         self.assertEqual(r["options"]["percentile"], 99)
 
+    def test_latency_stddev_is_exact(self):
+        # The result line's stddev (population, JSON only: sysbench's text has
+        # none) is computed from every event, not from the histogram.  With
+        # one, two or three events it follows from min, max and sum alone
+        # (the events may come from both threads: their merge is covered).
+        for events in (1, 2, 3):
+            with self.subTest(events=events):
+                r, out = self.platform.run(self, "cpu", "--cpu-max-prime=3000",
+                                           f"--events={events}", "--time=0", "--threads=2")
+                lat = r["latency_ms"]
+                a, c = lat["min"], lat["max"]
+                values = {1: [a], 2: [a, c], 3: [a, lat["sum"] - a - c, c]}[events]
+                mean = sum(values) / len(values)
+                expected = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+                # The line's 10 significant digits, on sum at most.
+                self.assertAlmostEqual(lat["stddev"], expected, delta=1e-8 * lat["sum"] + 1e-12)
+                self.assertNotIn("stddev", out.split("Latency (ms):")[1].split("Threads")[0])
+
+    def test_latency_stddev_within_the_spread(self):
+        for test, args in (("cpu", ["--cpu-max-prime=2000"]),
+                           ("memory", ["--memory-block-size=4K", "--memory-total-size=64M"])):
+            with self.subTest(test=test):
+                r, _ = self.platform.run(self, test, *args, "--time=1", "--threads=2")
+                lat = r["latency_ms"]
+                self.assertGreaterEqual(lat["stddev"], 0)
+                # A population's deviation is at most half its range.
+                self.assertLessEqual(lat["stddev"], (lat["max"] - lat["min"]) / 2 * (1 + 1e-9)
+                                     + 1e-12, lat)
+
     def test_percentile_off(self):
         r, out = self.platform.run(self, "cpu", "--cpu-max-prime=2000", "--events=10",
                                    "--time=0", "--percentile=0")

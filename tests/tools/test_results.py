@@ -122,6 +122,19 @@ class ResultLines(unittest.TestCase):
         r["fairness"]["time_stddev_s"] = None
         self.assertEqual(results.result_lines(line(r)), [r])
 
+    def test_latency_stddev_is_optional(self):
+        # The guest writes it; sysbench's text has none, nor does its record.
+        r = guest_result()
+        r["latency_ms"]["stddev"] = 0.012
+        self.assertEqual(results.result_lines(line(r)), [r])
+        self.assertNotIn("stddev", sysbench.parse_report(fixture("cpu-prime10000-t2.txt"))
+                         ["latency_ms"])
+        for bad, message in ((-0.5, "'latency_ms.stddev' must be >= 0"),
+                             ("0.1", "'latency_ms.stddev' must be a number")):
+            r["latency_ms"]["stddev"] = bad
+            with self.subTest(bad=bad), self.assertRaisesRegex(ResultError, message):
+                results.result_lines(line(r))
+
     def test_info_needs_no_benchmark_fields(self):
         info = {"schema": "vmbench.result/1", "test": "info", "platform": "vmm", "options": {},
                 "threads": 2, "env": {"vcpus": 2}}
@@ -292,6 +305,12 @@ class GuestReportAgreement(unittest.TestCase):
                 self.assertEqual(len(diffs), 1, diffs)
                 self.assertIn(words, diffs[0])
 
+    def test_stddev_is_in_the_json_only(self):
+        report = sysbench.parse_report(fixture("guest-cpu-t2.txt"))
+        result = guest_result()
+        result["latency_ms"]["stddev"] = 0.05
+        self.assertEqual(results.compare_report(report, result), [])
+
     def test_within_print_precision(self):
         report = sysbench.parse_report(fixture("guest-cpu-t2.txt"))
         result = guest_result()
@@ -345,6 +364,79 @@ class GuestReportAgreement(unittest.TestCase):
                                     "FATAL: --histogram cannot be used with --percentile=0"):
             results.check_guest_output(fixture("guest-error-histogram-percentile0.txt"))
         self.assertEqual(fixture("guest-error-histogram-percentile0.stderr.txt"), "")
+
+
+def jitter_figures(gaps_per_bucket, threshold=5000, reads=1000, run_ns=10**9):
+    """A vCPU's (or the total's) figures with these gaps per bucket, each at
+    its bucket's lower bound."""
+    hist = [{"from_ns": threshold << k, "to_ns": threshold << (k + 1), "count": c}
+            for k, c in enumerate(gaps_per_bucket)]
+    gaps = sum(gaps_per_bucket)
+    lost = sum(b["from_ns"] * b["count"] for b in hist)
+    largest = max((b["from_ns"] for b in hist if b["count"]), default=0)
+    return {"reads": reads, "min_period_ns": 15.2, "mean_period_ns": 19.5, "run_ns": run_ns,
+            "gaps": gaps, "gaps_per_s": gaps * 1e9 / run_ns, "largest_ns": largest,
+            "lost_ns": lost, "lost_share": lost / run_ns, "tsc_backwards": 0, "histogram": hist}
+
+
+def jitter_result():
+    cpus = [dict(jitter_figures([3, 1]), cpu=0), dict(jitter_figures([2, 0, 1]), cpu=1)]
+    total = jitter_figures([5, 1, 1], reads=2000, run_ns=2 * 10**9)
+    total["gaps_per_s"] = total["gaps"] / 2
+    return {"schema": "vmbench.result/1", "test": "jitter", "platform": "vmm",
+            "options": {"jitter-threshold": 5000, "time": 1}, "threads": 2,
+            "jitter": {"threshold_ns": 5000, "duration_s": 1.0000005, "tsc_khz": 2100000,
+                       "guest_interrupts": {"timer": 0, "wake_ipi": 0, "device": 0},
+                       "cpus": cpus, "total": total},
+            "env": {"vcpus": 2}}
+
+
+class JitterResults(unittest.TestCase):
+    """The jitter test's block must be whole and add up."""
+
+    def test_valid(self):
+        r = jitter_result()
+        self.assertEqual(results.result_lines(line(r)), [r])
+
+    def test_no_gaps_and_every_step_a_gap(self):
+        r = jitter_result()
+        for f in r["jitter"]["cpus"] + [r["jitter"]["total"]]:
+            f.update(gaps=0, gaps_per_s=0, largest_ns=0, lost_ns=0, lost_share=0, histogram=[])
+        results.validate_result(r)
+        r = jitter_result()
+        r["jitter"]["cpus"][0]["mean_period_ns"] = None     # the guest's NaN: no normal step
+        results.validate_result(r)
+
+    def test_inconsistencies(self):
+        def total(r):
+            return r["jitter"]["total"]
+
+        def cpu0(r):
+            return r["jitter"]["cpus"][0]
+
+        for change, message in [
+                (lambda r: r.pop("jitter"), "lacks its 'jitter' object"),
+                (lambda r: r["jitter"].pop("cpus"), "'jitter' lacks cpus"),
+                (lambda r: r["jitter"].update(cpus=[]), "non-empty list"),
+                (lambda r: r["jitter"].update(threshold_ns=0), "threshold_ns"),
+                (lambda r: cpu0(r).update(cpu=1), "vCPUs 0, 1, ... in order"),
+                (lambda r: cpu0(r).update(gaps=-1), r"cpus\[0\]\.gaps' must be a whole number"),
+                (lambda r: cpu0(r).update(gaps=5), "counts 4 gaps, not 5"),
+                (lambda r: cpu0(r)["histogram"][1].update(from_ns=9000), r"must span \[10000"),
+                (lambda r: cpu0(r).update(lost_share=1.5), "more time lost"),
+                (lambda r: cpu0(r).update(lost_ns=2 * 10**9), "more time lost"),
+                (lambda r: cpu0(r).update(largest_ns=4000), "below the threshold"),
+                (lambda r: cpu0(r).update(largest_ns=50000), "not in the histogram's last bucket"),
+                (lambda r: cpu0(r).update(min_period_ns=None), "min_period_ns"),
+                (lambda r: total(r).update(reads=1999), "total.reads' 1999 is not the vCPUs' sum"),
+                (lambda r: total(r)["histogram"][0].update(count=4), "counts 6 gaps, not 7"),
+                (lambda r: (total(r)["histogram"][0].update(count=4),
+                            total(r)["histogram"][1].update(count=2)),
+                 "not the sum of the vCPUs' histograms")]:
+            r = jitter_result()
+            change(r)
+            with self.subTest(message), self.assertRaisesRegex(ResultError, message):
+                results.validate_result(r, guest=True)
 
 
 if __name__ == "__main__":

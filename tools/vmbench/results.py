@@ -3,7 +3,9 @@
 - ``result_lines(text)``: the ``VMBENCH-RESULT {json}`` objects in a guest's
   output (vmm's or QEMU's stdout), each validated against vmbench.result/1.
 - ``validate_result(obj)``: the same check for one object (a record from
-  ``vmm --json``'s "results", or one built by sysbench.parse_report).
+  ``vmm --json``'s "results", or one built by sysbench.parse_report); for
+  the ``jitter`` test, also that its block adds up (per-vCPU figures to the
+  total, histograms to the gaps).
 - ``qemu_guest_status(returncode)``: the guest's status from QEMU's exit
   status under isa-debug-exit.
 - ``compare_report(report, result)`` / ``check_guest_output(text)``: the
@@ -30,6 +32,10 @@ GUEST_REQUIRED = REQUIRED + ("platform", "env")
 BENCHMARK_TESTS = ("cpu", "memory", "fileio")
 BENCHMARK_REQUIRED = ("threads", "total_time_s", "events", "events_per_s", "latency_ms", "fairness")
 LATENCY_REQUIRED = ("min", "avg", "max", "sum")
+# The jitter test's block (guest/workloads/jitter.c, docs/results.md).
+JITTER_REQUIRED = ("threshold_ns", "duration_s", "tsc_khz", "cpus", "total")
+JITTER_COUNTS = ("reads", "run_ns", "gaps", "largest_ns", "lost_ns")
+JITTER_RATES = ("gaps_per_s", "lost_share")
 FAIRNESS_REQUIRED = ("events_avg", "events_stddev", "time_avg_s", "time_stddev_s")
 
 # The guest's vmexit test (guest/workloads/vmexit.c): its op names, fixed
@@ -113,10 +119,16 @@ def validate_result(obj, guest=False):
     if test == "vmexit":
         _validate_vmexit(obj)
     lat = obj.get("latency_ms", {})
+    # stddev: the guest's, exact (bench.c), optional: sysbench 1.0.20 prints
+    # no spread of latency, so records parsed from its text have none.
+    if lat.get("stddev") is not None and lat["stddev"] < 0:
+        raise ResultError(f"'latency_ms.stddev' must be >= 0, not {lat['stddev']!r}")
     if ("percentile" in lat) != ("pct_value" in lat):
         raise ResultError("'latency_ms' must have both or neither of percentile and pct_value")
     if "percentile" in lat and not (_is_int(lat["percentile"]) and 1 <= lat["percentile"] <= 100):
         raise ResultError(f"'latency_ms.percentile' must be 1..100, not {lat['percentile']!r}")
+    if test == "jitter":
+        _validate_jitter(obj)
     return obj
 
 
@@ -168,6 +180,81 @@ def _validate_vmexit(obj):
     loop = v.get("ring0_loop_cycles")
     if loop is not None and not (_is_number(loop) and loop > 0):
         raise ResultError(f"'vmexit.ring0_loop_cycles' must be a number > 0, not {loop!r}")
+
+
+def _jitter_figures(f, where, threshold):
+    """One vCPU's figures, or the total's: whole counts, shares, a histogram
+    whose buckets double from the threshold and whose counts add up to gaps."""
+    if not isinstance(f, dict):
+        raise ResultError(f"'{where}' must be an object")
+    for key in JITTER_COUNTS:
+        if not (_is_int(f.get(key)) and f[key] >= 0):
+            raise ResultError(f"'{where}.{key}' must be a whole number >= 0, not {f.get(key)!r}")
+    for key in JITTER_RATES:
+        if not (_is_number(f.get(key)) and f[key] >= 0):
+            raise ResultError(f"'{where}.{key}' must be a number >= 0, not {f.get(key)!r}")
+    # The loop's period; the mean is null when every step was a gap.
+    for key, nullable in (("min_period_ns", False), ("mean_period_ns", True)):
+        v = f.get(key)
+        if not ((_is_number(v) and v >= 0) or (v is None and nullable and key in f)):
+            raise ResultError(f"'{where}.{key}' must be a number >= 0, not {v!r}")
+    if f["lost_share"] > 1 or f["lost_ns"] > f["run_ns"]:
+        raise ResultError(f"'{where}': more time lost ({f['lost_ns']} ns, share "
+                          f"{f['lost_share']}) than run ({f['run_ns']} ns)")
+    if f["gaps"] and f["largest_ns"] < threshold:
+        raise ResultError(f"'{where}.largest_ns' {f['largest_ns']} is below the threshold "
+                          f"{threshold} ns")
+    if not f["gaps"] and (f["largest_ns"] or f["lost_ns"]):
+        raise ResultError(f"'{where}': no gaps, but largest_ns or lost_ns is not 0")
+    hist = f.get("histogram")
+    if not isinstance(hist, list):
+        raise ResultError(f"'{where}.histogram' must be a list")
+    for k, b in enumerate(hist):
+        if not (isinstance(b, dict) and all(_is_int(b.get(n)) and b[n] >= 0
+                                            for n in ("from_ns", "to_ns", "count"))):
+            raise ResultError(f"'{where}.histogram[{k}]' must have whole from_ns, to_ns, count")
+        if b["from_ns"] != threshold << k or b["to_ns"] != threshold << (k + 1):
+            raise ResultError(f"'{where}.histogram[{k}]' must span [{threshold << k}, "
+                              f"{threshold << (k + 1)}) ns, not [{b['from_ns']}, {b['to_ns']})")
+    counted = sum(b["count"] for b in hist)
+    if counted != f["gaps"]:
+        raise ResultError(f"'{where}.histogram' counts {counted} gaps, not {f['gaps']}")
+    if hist and not hist[-1]["from_ns"] <= f["largest_ns"] < hist[-1]["to_ns"]:
+        raise ResultError(f"'{where}.largest_ns' {f['largest_ns']} is not in the histogram's "
+                          "last bucket")
+    return hist
+
+
+def _validate_jitter(obj):
+    jit = obj.get("jitter")
+    if not isinstance(jit, dict):
+        raise ResultError("jitter result lacks its 'jitter' object")
+    missing = [k for k in JITTER_REQUIRED if k not in jit]
+    if missing:
+        raise ResultError(f"'jitter' lacks {', '.join(missing)}")
+    threshold = jit["threshold_ns"]
+    if not (_is_int(threshold) and threshold >= 1):
+        raise ResultError(f"'jitter.threshold_ns' must be a whole number >= 1, not {threshold!r}")
+    if not (_is_number(jit["duration_s"]) and jit["duration_s"] >= 0):
+        raise ResultError(f"'jitter.duration_s' must be a number >= 0, not {jit['duration_s']!r}")
+    cpus = jit["cpus"]
+    if not isinstance(cpus, list) or not cpus:
+        raise ResultError("'jitter.cpus' must be a non-empty list")
+    if [c.get("cpu") if isinstance(c, dict) else None for c in cpus] != list(range(len(cpus))):
+        raise ResultError("'jitter.cpus' must hold vCPUs 0, 1, ... in order")
+    hists = [_jitter_figures(c, f"jitter.cpus[{i}]", threshold) for i, c in enumerate(cpus)]
+    total = jit["total"]
+    total_hist = _jitter_figures(total, "jitter.total", threshold)
+    for key in ("reads", "gaps", "lost_ns", "run_ns"):
+        if total[key] != sum(c[key] for c in cpus):
+            raise ResultError(f"'jitter.total.{key}' {total[key]} is not the vCPUs' sum "
+                              f"{sum(c[key] for c in cpus)}")
+    if total["largest_ns"] != max(c["largest_ns"] for c in cpus):
+        raise ResultError("'jitter.total.largest_ns' is not the vCPUs' largest")
+    per_bucket = [sum(h[k]["count"] for h in hists if k < len(h))
+                  for k in range(max(len(h) for h in hists))]
+    if [b["count"] for b in total_hist] != per_bucket:
+        raise ResultError("'jitter.total.histogram' is not the sum of the vCPUs' histograms")
 
 
 def result_lines(text, guest=True):

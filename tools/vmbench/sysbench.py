@@ -24,7 +24,8 @@ schema (docs/design.md, docs/results.md) that a report shows::
                   fsyncs/s under --file-fsync-all (those fsyncs are part of the
                   write event, and sysbench does not count them as events)
     latency_ms    {min, avg, max, sum} and, unless "percentile stats: disabled",
-                  {percentile (int), pct_value}
+                  {percentile (int), pct_value}; never stddev, which sysbench
+                  does not print (the guest's VMBENCH-RESULT line has it)
     fairness      {events_avg, events_stddev, time_avg_s, time_stddev_s}
     metrics       memory: {mib_per_s, mib_transferred} (0.0 for
                   --memory-oper=none, where sysbench prints no "MiB
