@@ -43,6 +43,12 @@ int kvm_set_msi_route(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data)
 int kvm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
 /* An MMIO doorbell: a write of any size at gpa signals fd inside KVM. */
 int kvm_ioeventfd(struct vm *vm, int fd, uint64_t gpa, bool assign);
+/* The general form: a write of exactly `len` bytes (1, 2, 4 or 8) at
+ * `addr` in port space (pio) or memory space signals fd inside KVM; with
+ * `datamatch` only a write of the value `data`.  Removing takes the same
+ * arguments.  -1 with errno when KVM refuses. */
+int kvm_ioeventfd_match(struct vm *vm, int fd, bool pio, uint64_t addr, unsigned len,
+			bool datamatch, uint64_t data, bool assign);
 
 
 /* ---- the kind of KVM (kvm_kind.c) -----------------------------------------
