@@ -33,6 +33,8 @@
  *                 ioeventfds, MSI routes and irqfds, the I/O thread
  *                 (virtio_kvm.h)
  *   dev_virtio_blk.c  virtio-blk disks (--disk) (virtio_blk.h)
+ *   dev_pci_testdev.c  QEMU's pci-testdev: port and MMIO registers with and
+ *                 without ioeventfds, for exit timing (pci_testdev.h)
  *   dump.c        register and code dumps (Capstone) on a bad exit
  *   stats.c       per-vCPU exit counters with latency; --stats (stats.h)
  *   report.c      --json output (stats.h)
