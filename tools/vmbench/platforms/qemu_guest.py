@@ -6,7 +6,11 @@ fileio: a fresh raw image per run (guest.py), attached as
 `-drive file=IMG,format=raw,if=none,id=d0[,cache=none] -device
 virtio-blk-pci,drive=d0` (cache=none, QEMU's O_DIRECT, when the case asks
 for --file-extra-flags=direct; else QEMU's default, writeback), one boot for
-prepare and one for run.  microvm has no PCI bus: fileio is skipped there."""
+prepare and one for run.  microvm has no PCI bus: fileio is skipped there.
+
+On pc the guest also gets `-device pci-testdev` (after the disk, so the
+disk's slot does not change), as vmm offers it by default: the guest's
+vmexit test times port and MMIO exits with it."""
 
 import shutil
 import subprocess
@@ -34,6 +38,8 @@ def qemu_argv(vcpus, mem_mib, append, accel, machine, disk=None, direct=False):
         argv += ["-drive", f"file={path},format=raw,if=none,id=d0"
                            + (",cache=none" if direct else ""),
                  "-device", "virtio-blk-pci,drive=d0"]
+    if machine != "microvm":          # microvm has no PCI bus
+        argv += ["-device", "pci-testdev"]
     return argv
 
 
