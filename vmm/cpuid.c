@@ -3,9 +3,11 @@
  *
  * KVM's supported set, with: the vCPU's APIC ID and the CPU count in the
  * topology leaves; the hypervisor bit; VMX and SVM hidden (vmm does not
- * offer nested virtualization); and the timing leaf 0x40000010 that
- * VMware defined and QEMU also fills (EAX = TSC kHz, EBX = LAPIC timer
- * kHz), so the guest knows its TSC frequency without calibrating.
+ * offer nested virtualization); the timing leaf 0x40000010 that VMware
+ * defined and QEMU also fills (EAX = TSC kHz, EBX = LAPIC timer kHz), so
+ * the guest knows its TSC frequency without calibrating; and vmm's own
+ * leaves at 0x40000100 (kvm.h), which tell the guest what kind of KVM it
+ * runs on, so that it can avoid what hangs there (vmcall on PVM hosts).
  */
 #include "vmm.h"
 
@@ -89,6 +91,26 @@ void cpuid_adjust_entry(struct kvm_cpuid_entry2 *e, unsigned vcpu_index,
 	}
 }
 
+void cpuid_vmm_leaf(unsigned i, enum kvm_kind kind, struct kvm_cpuid_entry2 *e)
+{
+	static const char signature[12] = VMM_CPUID_SIGNATURE;
+
+	memset(e, 0, sizeof(*e));
+	if (i == 0) {
+		e->function = VMM_CPUID_BASE;
+		e->eax = VMM_CPUID_BASE + VMM_CPUID_LEAVES - 1;
+		/* The signature's bytes in EBX, ECX, EDX order, as KVM's. */
+		memcpy(&e->ebx, signature, 4);
+		memcpy(&e->ecx, signature + 4, 4);
+		memcpy(&e->edx, signature + 8, 4);
+		return;
+	}
+	e->function = VMM_CPUID_KIND;
+	e->eax = (uint32_t)kind;
+	if (kind == KVM_KIND_PVM)
+		e->ebx = VMM_CPUID_F_RING0_EMULATED | VMM_CPUID_F_NO_HYPERCALL;
+}
+
 /* Some KVMs report the brand-string leaves as zeros; the guest should
  * still see the name of the CPU it runs on, as QEMU -cpu host shows it. */
 static void fill_brand_from_host(struct kvm_cpuid2 *c)
@@ -134,17 +156,24 @@ int cpuid_setup(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errlen)
 
 	if (!vm->cpuid && fetch_supported(vm, errbuf, errlen))
 		return -1;
-	/* Room for the hypervisor leaves if KVM did not list them. */
-	c = calloc(1, sizeof(*c) + (vm->cpuid->nent + 2) * sizeof(c->entries[0]));
+	/* Room for the hypervisor leaves if KVM did not list them, and vmm's. */
+	c = calloc(1, sizeof(*c) + (vm->cpuid->nent + 2 + VMM_CPUID_LEAVES) *
+		   sizeof(c->entries[0]));
 	if (!c) {
 		snprintf(errbuf, errlen, "out of memory");
 		return -1;
 	}
-	n = vm->cpuid->nent;
-	memcpy(c->entries, vm->cpuid->entries, n * sizeof(c->entries[0]));
-	for (unsigned i = 0; i < n; i++) {
-		have_hv |= c->entries[i].function == CPUID_HYPERVISOR_BASE;
-		have_timing |= c->entries[i].function == CPUID_TIMING_LEAF;
+	n = 0;
+	for (unsigned i = 0; i < vm->cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &vm->cpuid->entries[i];
+
+		/* vmm's range is its own, whatever KVM listed there. */
+		if (e->function >= VMM_CPUID_BASE &&
+		    e->function < VMM_CPUID_BASE + VMM_CPUID_LEAVES)
+			continue;
+		have_hv |= e->function == CPUID_HYPERVISOR_BASE;
+		have_timing |= e->function == CPUID_TIMING_LEAF;
+		c->entries[n++] = *e;
 	}
 	if (!have_hv)
 		c->entries[n++] = (struct kvm_cpuid_entry2){
@@ -154,6 +183,8 @@ int cpuid_setup(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errlen)
 		};
 	if (!have_timing)
 		c->entries[n++] = (struct kvm_cpuid_entry2){.function = CPUID_TIMING_LEAF};
+	for (unsigned i = 0; i < VMM_CPUID_LEAVES; i++)
+		cpuid_vmm_leaf(i, vm->kvm_kind.kind, &c->entries[n++]);
 	c->nent = n;
 
 	bool deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;

@@ -392,17 +392,26 @@ int kvm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign)
 	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -1 : 0;
 }
 
+int kvm_ioeventfd_match(struct vm *vm, int fd, bool pio, uint64_t addr, unsigned len,
+			bool datamatch, uint64_t data, bool assign)
+{
+	struct kvm_ioeventfd ev = {
+		.datamatch = datamatch ? data : 0, .addr = addr, .len = len, .fd = fd,
+		.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+			 (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
+			 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &ev) < 0 ? -1 : 0;
+}
+
 int kvm_ioeventfd(struct vm *vm, int fd, uint64_t gpa, bool assign)
 {
 	/* Length 0 matches a write of any size (KVM_CAP_IOEVENTFD_ANY_LENGTH);
 	 * older hosts get the 2 bytes a virtio notify write has. */
 	static int len = -1;
-	struct kvm_ioeventfd ev = {
-		.addr = gpa, .fd = fd, .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
-	};
 
 	if (len < 0)
 		len = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0 ? 0 : 2;
-	ev.len = (uint32_t)len;
-	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &ev) < 0 ? -1 : 0;
+	return kvm_ioeventfd_match(vm, fd, false, gpa, (unsigned)len, false, 0, assign);
 }

@@ -43,11 +43,18 @@ int kvm_set_msi_route(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data)
 int kvm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
 /* An MMIO doorbell: a write of any size at gpa signals fd inside KVM. */
 int kvm_ioeventfd(struct vm *vm, int fd, uint64_t gpa, bool assign);
+/* The general form: a write of exactly `len` bytes (1, 2, 4 or 8) at
+ * `addr` in port space (pio) or memory space signals fd inside KVM; with
+ * `datamatch` only a write of the value `data`.  Removing takes the same
+ * arguments.  -1 with errno when KVM refuses. */
+int kvm_ioeventfd_match(struct vm *vm, int fd, bool pio, uint64_t addr, unsigned len,
+			bool datamatch, uint64_t data, bool assign);
 
 
 /* ---- the kind of KVM (kvm_kind.c) -----------------------------------------
  * Figures mean different things on each; the names (kvm_kind_name) are
- * stable, they go into --json.  kvm_kind.c says how each is told apart. */
+ * stable, they go into --json, and so are the numbers, which the guest
+ * reads in CPUID 0x40000101.  kvm_kind.c says how each is told apart. */
 enum kvm_kind {
 	KVM_KIND_UNKNOWN = 0,      /* "unknown": no known module in /sys/module */
 	KVM_KIND_HARDWARE,         /* "hardware": kvm_intel/kvm_amd, bare metal */
@@ -86,5 +93,24 @@ const char *kvm_kind_name(enum kvm_kind kind);
 const char *kvm_kind_meaning(enum kvm_kind kind);
 /* "pvm KVM (kvm_pvm, PVM-style: guest ring 3 native, ...)", for --check. */
 void kvm_kind_describe(const struct kvm_kind_info *info, char *buf, size_t len);
+
+/* ---- vmm's own CPUID leaves (cpuid.c) --------------------------------------
+ * vmm's own hypervisor leaves, at the next base Linux scans for
+ * hypervisors (0x40000000 + n * 0x100), so they never clash with KVM's:
+ *   0x40000100  EAX = 0x40000101 (the range's last leaf),
+ *               EBX, ECX, EDX = "VMBENCHVMM\0\0"
+ *   0x40000101  EAX = enum kvm_kind of the host (0 unknown, 1 hardware,
+ *               2 pvm, 3 nested-tcg, 4 nested), EBX = VMM_CPUID_F_* flags,
+ *               ECX = EDX = 0
+ * A guest trusts 0x40000101 only after finding the signature. */
+#define VMM_CPUID_BASE 0x40000100u
+#define VMM_CPUID_KIND 0x40000101u
+#define VMM_CPUID_SIGNATURE "VMBENCHVMM\0\0"
+#define VMM_CPUID_F_RING0_EMULATED (1u << 0)   /* guest ring 0 is emulated */
+#define VMM_CPUID_F_NO_HYPERCALL (1u << 1)     /* vmcall/vmmcall in ring 0 hangs */
+#define VMM_CPUID_LEAVES 2
+
+/* Fills entry i (0 or 1) of vmm's leaves for a host of this kind. */
+void cpuid_vmm_leaf(unsigned i, enum kvm_kind kind, struct kvm_cpuid_entry2 *e);
 
 #endif /* VMM_KVM_H */

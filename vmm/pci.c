@@ -4,17 +4,18 @@
  *
  * Each function keeps its 256-byte configuration space and a mask of the
  * bits the guest may write, so the header, BARs and capabilities all follow
- * one rule: new = (old & ~mask) | (value & mask).  A memory BAR of size S
- * has mask ~(S-1), which is exactly the PCI sizing protocol: write all ones,
- * read back ~(S-1) | type bits.  After a write to the command register or a
- * BAR, decoding is recomputed and the device is told (bar_moved) so that its
- * doorbells (ioeventfds) follow the BAR.
+ * one rule: new = (old & ~mask) | (value & mask).  A BAR of size S has mask
+ * ~(S-1) (less its type bits), which is exactly the PCI sizing protocol:
+ * write all ones, read back ~(S-1) | type bits.  After a write to the
+ * command register or a BAR, decoding is recomputed and the device is told
+ * (bar_moved) so that its doorbells (ioeventfds) follow the BAR.
  *
  * No BIOS runs under vmm, so pci_plug() does what firmware does: assign
- * each BAR a naturally aligned address in the MMIO window and enable memory
- * decoding.  One "pci-mmio" region covers the whole window in the I/O
- * registry but answers only where a BAR decodes (elsewhere vmm stops as
- * for any access no device handles); pci_mmio_access() finds that BAR.
+ * each BAR a naturally aligned address, memory BARs in the MMIO window and
+ * I/O BARs in the I/O window, and enable decoding.  One "pci-mmio" region
+ * covers the whole MMIO window in the I/O registry, one "pci-io" region the
+ * I/O window, but each answers only where a BAR decodes (elsewhere vmm
+ * stops as for any access no device handles); bar_access() finds that BAR.
  */
 #include "pci.h"
 
@@ -60,6 +61,18 @@ void pci_func_add_bar(struct pci_func *f, unsigned bar, uint32_t size,
 	put32(&f->wmask[PCI_BASE_ADDRESS_0 + 4 * bar], ~(size - 1) & ~0xfu);
 }
 
+void pci_func_add_io_bar(struct pci_func *f, unsigned bar, uint32_t size,
+			 bool (*rw)(struct pci_func *, unsigned, uint64_t, bool, uint8_t *,
+				    unsigned))
+{
+	f->bars[bar].size = size;
+	f->bars[bar].io = true;
+	f->bars[bar].rw = rw;
+	/* Bit 0 says "I/O space" and is read-only; bit 1 is reserved. */
+	put32(&f->cfg[PCI_BASE_ADDRESS_0 + 4 * bar], PCI_BASE_ADDRESS_SPACE_IO);
+	put32(&f->wmask[PCI_BASE_ADDRESS_0 + 4 * bar], ~(size - 1) & ~0x3u);
+}
+
 unsigned pci_add_cap(struct pci_func *f, uint8_t id, const uint8_t *body, unsigned len)
 {
 	unsigned at = f->capend;
@@ -90,6 +103,7 @@ void pci_bus_init(struct pci_bus *bus)
 	memset(bus, 0, sizeof(*bus));
 	pthread_mutex_init(&bus->lock, NULL);
 	bus->mmio_next = PCI_MMIO_START;
+	bus->io_next = PCI_IO_START;
 	pci_func_init(&bus->host_bridge, "host-bridge", HOST_BRIDGE_VENDOR, HOST_BRIDGE_DEVICE,
 		      0x060000, 2, 0, 0);
 	bus->host_bridge.devfn = 0;
@@ -104,17 +118,22 @@ static struct pci_func *find_func(struct pci_bus *bus, unsigned devfn)
 	return NULL;
 }
 
-/* Where BAR i decodes now: 0 unless memory decoding is on and the whole
- * BAR lies in the MMIO window (elsewhere it would shadow RAM or the APICs,
- * which KVM handles before vmm could see the access). */
+/* Where BAR i decodes now: 0 unless its kind of decoding (memory or I/O)
+ * is on and the whole BAR lies in its window (a memory BAR elsewhere would
+ * shadow RAM or the APICs, which KVM handles before vmm could see the
+ * access; an I/O BAR elsewhere, the PC's legacy ports). */
 static uint64_t bar_decode(const struct pci_func *f, unsigned i)
 {
-	uint32_t size = f->bars[i].size;
-	uint64_t addr = le_get(&f->cfg[PCI_BASE_ADDRESS_0 + 4 * i], 4) & ~0xfu;
+	const struct pci_bar *b = &f->bars[i];
+	uint64_t reg = le_get(&f->cfg[PCI_BASE_ADDRESS_0 + 4 * i], 4);
+	uint64_t addr = reg & (b->io ? PCI_BASE_ADDRESS_IO_MASK : PCI_BASE_ADDRESS_MEM_MASK);
+	uint64_t start = b->io ? PCI_IO_START : PCI_MMIO_START;
+	uint64_t end = b->io ? PCI_IO_END : PCI_MMIO_END;
 
-	if (!size || !(f->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY) || !addr)
+	if (!b->size || !addr ||
+	    !(f->cfg[PCI_COMMAND] & (b->io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY)))
 		return 0;
-	if (addr < PCI_MMIO_START || addr + size > PCI_MMIO_END)
+	if (addr < start || addr + b->size > end)
 		return 0;
 	return addr;
 }
@@ -136,7 +155,8 @@ static void update_decoding(struct pci_func *f)
 
 int pci_plug(struct pci_bus *bus, struct pci_func *f, char *errbuf, size_t errlen)
 {
-	uint64_t next = bus->mmio_next;
+	uint64_t mmio_next = bus->mmio_next, io_next = bus->io_next;
+	uint16_t decode = 0;
 
 	if (bus->nfuncs >= PCI_MAX_DEVICES) {
 		snprintf(errbuf, errlen, "PCI device %s: bus 0 is full (%d slots)", f->name,
@@ -144,23 +164,29 @@ int pci_plug(struct pci_bus *bus, struct pci_func *f, char *errbuf, size_t errle
 		return -1;
 	}
 	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
-		uint32_t size = f->bars[i].size;
+		const struct pci_bar *b = &f->bars[i];
+		uint64_t *next = b->io ? &io_next : &mmio_next;
+		uint64_t at;
 
-		if (!size)
+		if (!b->size)
 			continue;
-		next = (next + size - 1) & ~(uint64_t)(size - 1);
-		if (next + size > PCI_MMIO_END) {
+		at = (*next + b->size - 1) & ~(uint64_t)(b->size - 1);
+		if (at + b->size > (b->io ? PCI_IO_END : PCI_MMIO_END)) {
 			snprintf(errbuf, errlen, "PCI device %s: no room for BAR %u in the "
-				 "MMIO window", f->name, i);
+				 "%s window", f->name, i, b->io ? "I/O" : "MMIO");
 			return -1;
 		}
-		put32(&f->cfg[PCI_BASE_ADDRESS_0 + 4 * i], (uint32_t)next);
-		next += size;
+		put32(&f->cfg[PCI_BASE_ADDRESS_0 + 4 * i],
+		      (uint32_t)at | (b->io ? PCI_BASE_ADDRESS_SPACE_IO : 0));
+		*next = at + b->size;
+		decode |= b->io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
 	}
 	pthread_mutex_lock(&bus->lock);
-	bus->mmio_next = next;
+	bus->mmio_next = mmio_next;
+	bus->io_next = io_next;
 	f->devfn = bus->nfuncs << 3;      /* slot n, function 0 */
-	f->cfg[PCI_COMMAND] |= PCI_COMMAND_MEMORY;
+	/* A function without BARs gets memory decoding, as before. */
+	f->cfg[PCI_COMMAND] |= decode ? decode : PCI_COMMAND_MEMORY;
 	bus->funcs[bus->nfuncs++] = f;
 	update_decoding(f);
 	pthread_mutex_unlock(&bus->lock);
@@ -258,7 +284,8 @@ void pci_port_access(struct pci_bus *bus, uint64_t port, bool is_write, uint8_t 
 	pthread_mutex_unlock(&bus->lock);
 }
 
-bool pci_mmio_decodes(struct pci_bus *bus, uint64_t addr, unsigned size)
+/* Whether a BAR of this kind (I/O or memory) decodes [addr, addr+size). */
+static bool bar_decodes(struct pci_bus *bus, bool io, uint64_t addr, unsigned size)
 {
 	bool found = false;
 
@@ -267,15 +294,17 @@ bool pci_mmio_decodes(struct pci_bus *bus, uint64_t addr, unsigned size)
 		for (unsigned i = 0; i < PCI_STD_NUM_BARS && !found; i++) {
 			const struct pci_bar *b = &bus->funcs[n]->bars[i];
 
-			found = b->active && addr >= b->active && addr - b->active < b->size &&
-				size <= b->size - (addr - b->active);
+			found = b->active && b->io == io && addr >= b->active &&
+				addr - b->active < b->size && size <= b->size - (addr - b->active);
 		}
 	pthread_mutex_unlock(&bus->lock);
 	return found;
 }
 
-void pci_mmio_access(struct pci_bus *bus, uint64_t addr, bool is_write, uint8_t *data,
-		     unsigned size)
+/* An access to the BAR of this kind that decodes addr; reads where none
+ * does (or across its end) return all ones, writes vanish. */
+static void bar_access(struct pci_bus *bus, bool io, uint64_t addr, bool is_write,
+		       uint8_t *data, unsigned size)
 {
 	pthread_mutex_lock(&bus->lock);
 	for (unsigned n = 0; n < bus->nfuncs; n++) {
@@ -284,7 +313,8 @@ void pci_mmio_access(struct pci_bus *bus, uint64_t addr, bool is_write, uint8_t 
 		for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
 			struct pci_bar *b = &f->bars[i];
 
-			if (!b->active || addr < b->active || addr - b->active >= b->size)
+			if (!b->active || b->io != io || addr < b->active ||
+			    addr - b->active >= b->size)
 				continue;
 			if (addr - b->active + size > b->size || !b->rw ||
 			    !b->rw(f, i, addr - b->active, is_write, data, size)) {
@@ -298,6 +328,28 @@ void pci_mmio_access(struct pci_bus *bus, uint64_t addr, bool is_write, uint8_t 
 	pthread_mutex_unlock(&bus->lock);
 	if (!is_write)
 		memset(data, 0xff, size);   /* master abort */
+}
+
+bool pci_mmio_decodes(struct pci_bus *bus, uint64_t addr, unsigned size)
+{
+	return bar_decodes(bus, false, addr, size);
+}
+
+void pci_mmio_access(struct pci_bus *bus, uint64_t addr, bool is_write, uint8_t *data,
+		     unsigned size)
+{
+	bar_access(bus, false, addr, is_write, data, size);
+}
+
+bool pci_io_decodes(struct pci_bus *bus, uint64_t port, unsigned size)
+{
+	return bar_decodes(bus, true, port, size);
+}
+
+void pci_io_access(struct pci_bus *bus, uint64_t port, bool is_write, uint8_t *data,
+		   unsigned size)
+{
+	bar_access(bus, true, port, is_write, data, size);
 }
 
 /* ---- the VM's bus -------------------------------------------------------- */
@@ -325,6 +377,19 @@ static bool pci_mmio_io(struct vcpu *vcpu, uint64_t addr, bool is_write, uint8_t
 	return true;
 }
 
+static bool pci_io_window_decodes(uint64_t port, unsigned size, void *opaque)
+{
+	return pci_io_decodes(opaque, port, size);
+}
+
+static bool pci_io_bar_io(struct vcpu *vcpu, uint64_t port, bool is_write, uint8_t *data,
+			  unsigned size, void *opaque)
+{
+	(void)vcpu;
+	pci_io_access(opaque, port, is_write, data, size);
+	return true;
+}
+
 struct pci_bus *pci_bus_get(struct vm *vm, char *errbuf, size_t errlen)
 {
 	if (vm->pci)
@@ -340,9 +405,15 @@ struct pci_bus *pci_bus_get(struct vm *vm, char *errbuf, size_t errlen)
 		.name = "pci-mmio", .fn = pci_mmio_io, .decodes = pci_mmio_window_decodes,
 		.opaque = &vm_bus,
 	};
+	struct io_region io_window = {
+		.space = IO_PORT, .base = PCI_IO_START, .len = PCI_IO_END - PCI_IO_START,
+		.name = "pci-io", .fn = pci_io_bar_io, .decodes = pci_io_window_decodes,
+		.opaque = &vm_bus,
+	};
 
 	if (io_register(&vm->io, &ports, errbuf, errlen) ||
-	    io_register(&vm->io, &mmio, errbuf, errlen))
+	    io_register(&vm->io, &mmio, errbuf, errlen) ||
+	    io_register(&vm->io, &io_window, errbuf, errlen))
 		return NULL;
 	vm->pci = &vm_bus;
 	return vm->pci;

@@ -19,19 +19,23 @@ struct vm;
  * One bus (0) behind configuration mechanism #1: a 32-bit address latch at
  * 0xCF8 (bit 31 enable, bus 23:16, device 15:11, function 10:8, register
  * 7:2) and a data window at 0xCFC..0xCFF.  Each function keeps its 256-byte
- * configuration space with a mask of the bits the guest may write; memory
- * BARs are sized and moved by the guest as the PCI spec says, and every
- * access inside the MMIO window goes to the BAR that decodes it.  vmm plays
- * the firmware: it assigns BARs in the window and enables memory decoding. */
+ * configuration space with a mask of the bits the guest may write; BARs
+ * are sized and moved by the guest as the PCI spec says, and every access
+ * inside the MMIO window (memory BARs) or the I/O window (I/O BARs) goes to
+ * the BAR that decodes it.  vmm plays the firmware: it assigns BARs in the
+ * windows and enables memory and I/O decoding. */
 #define PCI_CONFIG_PORT 0xcf8
 #define PCI_MMIO_START 0xc0000000ULL      /* MEM_HOLE_START */
 #define PCI_MMIO_END 0xfec00000ULL        /* the IOAPIC */
+#define PCI_IO_START 0xc000               /* where SeaBIOS puts I/O BARs on a PC */
+#define PCI_IO_END 0x10000                /* the end of port space */
 #define PCI_MAX_DEVICES 32
 
 struct pci_func;
 
 struct pci_bar {
-	uint32_t size;            /* power of two >= 16; 0 = no BAR */
+	uint32_t size;            /* power of two; 0 = no BAR */
+	bool io;                  /* in port space (an I/O BAR), else memory */
 	uint64_t active;          /* address it decodes at, 0 when not decoding */
 	/* One access inside the BAR at offset `off` (size 1, 2, 4 or 8). */
 	bool (*rw)(struct pci_func *f, unsigned bar, uint64_t off, bool is_write,
@@ -63,13 +67,15 @@ struct pci_bus {
 	unsigned nfuncs;
 	struct pci_func *funcs[PCI_MAX_DEVICES];
 	struct pci_func host_bridge;
-	uint64_t mmio_next;        /* the firmware's BAR allocator */
+	uint64_t mmio_next;        /* the firmware's BAR allocators */
+	uint64_t io_next;
 };
 
 /* An empty bus with the host bridge at 00:00.0. */
 void pci_bus_init(struct pci_bus *bus);
 /* The VM's bus, created and registered (ports 0xCF8-0xCFF "pci-config",
- * the MMIO window "pci-mmio") on first use; NULL with errbuf on failure. */
+ * the MMIO window "pci-mmio", the I/O window "pci-io") on first use; NULL
+ * with errbuf on failure. */
 struct pci_bus *pci_bus_get(struct vm *vm, char *errbuf, size_t errlen);
 /* Sets up a type-0 header with these IDs (class = base<<16|sub<<8|prog-if). */
 void pci_func_init(struct pci_func *f, const char *name, uint16_t vendor, uint16_t device,
@@ -78,11 +84,16 @@ void pci_func_init(struct pci_func *f, const char *name, uint16_t vendor, uint16
 /* Declares a 32-bit memory BAR of `size` bytes (a power of two >= 16). */
 void pci_func_add_bar(struct pci_func *f, unsigned bar, uint32_t size,
 		      bool (*rw)(struct pci_func *, unsigned, uint64_t, bool, uint8_t *, unsigned));
+/* Declares an I/O BAR of `size` ports (a power of two, 4 to 256). */
+void pci_func_add_io_bar(struct pci_func *f, unsigned bar, uint32_t size,
+			 bool (*rw)(struct pci_func *, unsigned, uint64_t, bool, uint8_t *,
+				    unsigned));
 /* Appends a capability (id, then body of len-2 bytes after id and next);
  * returns its offset in config space, or 0 if it does not fit. */
 unsigned pci_add_cap(struct pci_func *f, uint8_t id, const uint8_t *body, unsigned len);
 /* Puts the function in the next free slot, assigns its BARs in the MMIO
- * window (naturally aligned) and enables memory decoding.  -1 if full. */
+ * and I/O windows (naturally aligned) and enables memory and I/O decoding
+ * (for the kinds of BAR it has).  -1 if full. */
 int pci_plug(struct pci_bus *bus, struct pci_func *f, char *errbuf, size_t errlen);
 /* Mechanism #1 port access (0xCF8..0xCFF); the io_handler of "pci-config". */
 void pci_port_access(struct pci_bus *bus, uint64_t port, bool is_write, uint8_t *data,
@@ -100,5 +111,9 @@ bool pci_mmio_decodes(struct pci_bus *bus, uint64_t addr, unsigned size);
  * BAR have moved meanwhile, reads return all ones and writes vanish. */
 void pci_mmio_access(struct pci_bus *bus, uint64_t addr, bool is_write, uint8_t *data,
 		     unsigned size);
+/* The same two for I/O BARs in the I/O window (the "pci-io" region). */
+bool pci_io_decodes(struct pci_bus *bus, uint64_t port, unsigned size);
+void pci_io_access(struct pci_bus *bus, uint64_t port, bool is_write, uint8_t *data,
+		   unsigned size);
 
 #endif /* VMM_PCI_H */

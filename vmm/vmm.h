@@ -33,6 +33,8 @@
  *                 ioeventfds, MSI routes and irqfds, the I/O thread
  *                 (virtio_kvm.h)
  *   dev_virtio_blk.c  virtio-blk disks (--disk) (virtio_blk.h)
+ *   dev_pci_testdev.c  QEMU's pci-testdev: port and MMIO registers with and
+ *                 without ioeventfds, for exit timing (pci_testdev.h)
  *   dump.c        register and code dumps (Capstone) on a bad exit
  *   placement.c   host CPUs and SCHED_FIFO of vmm's threads, locked guest
  *                 RAM: --pin, --io-pin, --rt, --mlock (placement.h)

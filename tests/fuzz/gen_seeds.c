@@ -5,6 +5,7 @@
  *   DIR/json     result lines (the schema example, escapes, nesting)
  *   DIR/options  command lines, one argv word per line
  *   DIR/virtqueue  a virtio-blk queue with IN, OUT and FLUSH requests
+ *   DIR/pci_testdev  kvm-unit-tests' pci-testdev run, and a BAR move
  * The test target adds build/guest.elf to DIR/loader when it exists.
  */
 #include "elf_builder.h"
@@ -157,6 +158,53 @@ static void virtqueue_seeds(void)
 	put("virtqueue", "three-requests", in, sizeof(in));
 }
 
+/* fuzz_pci_testdev's operations, 12 bytes each: kind (0 memory BAR,
+ * 1 I/O BAR, 2 configuration write, 3 fake KVM), flags (bit 0 write, bits
+ * 2:1 size 1/2/4/8), offset (le16), value (le64). */
+static unsigned testdev_op(uint8_t *p, unsigned kind, bool write, unsigned size_code,
+			   unsigned off, uint64_t value)
+{
+	p[0] = (uint8_t)kind;
+	p[1] = (uint8_t)(write | size_code << 1);
+	put_le(p + 2, 2, off);
+	put_le(p + 4, 8, value);
+	return 12;
+}
+
+static void pci_testdev_seeds(void)
+{
+	static uint8_t in[12 * 200];
+	unsigned n = 0;
+
+	/* kvm-unit-tests' pci_testdev(): each test of each BAR, 16 writes. */
+	for (unsigned kind = 0; kind < 2; kind++)
+		for (unsigned t = 0; t < 4; t++) {
+			unsigned off = (kind ? 128 : 2048) + kind * 3 + t;
+
+			n += testdev_op(in + n, kind, true, 0, 0, t);
+			n += testdev_op(in + n, kind, false, 2, 12, 0);
+			n += testdev_op(in + n, kind, false, 0, 1, 0);
+			n += testdev_op(in + n, kind, false, 2, 8, 0);
+			n += testdev_op(in + n, kind, false, 2, 4, 0);
+			for (unsigned w = 0; w < 16; w++)
+				n += testdev_op(in + n, kind, true, 0, off, t == 1 ? 0xce : 0xfa);
+			n += testdev_op(in + n, 3, false, 0, kind * 3 + t, 16);
+			n += testdev_op(in + n, kind, false, 2, 12, 0);
+		}
+	put("pci_testdev", "kvm-unit-tests", in, n);
+	/* A wildcard test, then its BAR moved and decoding switched. */
+	n = 0;
+	n += testdev_op(in + n, 0, true, 0, 0, 1);
+	n += testdev_op(in + n, 2, true, 2, 0x10, 0xd0000000u);
+	n += testdev_op(in + n, 0, true, 0, 2049, 0x11);
+	n += testdev_op(in + n, 2, true, 1, 0x04, 0x1);
+	n += testdev_op(in + n, 2, true, 1, 0x04, 0x3);
+	n += testdev_op(in + n, 1, true, 0, 0, 2);
+	n += testdev_op(in + n, 2, true, 2, 0x14, 0xd001);
+	n += testdev_op(in + n, 1, false, 2, 12, 0);
+	put("pci_testdev", "bar-move", in, n);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -169,9 +217,11 @@ int main(int argc, char **argv)
 	make_dir("json");
 	make_dir("options");
 	make_dir("virtqueue");
+	make_dir("pci_testdev");
 	loader_seeds();
 	json_seeds();
 	options_seeds();
 	virtqueue_seeds();
+	pci_testdev_seeds();
 	return 0;
 }

@@ -84,12 +84,16 @@ def run_sh(script, timeout=HANG_GUARD_S):
 
 
 def run_qemu_guest(append, smp=1, mem="256M", timeout=HANG_GUARD_S, extra=()):
-    """Boots build/guest.elf under QEMU TCG.  Returns (guest status or None
-    when the guest never wrote one, stdout, stderr)."""
+    """Boots build/guest.elf under QEMU TCG, with a pci-testdev as vmm has
+    one (unless `extra` picks microvm, which has no PCI bus).  Returns
+    (guest status or None when the guest never wrote one, stdout, stderr)."""
+    extra = list(extra)
+    machine = extra[extra.index("-M") + 1] if "-M" in extra else "pc"
+    testdev = ["-device", "pci-testdev"] if machine != "microvm" else []
     argv = ["qemu-system-x86_64", "-accel", "tcg", "-kernel", str(GUEST),
             "-smp", str(smp), "-m", mem, "-append", append,
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-            "-display", "none", "-serial", "stdio", "-no-reboot", *extra]
+            "-display", "none", "-serial", "stdio", "-no-reboot", *extra, *testdev]
     res = subprocess.run(argv, capture_output=True, timeout=timeout)
     # isa-debug-exit makes QEMU exit with status*2+1; 0 means QEMU stopped
     # some other way (a triple fault with -no-reboot, for one).

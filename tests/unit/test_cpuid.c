@@ -1,7 +1,8 @@
 /*
- * test_cpuid.c - cpuid_adjust_entry() (vmm/cpuid.c): what the guest
- * learns from CPUID about its APIC ID, the CPU count and topology, the
- * hypervisor, nested virtualization and its TSC frequency.
+ * test_cpuid.c - cpuid_adjust_entry() and cpuid_vmm_leaf() (vmm/cpuid.c):
+ * what the guest learns from CPUID about its APIC ID, the CPU count and
+ * topology, the hypervisor, nested virtualization, its TSC frequency, and
+ * from vmm's own leaves the kind of KVM it runs on.
  */
 #include "unit.h"
 
@@ -189,6 +190,65 @@ static void test_other_leaves_untouched(void **state)
 	}
 }
 
+/* vmm's own leaves: the signature a guest looks for, then the kind. */
+static void test_vmm_leaves_signature_and_kind(void **state)
+{
+	struct kvm_cpuid_entry2 base, kind;
+	char sig[13] = {0};
+
+	(void)state;
+	cpuid_vmm_leaf(0, KVM_KIND_HARDWARE, &base);
+	assert_int_equal(base.function, 0x40000100);
+	assert_int_equal(base.index, 0);
+	assert_int_equal(base.flags, 0);
+	assert_int_equal(base.eax, 0x40000101);            /* the range's last leaf */
+	memcpy(sig, &base.ebx, 4);
+	memcpy(sig + 4, &base.ecx, 4);
+	memcpy(sig + 8, &base.edx, 4);
+	assert_memory_equal(sig, "VMBENCHVMM\0\0", 12);
+	assert_int_equal(base.ebx, 0x45424d56);            /* "VMBE" */
+	assert_int_equal(base.ecx, 0x5648434e);            /* "NCHV" */
+	assert_int_equal(base.edx, 0x00004d4d);            /* "MM\0\0" */
+
+	static const struct {
+		enum kvm_kind kind;
+		uint32_t eax, ebx;
+	} cases[] = {
+		{KVM_KIND_UNKNOWN, 0, 0},
+		{KVM_KIND_HARDWARE, 1, 0},
+		{KVM_KIND_PVM, 2, 3},                      /* ring 0 emulated, no hypercalls */
+		{KVM_KIND_NESTED_TCG, 3, 0},
+		{KVM_KIND_NESTED, 4, 0},
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cpuid_vmm_leaf(1, cases[i].kind, &kind);
+		assert_int_equal(kind.function, 0x40000101);
+		assert_int_equal(kind.eax, cases[i].eax);
+		assert_int_equal(kind.ebx, cases[i].ebx);
+		assert_int_equal(kind.ecx, 0);
+		assert_int_equal(kind.edx, 0);
+		/* The signature does not depend on the kind. */
+		struct kvm_cpuid_entry2 b2;
+		cpuid_vmm_leaf(0, cases[i].kind, &b2);
+		assert_memory_equal(&b2, &base, sizeof(base));
+	}
+	assert_int_equal(VMM_CPUID_F_RING0_EMULATED, 1);
+	assert_int_equal(VMM_CPUID_F_NO_HYPERCALL, 2);
+}
+
+/* cpuid_adjust_entry leaves vmm's leaves as they are. */
+static void test_vmm_leaves_not_adjusted(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < VMM_CPUID_LEAVES; i++) {
+		struct kvm_cpuid_entry2 e, out;
+
+		cpuid_vmm_leaf(i, KVM_KIND_PVM, &e);
+		out = adjusted(e, 3, 4);
+		assert_memory_equal(&out, &e, sizeof(e));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +262,8 @@ int main(void)
 		cmocka_unit_test(test_hypervisor_leaf_reaches_timing_leaf),
 		cmocka_unit_test(test_timing_leaf_has_tsc_and_lapic_khz),
 		cmocka_unit_test(test_other_leaves_untouched),
+		cmocka_unit_test(test_vmm_leaves_signature_and_kind),
+		cmocka_unit_test(test_vmm_leaves_not_adjusted),
 	};
 
 	return cmocka_run_group_tests_name("cpuid", tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include "boot.h"
 #include "error.h"
 #include "options.h"
+#include "pci_testdev.h"
 #include "virtio_blk.h"
 
 #define MAX_WORDS 4200
@@ -572,7 +573,8 @@ static void test_help_prints_usage_to_given_file(void **state)
 						"--mem", "--pin", "--io-pin", "--rt[=PRIO]",
 						"--mlock", "--hugepages", "--timeout",
 						"--stats", "--trace", "--json", "--check",
-						"--help", "--version", "124 timeout"};
+						"--help", "--version", "124 timeout",
+						"--no-testdev"};
 	struct parsed *p = *state;
 
 	PARSE(p, "--help");
@@ -611,6 +613,27 @@ static void test_parse_after_error_starts_afresh(void **state)
 	assert_false(p->cfg.stats);
 }
 
+
+/* ---- --no-testdev -------------------------------------------------------------------- */
+
+static void test_no_testdev_option(void **state)
+{
+	struct parsed *p = *state;
+
+	/* The pci-testdev is there by default; the option, the device's own,
+	 * leaves it out, and a new parse forgets it. */
+	PARSE(p, "g.elf");
+	assert_parse_ok(p);
+	assert_true(pci_testdev_wanted());
+	PARSE(p, "--no-testdev", "g.elf", "--no-testdev");
+	assert_parse_ok(p);
+	assert_false(pci_testdev_wanted());
+	assert_string_equal(p->cfg.guest_cmdline, "g.elf --no-testdev");
+	PARSE(p, "g.elf");
+	assert_true(pci_testdev_wanted());
+	PARSE(p, "--no-testdev=1", "g.elf");
+	assert_parse_error(p, "option '--no-testdev' takes no value");
+}
 
 /* ---- --disk -------------------------------------------------------------------------- */
 
@@ -696,6 +719,7 @@ int main(void)
 		T(test_help_prints_usage_to_given_file),
 		T(test_version_prints_one_line_to_given_file),
 		T(test_parse_after_error_starts_afresh),
+		T(test_no_testdev_option),
 		T(test_disk_options),
 		T(test_disk_bad_values),
 	};

@@ -2,7 +2,8 @@
  * test_pci.c - the PCI bus (vmm/pci.c): configuration mechanism #1 through
  * the 0xCF8/0xCFC ports with byte, word and dword accesses, absent
  * functions, BAR sizing and relocation (and the device being told so its
- * doorbells follow), the capability list, and MMIO dispatch to BARs.
+ * doorbells follow), the capability list, MMIO dispatch to memory BARs and
+ * port dispatch to I/O BARs.
  */
 #include "unit.h"
 
@@ -277,6 +278,83 @@ static void test_plug_until_full(void **state)
 	assert_contains(err, "bus 0 is full");
 }
 
+/* I/O BARs: assigned in the I/O window, sized, moved, switched off with
+ * the command register's I/O bit, and dispatched apart from memory. */
+static unsigned io_bar_seen = 99;
+
+static bool fake_io_rw(struct pci_func *f, unsigned bar, uint64_t off, bool is_write,
+		       uint8_t *data, unsigned size)
+{
+	io_bar_seen = bar;
+	return fake_bar_rw(f, bar, off, is_write, data, size);
+}
+
+static void test_io_bars(void **state)
+{
+	static struct pci_func f, g, h;
+	struct moved moved = {0};
+	struct pci_bus bus;
+	uint8_t data[4];
+	char err[256];
+
+	(void)state;
+	pci_bus_init(&bus);
+	pci_func_init(&f, "f", 1, 2, 0, 0, 0, 0);
+	f.opaque = &moved;
+	f.bar_moved = fake_moved;
+	pci_func_add_bar(&f, 0, 4096, fake_bar_rw);
+	pci_func_add_io_bar(&f, 1, 64, fake_io_rw);
+	assert_int_equal(pci_plug(&bus, &f, err, sizeof(err)), 0);
+	assert_int_equal(pci_config_read(&bus, 8, PCI_BASE_ADDRESS_1, 4),
+			 PCI_IO_START | PCI_BASE_ADDRESS_SPACE_IO);
+	assert_int_equal(pci_config_read(&bus, 8, PCI_BASE_ADDRESS_0, 4), PCI_MMIO_START);
+	assert_int_equal(pci_config_read(&bus, 8, PCI_COMMAND, 2),
+			 PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	assert_int_equal(moved.calls, 2);                  /* both BARs decode */
+	/* Ports answer only for the I/O BAR, memory only for the memory one. */
+	assert_true(pci_io_decodes(&bus, PCI_IO_START, 4));
+	assert_true(pci_io_decodes(&bus, PCI_IO_START + 60, 4));
+	assert_false(pci_io_decodes(&bus, PCI_IO_START + 62, 4));
+	assert_false(pci_io_decodes(&bus, PCI_IO_START + 64, 1));
+	assert_false(pci_mmio_decodes(&bus, PCI_MMIO_START + 4096, 1));
+	le_put(data, 2, 0xbeef);
+	pci_io_access(&bus, PCI_IO_START + 6, true, data, 2);
+	assert_int_equal(io_bar_seen, 1);
+	assert_int_equal(le_get(&bar_mem[6], 2), 0xbeef);
+	/* Sizing: bit 0 stays (I/O space), the size shows in the rest. */
+	pci_config_write(&bus, 8, PCI_BASE_ADDRESS_1, 4, 0xffffffffu);
+	assert_int_equal(pci_config_read(&bus, 8, PCI_BASE_ADDRESS_1, 4), 0xffffffc1u);
+	assert_int_equal(moved.new_addr, 0);              /* outside the window now */
+	/* Moved inside the window; the old ports answer no more. */
+	pci_config_write(&bus, 8, PCI_BASE_ADDRESS_1, 4, 0xd040);
+	assert_int_equal(moved.new_addr, 0xd040);
+	assert_true(pci_io_decodes(&bus, 0xd040, 1));
+	assert_false(pci_io_decodes(&bus, PCI_IO_START, 1));
+	pci_io_access(&bus, 0xd040 + 6, false, data, 2);
+	assert_int_equal(le_get(data, 2), 0xbeef);
+	pci_io_access(&bus, PCI_IO_START + 6, false, data, 2);
+	assert_int_equal(le_get(data, 2), 0xffff);        /* master abort */
+	/* The I/O bit of the command register alone turns it off. */
+	unsigned calls = moved.calls;
+	pci_config_write(&bus, 8, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	assert_int_equal(moved.calls, calls + 1);
+	assert_false(pci_io_decodes(&bus, 0xd040, 1));
+	assert_true(pci_mmio_decodes(&bus, PCI_MMIO_START, 1));
+	/* The next function's I/O BAR comes after, naturally aligned. */
+	pci_func_init(&g, "g", 1, 2, 0, 0, 0, 0);
+	pci_func_add_io_bar(&g, 0, 256, fake_io_rw);
+	assert_int_equal(pci_plug(&bus, &g, err, sizeof(err)), 0);
+	assert_int_equal(pci_config_read(&bus, g.devfn, PCI_BASE_ADDRESS_0, 4),
+			 (PCI_IO_START + 256) | PCI_BASE_ADDRESS_SPACE_IO);
+	assert_int_equal(pci_config_read(&bus, g.devfn, PCI_COMMAND, 2), PCI_COMMAND_IO);
+	/* No room left in the window: one line that says so. */
+	bus.io_next = PCI_IO_END - 16;
+	pci_func_init(&h, "h", 1, 2, 0, 0, 0, 0);
+	pci_func_add_io_bar(&h, 2, 32, fake_io_rw);
+	assert_int_equal(pci_plug(&bus, &h, err, sizeof(err)), -1);
+	assert_contains(err, "no room for BAR 2 in the I/O window");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_capability_list),
 		cmocka_unit_test(test_mmio_edges),
 		cmocka_unit_test(test_plug_until_full),
+		cmocka_unit_test(test_io_bars),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,8 +93,9 @@ class TestSpec:
     # sysbench, skip it; the guest prints its result line alone.
     sysbench: bool = True
     # The guest's test needs a PCI test device (ports and MMIO that exit to
-    # the monitor, with and without an in-kernel ioeventfd): qemu-guest adds
-    # -device pci-testdev; vmm has its own.
+    # the monitor, with and without an in-kernel ioeventfd), which vmm and
+    # qemu-guest on pc offer (-device pci-testdev): qemu-guest on microvm,
+    # which has no PCI bus, skips it.
     testdev: bool = False
 
     def headline(self, options=None):
