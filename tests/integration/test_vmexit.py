@@ -96,17 +96,32 @@ class VmmVmexit(Checks, unittest.TestCase):
             self.assertEqual(host["kind"], "pvm")
             self.assertTrue(host["ring0_emulated"])
             self.assertIn("PVM-style host", ops["hypercall"]["skipped"])
-        if "pci_testdev" in r["vmexit"]:
-            # vmm's pci-testdev: every write the monitor or KVM took.
-            for name in PCI_OPS:
-                self.assertNotIn("skipped", ops[name], name)
-            self.assertEqual(ops["pio_write"]["handled"], "user")
-            self.assertEqual(ops["mmio_write"]["handled"], "user")
-        else:
-            for name in PCI_OPS:
-                self.assertEqual(ops[name]["skipped"],
-                                 "no pci-testdev (QEMU: -device pci-testdev)", name)
+        # vmm tells the guest its kind of KVM (CPUID 0x40000100) and offers
+        # a pci-testdev: every write reaches vmm or KVM's ioeventfd.
+        self.assertEqual(host["source"], "vmm-cpuid")
+        self.assertIn("pci_testdev", r["vmexit"])
+        for name in PCI_OPS:
+            self.assertNotIn("skipped", ops[name], name)
+        self.assertEqual(ops["pio_write"]["handled"], "user")
+        self.assertEqual(ops["mmio_write"]["handled"], "user")
+        self.assertEqual(ops["pio_write_ioeventfd"]["handled"], "kernel")
+        self.assertEqual(ops["mmio_write_ioeventfd"]["handled"], "kernel")
         self.assertIn("ring0_loop", out)
+
+
+    def test_without_the_device_the_pci_ops_are_skipped(self):
+        res = run_vmm("--smp", 1, "--mem", "256M", "--no-testdev", "--timeout", T, GUEST,
+                      "vmexit", f"--min-ticks={1 << 20}", "--ops=cpuid," + ",".join(PCI_OPS),
+                      timeout=T + 60)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        r = guest_runner.one_result(self, res.stdout)
+        results.validate_result(r, guest=True)
+        ops = {op["name"]: op for op in r["vmexit"]["ops"]}
+        self.assertEqual(sorted(ops), sorted(("cpuid",) + PCI_OPS))
+        self.assertIn("ring", ops["cpuid"])
+        for name in PCI_OPS:
+            self.assertEqual(ops[name]["skipped"],
+                             "no pci-testdev (QEMU: -device pci-testdev)", name)
 
 
 class QemuVmexit(Checks):
@@ -114,7 +129,7 @@ class QemuVmexit(Checks):
     ACCEL = None
 
     def run_guest(self, args, smp=2):
-        argv = qemu_argv(smp, 256, " ".join(args), self.ACCEL, "pc") + ["-device", "pci-testdev"]
+        argv = qemu_argv(smp, 256, " ".join(args), self.ACCEL, "pc")   # has -device pci-testdev
         res = subprocess.run(argv, capture_output=True, text=True, timeout=T)
         return results.qemu_guest_status(res.returncode), res.stdout
 
