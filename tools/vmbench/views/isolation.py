@@ -37,7 +37,7 @@ def _placement(records):
         pinned = bool(vmm.get("pin"))
         for v in vcpus:
             text = f"vCPU{v.get('vcpu', '?')}"
-            if "host_cpu" in v and (pinned or "affinity" in v):
+            if isinstance(v.get("host_cpu"), int) and v["host_cpu"] >= 0:
                 text += f"\u2192CPU{v['host_cpu']}"
             if v.get("affinity") is not None:
                 text += f" (affinity {v['affinity']})"
@@ -46,7 +46,7 @@ def _placement(records):
             parts.append(text)
         if not vcpus and pinned:
             parts.append("--pin " + ",".join(str(c) for c in vmm["pin"]))
-        if not pinned and not any("affinity" in v for v in vcpus):
+        if not pinned:
             parts = ["not pinned"]
         iso = env.get("isolation")
         if isinstance(iso, dict) and iso.get("cpus"):
