@@ -12,6 +12,7 @@
 #ifndef GUEST_KERNEL_H
 #define GUEST_KERNEL_H
 
+#include "apic.h"
 #include "boot.h"
 #include "libc.h"
 #include "sysinfo.h"
@@ -223,9 +224,6 @@ void lapic_send_self_ipi(unsigned vector);
 void lapic_timer_bench_begin(unsigned vector, bool tsc_deadline);
 void lapic_timer_bench_fire(bool tsc_deadline);
 void lapic_timer_bench_end(bool tsc_deadline);
-#define ICR_INIT 0x00004500        /* INIT, level assert */
-#define ICR_STARTUP 0x00004600     /* SIPI; vector in the low byte */
-#define ICR_FIXED 0x00004000
 
 /* smp.c */
 void smp_start_aps(void);          /* send INIT-SIPI-SIPI to every AP */
