@@ -32,6 +32,14 @@ bool cpu_has_hypervisor(void)
 	return r[2] & (1u << 31);
 }
 
+bool cpu_has_x2apic(void)
+{
+	uint32_t r[4];
+
+	cpuid(1, 0, r);
+	return r[2] & (1u << 21);
+}
+
 uint32_t cpuid_apic_id(void)
 {
 	uint32_t r[4];

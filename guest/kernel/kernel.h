@@ -196,6 +196,7 @@ void cpu_init(struct cpu *c);      /* TSS, IDT, GS base; on each CPU */
 void idt_init(void);               /* once, on the BSP */
 uint32_t cpuid_apic_id(void);      /* this CPU's APIC ID, from CPUID */
 bool cpu_has_hypervisor(void);
+bool cpu_has_x2apic(void);
 
 /* The ring-0 stack of each CPU keeps its top FRAME_RESERVE bytes for the
  * trap frame of the thread it runs; kernel C code runs below. */
