@@ -34,9 +34,11 @@ enum syscall_number {
 	SYS_EXPECT_EXCEPTION = 14,
 	/* (struct exit_bench *) -> 0, or -SYS_ERR_INVAL (bad request),
 	 * -SYS_ERR_AGAIN (an interrupt it waited for never came),
-	 * -SYS_ERR_BUSY (the timer: the scheduler is using it): runs one
-	 * operation `iterations` times in ring 0 between two rdtsc, for
-	 * workloads/vmexit.c (see kernel/exitbench.c). */
+	 * -SYS_ERR_BUSY (the timer: the scheduler is using it),
+	 * -SYS_ERR_NOTSUP (ring 3 cannot do it: x2APIC mode): runs one
+	 * operation `iterations` times in ring 0 between two rdtsc, or
+	 * prepares ring 3 to run it itself, for workloads/vmexit.c (see
+	 * kernel/exitbench.c). */
 	SYS_EXIT_BENCH = 15,
 	/* (level 0 or 3) -> 0: the caller's I/O privilege level (RFLAGS.IOPL
 	 * of its saved frame); at 3, in/out (and cli/sti) work in ring 3 where
@@ -57,6 +59,14 @@ enum exit_bench_op {
 	EXIT_BENCH_EOI,          /* a write to the LAPIC's EOI register */
 	EXIT_BENCH_TIMER,        /* the LAPIC timer fires at once (arg 1: TSC deadline) */
 	EXIT_BENCH_HLT,          /* a self-IPI kept pending, then sti; hlt */
+	/* Ring 3 makes the LAPIC accesses of op `arg` (SELF_IPI, IPI, EOI or
+	 * TIMER) itself through the xAPIC page, and waits itself; only the
+	 * interrupt handler runs in ring 0.  BEGIN answers with `lapic`, `hits`
+	 * and (IPI, to CPU `data`) `dest_apic_id`, and for TIMER lends the
+	 * caller's LAPIC timer, one-shot on VEC_EXIT_BENCH; END gives it
+	 * back.  The caller must be bound to its CPU (`hits` is that CPU's). */
+	EXIT_BENCH_RING3_BEGIN,
+	EXIT_BENCH_RING3_END,
 	EXIT_BENCH_OPS
 };
 
@@ -66,12 +76,17 @@ struct exit_bench {
 	uint32_t op;             /* enum exit_bench_op */
 	uint32_t width;          /* port operations: 1, 2 or 4 */
 	uint64_t iterations;
-	uint64_t arg;            /* the port, the CPU, the timer mode, the hypercall */
-	uint64_t data;           /* the value to write, or the value read */
+	uint64_t arg;            /* the port, the CPU, the timer mode, the hypercall; RING3_*: the op */
+	uint64_t data;           /* the value to write, or the value read; RING3_BEGIN of IPI: the CPU */
 	/* Results. */
 	uint64_t ticks;          /* TSC ticks of the whole loop */
 	uint64_t late;           /* interrupts not taken at the first sti */
 	uint64_t fault;          /* hypercall: the exception it raised + 1, 0 if none */
+	/* EXIT_BENCH_RING3_BEGIN's answer. */
+	uint64_t lapic;          /* address of the xAPIC's registers (apic.h), identity-mapped */
+	uint64_t hits;           /* address of the caller's CPU's count of VEC_EXIT_BENCH
+				    interrupts (uint64_t; only the handler writes it) */
+	uint64_t dest_apic_id;   /* IPI: CPU data's APIC ID */
 };
 
 /* A thread any CPU may run: threads that outnumber the CPUs share them all. */
@@ -90,5 +105,6 @@ enum crash_kind {
 #define SYS_ERR_AGAIN 11
 #define SYS_ERR_SRCH 3
 #define SYS_ERR_BUSY 16
+#define SYS_ERR_NOTSUP 95
 
 #endif

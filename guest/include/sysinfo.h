@@ -60,6 +60,7 @@ struct sysinfo {
 	volatile uint64_t wake_ipis;             /* VEC_WAKE interrupts taken */
 	volatile uint64_t syscalls[SYSCALL_PATHS];
 	bool syscall_gate_closed;    /* --syscall-gate=closed on the command line */
+	bool x2apic_asked;           /* --apic=x2apic on the command line */
 };
 
 #endif

@@ -66,9 +66,11 @@ void bootinfo_parse(uint32_t magic, uint32_t info_addr)
 		add_ram(0, (uint64_t)mbi->mem_lower << 10);
 		add_ram(1 << 20, (uint64_t)mbi->mem_upper << 10);
 	}
-	/* The one boot option ring 0 reads itself: it must hold before the
-	 * first system call (cpu.c, idt_init).  Ring 3 checks its value. */
+	/* The boot options ring 0 reads itself: the gate must hold before the
+	 * first system call (cpu.c, idt_init), the APIC mode before the first
+	 * interrupt (main.c).  Ring 3 checks their values. */
 	sysinfo.syscall_gate_closed = word_in_list("--syscall-gate=closed", sysinfo.cmdline, ' ');
+	sysinfo.x2apic_asked = word_in_list("--apic=x2apic", sysinfo.cmdline, ' ');
 	/* vmm names itself; its UART takes any amount of output at once. */
 	sysinfo.virtual_uart = !strncmp(sysinfo.loader, "vmbench vmm", 11);
 }

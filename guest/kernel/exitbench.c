@@ -19,6 +19,16 @@
  * chooses whether it is running a thread or halted.  One caller at a time
  * (ping_reply_apic is global).
  *
+ * Ring 3 does better where it can (EXIT_BENCH_RING3_BEGIN): in xAPIC mode
+ * the LAPIC page is in its identity map, so it writes the ICR, the EOI
+ * register and the timer's count itself and waits for the count of this
+ * CPU's handler with IF set, natively.  Where ring 0 is emulated, an
+ * interrupt awaited in ring 0 arrives only when the emulator lets go
+ * (milliseconds late); awaited in ring 3 it arrives as on hardware, and
+ * only the handler below runs in ring 0.  The handler EOIs every interrupt
+ * it counts, so ring 3 never has one in service: its own EOI writes (the
+ * `eoi` op) find nothing to end, as kvm-unit-tests' do.
+ *
  * Hypercalls: the caller never asks where one would hang (a PVM-style KVM
  * never returns from a ring-0 vmcall; workloads/vmexit.c decides); where no
  * hypervisor answers, the instruction raises #UD, which
@@ -34,6 +44,8 @@ struct bench_cpu {
 	volatile uint64_t hits;       /* VEC_EXIT_BENCH interrupts taken */
 	volatile uint64_t fault;      /* a hypercall's exception + 1, 0 if none */
 };
+#define BENCH_CPU_SHIFT 4             /* xapic_hit_entry indexes bench_cpus by shifting */
+_Static_assert(sizeof(struct bench_cpu) == 1 << BENCH_CPU_SHIFT, "see xapic_hit_entry");
 
 static struct bench_cpu bench_cpus[MAX_CPUS];
 static volatile uint32_t ping_reply_apic;   /* where VEC_EXIT_BENCH_PING answers */
@@ -82,6 +94,7 @@ bool exitbench_catch_fault(struct trap_frame *tf)
 	return true;
 }
 
+/* The generic path (entry.S, trap_dispatch): x2APIC mode's. */
 void exitbench_interrupt(uint64_t vector)
 {
 	lapic_eoi();
@@ -89,6 +102,60 @@ void exitbench_interrupt(uint64_t vector)
 		lapic_send_ipi(ping_reply_apic, ICR_FIXED | VEC_EXIT_BENCH);
 	else
 		bench_cpus[this_cpu()->index].hits++;
+}
+
+/*
+ * xAPIC mode's handlers: the same work in a dozen instructions, not the
+ * eighty of the generic path (all registers saved, trap_dispatch), because
+ * where ring 0 is emulated each costs about a microsecond and the handler
+ * is all of an interrupt op that ring 0 runs.  They touch RAX and RDX only,
+ * and the LAPIC by its page (x2APIC's wrmsr would need RCX too).  The
+ * pong needs no wait for ICR's delivery status: the next ping, the next
+ * send, comes only after the pong arrived.
+ */
+__attribute__((naked)) static void xapic_hit_entry(void)
+{
+	__asm__ volatile("push %%rax\n\t"
+			 "mov %%gs:0, %%rax\n\t"                  /* struct cpu */
+			 "mov %c[index](%%rax), %%eax\n\t"
+			 "shl %[shift], %%rax\n\t"
+			 "incq %c[hits](%%rax)\n\t"
+			 "mov %[eoi], %%eax\n\t"
+			 "movl $0, (%%rax)\n\t"
+			 "pop %%rax\n\t"
+			 "iretq"
+			 : : [index] "i"(offsetof(struct cpu, index)), [shift] "i"(BENCH_CPU_SHIFT),
+			   [hits] "i"(&bench_cpus[0].hits), [eoi] "i"(LAPIC_BASE + LAPIC_EOI));
+}
+
+__attribute__((naked)) static void xapic_ping_entry(void)
+{
+	__asm__ volatile("push %%rax\n\t"
+			 "push %%rdx\n\t"
+			 "mov %[eoi], %%eax\n\t"
+			 "movl $0, (%%rax)\n\t"
+			 "mov %c[reply], %%edx\n\t"
+			 "shl %[dest_shift], %%edx\n\t"
+			 "mov %[icr_high], %%eax\n\t"
+			 "mov %%edx, (%%rax)\n\t"
+			 "mov %[icr_low], %%eax\n\t"
+			 "movl %[pong], (%%rax)\n\t"
+			 "pop %%rdx\n\t"
+			 "pop %%rax\n\t"
+			 "iretq"
+			 : : [eoi] "i"(LAPIC_BASE + LAPIC_EOI), [reply] "i"(&ping_reply_apic),
+			   [dest_shift] "i"(ICR_HIGH_DEST_SHIFT),
+			   [icr_high] "i"(LAPIC_BASE + LAPIC_ICR_HIGH),
+			   [icr_low] "i"(LAPIC_BASE + LAPIC_ICR_LOW),
+			   [pong] "i"(ICR_FIXED | VEC_EXIT_BENCH));
+}
+
+void exitbench_init(void)
+{
+	if (sysinfo.x2apic)
+		return;
+	idt_set_interrupt(VEC_EXIT_BENCH, xapic_hit_entry);
+	idt_set_interrupt(VEC_EXIT_BENCH_PING, xapic_ping_entry);
 }
 
 /* Interrupts on one instruction at a time until `count` reaches target;
@@ -106,6 +173,48 @@ static bool wait_hit(volatile uint64_t *count, uint64_t target)
 		cpu_relax();
 	}
 	return true;
+}
+
+/* EXIT_BENCH_RING3_BEGIN: what ring 3 needs to make op rq->arg's LAPIC
+ * accesses itself, and the LAPIC set up for it. */
+static long ring3_begin(struct exit_bench *rq, struct cpu *c, struct bench_cpu *me)
+{
+	/* In x2APIC mode the registers are MSRs, which ring 3 cannot reach. */
+	if (sysinfo.x2apic)
+		return -SYS_ERR_NOTSUP;
+	/* `hits` is this CPU's: a thread that may move would read another's. */
+	if (!sched_current_bound())
+		return -SYS_ERR_INVAL;
+	switch (rq->arg) {
+	case EXIT_BENCH_SELF_IPI:
+	case EXIT_BENCH_EOI:
+		break;
+	case EXIT_BENCH_IPI:
+		if (rq->data >= ncpus || rq->data == c->index || !cpus[rq->data].online_tsc)
+			return -SYS_ERR_INVAL;
+		ping_reply_apic = c->apic_id;
+		rq->dest_apic_id = cpus[rq->data].apic_id;
+		break;
+	case EXIT_BENCH_TIMER:
+		if (!sched_lend_timer())
+			return -SYS_ERR_BUSY;
+		lapic_timer_bench_begin(VEC_EXIT_BENCH, false);
+		break;
+	default:
+		return -SYS_ERR_INVAL;
+	}
+	rq->lapic = LAPIC_BASE;
+	rq->hits = (uint64_t)&me->hits;
+	return 0;
+}
+
+static long ring3_end(struct exit_bench *rq)
+{
+	if (rq->arg == EXIT_BENCH_TIMER && this_cpu()->timer_lent) {
+		lapic_timer_bench_end(false);
+		sched_return_timer();
+	}
+	return 0;
 }
 
 static bool has_tsc_deadline(void)
@@ -182,6 +291,10 @@ long exitbench_run(struct exit_bench *rq)
 
 	rq->late = rq->fault = rq->ticks = 0;
 	switch (rq->op) {
+	case EXIT_BENCH_RING3_BEGIN:
+		return ring3_begin(rq, c, me);
+	case EXIT_BENCH_RING3_END:
+		return ring3_end(rq);
 	case EXIT_BENCH_IPI:
 		if (rq->arg >= ncpus || rq->arg == c->index || !cpus[rq->arg].online_tsc)
 			return -SYS_ERR_INVAL;
@@ -191,7 +304,7 @@ long exitbench_run(struct exit_bench *rq)
 		if (rq->arg > 1 || (deadline && !has_tsc_deadline()))
 			return -SYS_ERR_INVAL;
 		/* The scheduler's timer slices are running on this CPU. */
-		if (c->timer_armed)
+		if (!sched_lend_timer())
 			return -SYS_ERR_BUSY;
 		lapic_timer_bench_begin(VEC_EXIT_BENCH, deadline);
 		break;
@@ -241,7 +354,9 @@ long exitbench_run(struct exit_bench *rq)
 		break;
 	}
 	rq->ticks = rdtsc() - t0;
-	if (rq->op == EXIT_BENCH_TIMER)
+	if (rq->op == EXIT_BENCH_TIMER) {
 		lapic_timer_bench_end(deadline);
+		sched_return_timer();
+	}
 	return err;
 }

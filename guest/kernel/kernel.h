@@ -12,6 +12,7 @@
 #ifndef GUEST_KERNEL_H
 #define GUEST_KERNEL_H
 
+#include "apic.h"
 #include "boot.h"
 #include "libc.h"
 #include "sysinfo.h"
@@ -67,6 +68,7 @@ struct cpu {
 	struct run_queue pinned;       /* runnable threads bound to this CPU */
 	bool idle;                     /* halted, waiting for a wake IPI */
 	bool timer_armed;
+	bool timer_lent;               /* to SYS_EXIT_BENCH: the scheduler keeps off it */
 	uint64_t online_tsc;           /* when it reached its idle loop */
 };
 
@@ -193,8 +195,10 @@ extern struct sysinfo sysinfo;     /* facts handed to ring 3 */
 /* cpu.c */
 void cpu_init(struct cpu *c);      /* TSS, IDT, GS base; on each CPU */
 void idt_init(void);               /* once, on the BSP */
+void idt_set_interrupt(unsigned vector, void (*handler)(void));
 uint32_t cpuid_apic_id(void);      /* this CPU's APIC ID, from CPUID */
 bool cpu_has_hypervisor(void);
+bool cpu_has_x2apic(void);
 
 /* The ring-0 stack of each CPU keeps its top FRAME_RESERVE bytes for the
  * trap frame of the thread it runs; kernel C code runs below. */
@@ -218,14 +222,11 @@ void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low);
 void lapic_timer_oneshot(uint64_t ns);
 void lapic_timer_stop(void);
 /* For SYS_EXIT_BENCH (exitbench.c): one-write self-IPIs, and the timer
- * borrowed from the scheduler while the CPU's timer_armed is false. */
+ * the scheduler lends (sched_lend_timer). */
 void lapic_send_self_ipi(unsigned vector);
 void lapic_timer_bench_begin(unsigned vector, bool tsc_deadline);
 void lapic_timer_bench_fire(bool tsc_deadline);
 void lapic_timer_bench_end(bool tsc_deadline);
-#define ICR_INIT 0x00004500        /* INIT, level assert */
-#define ICR_STARTUP 0x00004600     /* SIPI; vector in the low byte */
-#define ICR_FIXED 0x00004000
 
 /* smp.c */
 void smp_start_aps(void);          /* send INIT-SIPI-SIPI to every AP */
@@ -249,6 +250,12 @@ void sched_exit(struct trap_frame *tf, uint64_t value);
 void sched_timer_tick(struct trap_frame *tf);
 void sched_wake_ipi(void);
 int sched_current_tid(void);       /* 0 when the CPU is idle */
+bool sched_current_bound(void);    /* the running thread is bound to this CPU */
+/* This CPU's LAPIC timer for SYS_EXIT_BENCH: false while the scheduler is
+ * slicing with it; once lent, the scheduler leaves it alone (a thread that
+ * wants a slice waits) until it is given back. */
+bool sched_lend_timer(void);
+void sched_return_timer(void);
 /* SYS_EXPECT_EXCEPTION (syscall.h), and the check trap.c makes before an
  * exception from ring 3 ends the run: true if the thread expected it (the
  * frame then resumes where the thread asked). */
@@ -265,10 +272,12 @@ void sched_irq_wait(struct trap_frame *tf, unsigned slot, uint64_t seen);
 void syscall_dispatch(struct trap_frame *tf);
 
 /* exitbench.c: SYS_EXIT_BENCH (syscall.h; the request is checked to lie in
- * user memory), its two interrupt vectors, and the fault a ring-0
+ * user memory), its two interrupt vectors (their generic path: x2APIC
+ * mode's), and the fault a ring-0
  * hypercall may raise where no hypervisor answers it (true: the frame now
  * resumes after the instruction). */
 struct exit_bench;
+void exitbench_init(void);         /* once the APIC mode is known, before the APs start */
 long exitbench_run(struct exit_bench *rq);
 void exitbench_interrupt(uint64_t vector);
 bool exitbench_catch_fault(struct trap_frame *tf);

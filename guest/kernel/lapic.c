@@ -5,20 +5,11 @@
  */
 #include "kernel.h"
 
-#define LAPIC_BASE 0xfee00000UL
 #define MSR_APIC_BASE 0x1b
 #define APIC_BASE_ENABLE (1u << 11)
 #define APIC_BASE_X2APIC (1u << 10)
 #define MSR_TSC_DEADLINE 0x6e0
 #define MSR_X2APIC_SELF_IPI 0x83f
-
-enum {
-	REG_ID = 0x20, REG_TPR = 0x80, REG_EOI = 0xb0, REG_SVR = 0xf0,
-	REG_ICR_LOW = 0x300, REG_ICR_HIGH = 0x310, REG_LVT_TIMER = 0x320,
-	REG_TIMER_INIT = 0x380, REG_TIMER_CURRENT = 0x390, REG_TIMER_DIV = 0x3e0,
-	ICR_BUSY = 1 << 12, ICR_DEST_SELF = 1 << 18, LVT_MASKED = 1 << 16, SVR_ENABLE = 1 << 8,
-	LVT_TIMER_TSC_DEADLINE = 2 << 17, TIMER_DIVIDE_BY_1 = 0xb,
-};
 
 static bool x2apic_mode;
 
@@ -42,19 +33,19 @@ void lapic_init(bool x2apic)
 	x2apic_mode = x2apic;
 	if (x2apic)
 		wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
-	lapic_write(REG_TPR, 0);
-	lapic_write(REG_LVT_TIMER, LVT_MASKED | VEC_TIMER);
-	lapic_write(REG_SVR, SVR_ENABLE | VEC_SPURIOUS);
+	lapic_write(LAPIC_TPR, 0);
+	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | VEC_TIMER);
+	lapic_write(LAPIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
 }
 
 uint32_t lapic_id(void)
 {
-	return x2apic_mode ? lapic_read(REG_ID) : lapic_read(REG_ID) >> 24;
+	return x2apic_mode ? lapic_read(LAPIC_ID) : lapic_read(LAPIC_ID) >> 24;
 }
 
 void lapic_eoi(void)
 {
-	lapic_write(REG_EOI, 0);
+	lapic_write(LAPIC_EOI, 0);
 }
 
 void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low)
@@ -63,21 +54,21 @@ void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low)
 		wrmsr(0x830, ((uint64_t)apic_id << 32) | icr_low);
 		return;
 	}
-	lapic_write(REG_ICR_HIGH, apic_id << 24);
-	lapic_write(REG_ICR_LOW, icr_low);
-	while (lapic_read(REG_ICR_LOW) & ICR_BUSY)
+	lapic_write(LAPIC_ICR_HIGH, apic_id << ICR_HIGH_DEST_SHIFT);
+	lapic_write(LAPIC_ICR_LOW, icr_low);
+	while (lapic_read(LAPIC_ICR_LOW) & ICR_BUSY)
 		cpu_relax();
 }
 
 /* Without a timing leaf, count the timer against the TSC once. */
 static void calibrate_timer(void)
 {
-	lapic_write(REG_TIMER_DIV, TIMER_DIVIDE_BY_1);
-	lapic_write(REG_LVT_TIMER, LVT_MASKED | VEC_TIMER);
-	lapic_write(REG_TIMER_INIT, 0xffffffff);
+	lapic_write(LAPIC_TIMER_DIV, TIMER_DIVIDE_BY_1);
+	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | VEC_TIMER);
+	lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
 	tsc_delay_us(10000);
-	sysinfo.lapic_timer_hz = (uint64_t)(0xffffffffu - lapic_read(REG_TIMER_CURRENT)) * 100;
-	lapic_write(REG_TIMER_INIT, 0);
+	sysinfo.lapic_timer_hz = (uint64_t)(0xffffffffu - lapic_read(LAPIC_TIMER_CURRENT)) * 100;
+	lapic_write(LAPIC_TIMER_INIT, 0);
 }
 
 void lapic_timer_oneshot(uint64_t ns)
@@ -91,14 +82,14 @@ void lapic_timer_oneshot(uint64_t ns)
 		ticks = 1;
 	if (ticks > 0xffffffff)
 		ticks = 0xffffffff;
-	lapic_write(REG_TIMER_DIV, TIMER_DIVIDE_BY_1);
-	lapic_write(REG_LVT_TIMER, VEC_TIMER);   /* one-shot, unmasked */
-	lapic_write(REG_TIMER_INIT, (uint32_t)ticks);
+	lapic_write(LAPIC_TIMER_DIV, TIMER_DIVIDE_BY_1);
+	lapic_write(LAPIC_LVT_TIMER, VEC_TIMER);   /* one-shot, unmasked */
+	lapic_write(LAPIC_TIMER_INIT, (uint32_t)ticks);
 }
 
 void lapic_timer_stop(void)
 {
-	lapic_write(REG_TIMER_INIT, 0);
+	lapic_write(LAPIC_TIMER_INIT, 0);
 }
 
 /* One write, so a measurement of it counts one exit: x2APIC's SELF IPI
@@ -109,7 +100,7 @@ void lapic_send_self_ipi(unsigned vector)
 	if (x2apic_mode)
 		wrmsr(MSR_X2APIC_SELF_IPI, vector);
 	else
-		lapic_write(REG_ICR_LOW, ICR_DEST_SELF | ICR_FIXED | vector);
+		lapic_write(LAPIC_ICR_LOW, ICR_DEST_SELF | ICR_FIXED | vector);
 }
 
 /* The timer as SYS_EXIT_BENCH's interrupt source: vector `vector`, in
@@ -117,9 +108,9 @@ void lapic_send_self_ipi(unsigned vector)
  * to the scheduler masked (sched.c re-arms it with lapic_timer_oneshot). */
 void lapic_timer_bench_begin(unsigned vector, bool tsc_deadline)
 {
-	lapic_write(REG_TIMER_INIT, 0);
-	lapic_write(REG_TIMER_DIV, TIMER_DIVIDE_BY_1);
-	lapic_write(REG_LVT_TIMER, vector | (tsc_deadline ? LVT_TIMER_TSC_DEADLINE : 0));
+	lapic_write(LAPIC_TIMER_INIT, 0);
+	lapic_write(LAPIC_TIMER_DIV, TIMER_DIVIDE_BY_1);
+	lapic_write(LAPIC_LVT_TIMER, vector | (tsc_deadline ? LVT_TIMER_TSC_DEADLINE : 0));
 }
 
 /* Fires now: a deadline that has passed, or one tick of the count. */
@@ -128,13 +119,13 @@ void lapic_timer_bench_fire(bool tsc_deadline)
 	if (tsc_deadline)
 		wrmsr(MSR_TSC_DEADLINE, rdtsc());
 	else
-		lapic_write(REG_TIMER_INIT, 1);
+		lapic_write(LAPIC_TIMER_INIT, 1);
 }
 
 void lapic_timer_bench_end(bool tsc_deadline)
 {
 	if (tsc_deadline)
 		wrmsr(MSR_TSC_DEADLINE, 0);
-	lapic_write(REG_LVT_TIMER, LVT_MASKED | VEC_TIMER);
-	lapic_write(REG_TIMER_INIT, 0);
+	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | VEC_TIMER);
+	lapic_write(LAPIC_TIMER_INIT, 0);
 }

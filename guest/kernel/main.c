@@ -32,8 +32,10 @@ void kernel_main(uint32_t magic, uint32_t info)
 	tsc_init();
 	sysinfo.acpi = acpi_find_cpus();
 	sysinfo.ncpus = ncpus;
-	sysinfo.x2apic = smp_x2apic_ids;
+	/* x2APIC only where an APIC ID needs it, or --apic=x2apic asks. */
+	sysinfo.x2apic = smp_x2apic_ids || (sysinfo.x2apic_asked && cpu_has_x2apic());
 	lapic_init(sysinfo.x2apic);
+	exitbench_init();
 	bsp->online_tsc = rdtsc();
 	smp_start_aps();
 

@@ -117,10 +117,11 @@ static bool has_waiting(const struct cpu *c)
 	return c->pinned.length > 0 || shared.length > 0;
 }
 
-/* Arm or stop this CPU's timer: it runs only while threads share it. */
+/* Arm or stop this CPU's timer: it runs only while threads share it, and
+ * never while SYS_EXIT_BENCH has it (sched_lend_timer). */
 static void update_timer(struct cpu *c)
 {
-	bool need = c->current && has_waiting(c);
+	bool need = c->current && has_waiting(c) && !c->timer_lent;
 
 	if (need && !c->timer_armed)
 		lapic_timer_oneshot(TIMESLICE_NS);
@@ -391,6 +392,37 @@ bool sched_catch_exception(struct trap_frame *tf)
 	tf->rax = tf->vector;
 	tf->rip = t->expect_resume;
 	return true;
+}
+
+bool sched_current_bound(void)
+{
+	struct cpu *c = this_cpu();
+
+	return c->current && c->current->cpu == c->index;
+}
+
+bool sched_lend_timer(void)
+{
+	struct cpu *c = this_cpu();
+	bool lent;
+
+	spin_lock(&sched_lock);
+	lent = !c->timer_armed;
+	if (lent)
+		c->timer_lent = true;
+	spin_unlock(&sched_lock);
+	return lent;
+}
+
+/* The lender may have made a thread wait for a slice meanwhile. */
+void sched_return_timer(void)
+{
+	struct cpu *c = this_cpu();
+
+	spin_lock(&sched_lock);
+	c->timer_lent = false;
+	update_timer(c);
+	spin_unlock(&sched_lock);
 }
 
 int sched_current_tid(void)

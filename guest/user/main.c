@@ -22,6 +22,9 @@ static const struct option_def general_options[] = {
 	{"syscall-gate", OPT_STRING, "open",
 	 "open: int $0x80 through its ring-3 gate where the CPU delivers it; closed: "
 	 "every system call takes the #GP fallback (read by the kernel at boot)", "open,closed"},
+	{"apic", OPT_STRING, "auto",
+	 "auto: xAPIC unless an APIC ID needs x2APIC; x2apic: x2APIC where the CPU has it "
+	 "(read by the kernel at boot)", "auto,x2apic"},
 	{NULL, 0, NULL, NULL, NULL},
 };
 
@@ -81,6 +84,10 @@ static int run_test(unsigned nwords, const char **words)
 	const struct option_def *const defs[] = {general_options, t->options, NULL};
 	if (!cmdline_parse(nwords, words, defs, &args))
 		return STATUS_USAGE;
+	if (sys->x2apic_asked && !sys->x2apic) {
+		printf("vmbench: --apic=x2apic: this CPU has no x2APIC (CPUID.1:ECX[21])\n");
+		return STATUS_UNAVAILABLE;
+	}
 	if (args.ncommands == 0)
 		args.commands[args.ncommands++] = "run";
 	for (unsigned i = 0; i < args.ncommands; i++) {

@@ -7,11 +7,19 @@
  *
  *   ring 3 (natively everywhere): cpuid; a hypercall where ring 3's exits;
  *     reads and writes of pci-testdev's BARs (ports under IOPL 3, where
- *     the host honours it)
- *   ring 0 (SYS_EXIT_BENCH, kernel/exitbench.c): the LAPIC (self-IPI, IPI
- *     to another vCPU and back, EOI, timer), hlt, and the rest where ring
- *     3 cannot; each figure includes the engine's loop, which ring0_loop
- *     measures alone (where ring 0 is emulated it is most of the figure)
+ *     the host honours it); in xAPIC mode the LAPIC (self-IPI, IPI to
+ *     another vCPU and back, EOI, the one-shot timer) through its page in
+ *     the identity map, ring 3 also waiting for the interrupt: only the
+ *     handler runs in ring 0
+ *   ring 0 (SYS_EXIT_BENCH, kernel/exitbench.c): hlt, the LAPIC in x2APIC
+ *     mode (MSRs), and the rest where ring 3 cannot; each figure includes
+ *     the engine's loop, which ring0_loop measures alone (where ring 0 is
+ *     emulated it is most of the figure)
+ *
+ * Why ring 3 waits: where ring 0 is emulated (a PVM-style KVM), an
+ * interrupt that ring 0 awaits with `sti; nop` arrives only when the
+ * emulator lets go, 16-38 ms late, and one awaited in `hlt` 0.2 ms late;
+ * ring 3 runs natively with IF set, and takes it as hardware would.
  *
  * Never a hang: a hypercall is never made where it would not return (a
  * PVM-style KVM), an operation that raises #UD is skipped, and every
@@ -26,6 +34,8 @@
  * in-kernel ioeventfd).
  */
 #include "user.h"
+#include "apic.h"
+#include "boot.h"
 #include "pci_testdev.h"
 
 #define DEFAULT_MIN_TICKS "1073741824"   /* 2^30, as kvm-unit-tests */
@@ -41,6 +51,9 @@
 #define VMM_VMCALL_HANGS 2u
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 #define VEC_UD 6
+#define VEC_PF 14
+#define NO_WAIT (-1)
+#define X2APIC_RING0 "x2APIC mode: the LAPIC is MSRs, ring 0 only"
 #define NO_DEVICE "no pci-testdev (QEMU: -device pci-testdev)"
 
 enum op_id {
@@ -64,11 +77,12 @@ static const char *const vmm_kinds[] = {"unknown", "hardware", "pvm", "nested-tc
 
 struct op_result {
 	bool wanted, measured;
-	int ring;
+	int ring;                     /* the ring that made the access */
+	int wait;                     /* the ring that waited for the interrupt, or NO_WAIT */
 	uint64_t iterations, ticks, late;
 	const char *handled;          /* pci-testdev writes: "user", "kernel", "mixed" */
 	const char *mode;             /* timer: "tsc-deadline" or "one-shot" */
-	char note[96];
+	char note[112];
 	char skipped[112];            /* why it was not measured */
 };
 
@@ -79,9 +93,20 @@ struct host {
 	double ring0_ratio;           /* the empty loop: ring 0's time / ring 3's */
 };
 
+/* Ring 3's hold on the LAPIC (EXIT_BENCH_RING3_BEGIN's answer). */
+struct lapic3 {
+	enum exit_bench_op op;
+	uintptr_t regs;               /* the xAPIC page */
+	volatile const uint64_t *hits;  /* this CPU's VEC_EXIT_BENCH interrupts so far */
+	uint32_t dest;                /* ipi: the APIC ID pinged */
+};
+
 struct vmexit {
 	uint64_t min_ticks;
 	struct host host;
+	bool lapic3_ok;               /* ring 3 reaches the xAPIC page (probe_lapic3) */
+	char lapic3_why[96];          /* else why not */
+	struct lapic3 lapic3;
 	bool amd;                     /* vmmcall, not vmcall */
 	struct testdev dev;
 	bool have_dev;
@@ -99,6 +124,7 @@ struct vmexit {
 typedef long (*pass_fn)(struct vmexit *vx, struct op_result *r, uint64_t n, uint64_t *ticks);
 
 static void skip(struct op_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(struct op_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void skip(struct op_result *r, const char *fmt, ...)
 {
@@ -106,6 +132,21 @@ static void skip(struct op_result *r, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vsnprintf(r->skipped, sizeof(r->skipped), fmt, ap);
+	va_end(ap);
+}
+
+/* Appends to the op's note, "; " between parts. */
+static void add_note(struct op_result *r, const char *fmt, ...)
+{
+	size_t len = strlen(r->note);
+	va_list ap;
+
+	if (len && len + 2 < sizeof(r->note)) {
+		memcpy(r->note + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(r->note + len, sizeof(r->note) - len, fmt, ap);
 	va_end(ap);
 }
 
@@ -396,7 +437,146 @@ static void run_testdev_op(struct vmexit *vx, struct op_result *r, enum testdev_
 		note_handler(vx, r, testdev_count(d, s));
 }
 
-/* ---- ring 0: the LAPIC and hlt ----------------------------------------------------- */
+/* ---- the LAPIC: ring 3 where it reaches it, else ring 0; and hlt ----------------- */
+
+/* Can ring 3 use the xAPIC page?  Not in x2APIC mode (MSRs); else one read
+ * of the ID register must not fault and must name this CPU. */
+static void probe_lapic3(struct vmexit *vx)
+{
+	volatile const uint32_t *id = (volatile const uint32_t *)(LAPIC_BASE + LAPIC_ID);
+	struct caught c;
+
+	if (sys->x2apic) {
+		snprintf(vx->lapic3_why, sizeof(vx->lapic3_why), X2APIC_RING0);
+		return;
+	}
+	TRY_INSN(&c, VEC_PF, "mov (%[p]), %%r8d", [p] "r"(id));
+	if (c.vector != (uint64_t)-1) {
+		snprintf(vx->lapic3_why, sizeof(vx->lapic3_why),
+			 "ring 3's read of the xAPIC page raised #PF");
+		return;
+	}
+	sys_expect_exception(32, 0);     /* nothing raised: disarm */
+	if (*id >> ICR_HIGH_DEST_SHIFT != cpu_apic_id()) {
+		snprintf(vx->lapic3_why, sizeof(vx->lapic3_why),
+			 "the xAPIC page shows APIC ID %u to ring 3, not this CPU's %u",
+			 *id >> ICR_HIGH_DEST_SHIFT, cpu_apic_id());
+		return;
+	}
+	vx->lapic3_ok = true;
+}
+
+static inline void lapic3_write(const struct lapic3 *l, unsigned reg, uint32_t v)
+{
+	*(volatile uint32_t *)(l->regs + reg) = v;
+}
+
+/* Until this CPU's handler has counted `target`: natively, IF set, as ring
+ * 3 always runs; false after EXIT_BENCH_WAIT_S seconds. */
+static bool wait_hits(const struct lapic3 *l, uint64_t target)
+{
+	uint64_t deadline = rdtsc() + sys->tsc_hz * EXIT_BENCH_WAIT_S;
+
+	while (*l->hits < target) {
+		if (rdtsc() > deadline)
+			return false;
+		__asm__ volatile("pause" ::: "memory");
+	}
+	return true;
+}
+
+/* n operations that each raise one VEC_EXIT_BENCH interrupt here, which
+ * ring 3 waits for.  Inlined with `op` a constant at each call, so each
+ * loop holds only its own accesses. */
+static inline __attribute__((always_inline)) long
+lapic3_loop(const struct lapic3 *l, enum exit_bench_op op, uint64_t n, uint64_t *late)
+{
+	uint64_t target;
+
+	for (uint64_t i = 0; i < n; i++) {
+		target = *l->hits + 1;
+		if (op == EXIT_BENCH_SELF_IPI) {
+			lapic3_write(l, LAPIC_ICR_LOW, ICR_DEST_SELF | ICR_FIXED | VEC_EXIT_BENCH);
+		} else if (op == EXIT_BENCH_TIMER) {
+			lapic3_write(l, LAPIC_TIMER_INIT, 1);    /* one-shot: fires after 1 tick */
+		} else {
+			/* xAPIC's two writes, as every OS makes them; the other
+			 * CPU's handler pings back.  A kernel IPI from an
+			 * interrupt between them would retarget the ping; any
+			 * CPU's handler answers it, so the op still completes
+			 * (and the test's threads never outnumber the vCPUs:
+			 * no scheduler IPI comes here). */
+			lapic3_write(l, LAPIC_ICR_HIGH, l->dest << ICR_HIGH_DEST_SHIFT);
+			lapic3_write(l, LAPIC_ICR_LOW, ICR_FIXED | VEC_EXIT_BENCH_PING);
+		}
+		if (*l->hits < target) {
+			*late += op != EXIT_BENCH_IPI;
+			if (!wait_hits(l, target))
+				return -SYS_ERR_AGAIN;
+		}
+	}
+	return 0;
+}
+
+static long pass_lapic3(struct vmexit *vx, struct op_result *r, uint64_t n, uint64_t *ticks)
+{
+	const struct lapic3 *l = &vx->lapic3;
+	uint64_t t0, late = 0;
+	long err = 0;
+
+	t0 = rdtsc();
+	switch (l->op) {
+	case EXIT_BENCH_EOI:
+		/* Nothing is in service: the handler EOIs what it takes. */
+		for (uint64_t i = 0; i < n; i++)
+			lapic3_write(l, LAPIC_EOI, 0);
+		break;
+	case EXIT_BENCH_SELF_IPI:
+		err = lapic3_loop(l, EXIT_BENCH_SELF_IPI, n, &late);
+		break;
+	case EXIT_BENCH_TIMER:
+		err = lapic3_loop(l, EXIT_BENCH_TIMER, n, &late);
+		break;
+	default:
+		err = lapic3_loop(l, EXIT_BENCH_IPI, n, &late);
+		break;
+	}
+	*ticks = rdtsc() - t0;
+	r->late = late;
+	return err;
+}
+
+/* Measures LAPIC op `op` (vx->rq holds its ring-0 form) from ring 3 where
+ * ring 3 reaches the xAPIC page, else in ring 0, and says which. */
+static void measure_lapic(struct vmexit *vx, struct op_result *r, enum exit_bench_op op)
+{
+	struct exit_bench rq = {.op = EXIT_BENCH_RING3_BEGIN, .arg = op, .data = vx->rq.arg};
+	long err;
+
+	if (op != EXIT_BENCH_EOI)
+		r->wait = 0;
+	if (!vx->lapic3_ok || (err = sys_exit_bench(&rq)) == -SYS_ERR_NOTSUP) {
+		add_note(r, "%s", vx->lapic3_ok ? X2APIC_RING0 : vx->lapic3_why);
+		measure_ring0(vx, r);
+		return;
+	}
+	if (err < 0) {
+		skip(r, "%s", ring0_error(err));
+		return;
+	}
+	vx->lapic3 = (struct lapic3){
+		.op = op, .regs = (uintptr_t)rq.lapic,
+		.hits = (volatile const uint64_t *)(uintptr_t)rq.hits, .dest = (uint32_t)rq.dest_apic_id,
+	};
+	r->ring = 3;
+	if (op != EXIT_BENCH_EOI)
+		r->wait = 3;
+	if ((err = measure(vx, r, pass_lapic3)) < 0)
+		skip(r, "%s", err == -SYS_ERR_AGAIN ? "an interrupt ring 3 waited for did not come "
+			 "within 10 s" : ring0_error(err));
+	rq.op = EXIT_BENCH_RING3_END;
+	sys_exit_bench(&rq);
+}
 
 static volatile int spinner_state;        /* 0 starting, 1 spinning, 2 told to stop */
 
@@ -429,8 +609,8 @@ static void run_ipis(struct vmexit *vx, struct op_result *busy, struct op_result
 			__asm__ volatile("pause" ::: "memory");
 		started = tid >= 0 && spinner_state == 1;
 		if (started) {
-			measure_ring0(vx, busy);
-			snprintf(busy->note, sizeof(busy->note), "to vCPU 1 (running ring 3) and back");
+			add_note(busy, "to vCPU 1 (running ring 3) and back");
+			measure_lapic(vx, busy, EXIT_BENCH_IPI);
 		} else {
 			skip(busy, "no thread started on vCPU 1 within %d s", SPINNER_START_S);
 		}
@@ -440,26 +620,26 @@ static void run_ipis(struct vmexit *vx, struct op_result *busy, struct op_result
 			thread_join(tid);
 	}
 	if (halted->wanted) {
-		measure_ring0(vx, halted);
-		snprintf(halted->note, sizeof(halted->note), "to vCPU 1 (halted) and back");
+		add_note(halted, "to vCPU 1 (halted) and back");
+		measure_lapic(vx, halted, EXIT_BENCH_IPI);
 	}
 }
 
 static void run_self_ipi(struct vmexit *vx, struct op_result *r)
 {
 	vx->rq = (struct exit_bench){.op = EXIT_BENCH_SELF_IPI};
-	measure_ring0(vx, r);
-	if (r->measured && r->late)
-		snprintf(r->note, sizeof(r->note), "%llu taken after sti; nop",
-			 (unsigned long long)r->late);
+	measure_lapic(vx, r, EXIT_BENCH_SELF_IPI);
+	if (r->measured && r->late && r->ring == 0)
+		add_note(r, "%llu taken after sti; nop", (unsigned long long)r->late);
 }
 
-/* hlt with a self-IPI pending wakes when the IPI is delivered, however
- * late: it hangs only where self-IPIs are lost.  So first, a few must
- * arrive (each wait has its deadline). */
+/* hlt (privileged: ring 0 only) with a self-IPI pending wakes when the IPI
+ * is delivered, however late: it hangs only where self-IPIs are lost.  So
+ * first, a few must arrive (each wait has its deadline). */
 static void run_hlt(struct vmexit *vx, struct op_result *r)
 {
 	vx->rq = (struct exit_bench){.op = EXIT_BENCH_SELF_IPI, .iterations = HLT_PROBE_IPIS};
+	r->wait = 0;
 	if (sys_exit_bench(&vx->rq) < 0) {
 		skip(r, "self-IPIs did not arrive: a hlt could wait for ever");
 		return;
@@ -468,16 +648,20 @@ static void run_hlt(struct vmexit *vx, struct op_result *r)
 	measure_ring0(vx, r);
 }
 
+/* Ring 3 arms the xAPIC's one-shot timer with one write of its count, an
+ * exit as TSC-deadline's wrmsr is, and both deliver the same interrupt;
+ * ring 0's wrmsr would add the emulated ring 0 and a system call to every
+ * op.  In x2APIC mode ring 0 arms it: TSC deadline where CPUID offers it. */
 static void run_timer(struct vmexit *vx, struct op_result *r)
 {
 	uint32_t regs[4];
 	bool deadline;
 
 	cpuid(1, 0, regs);
-	deadline = regs[2] & CPUID_1_ECX_TSC_DEADLINE;
+	deadline = regs[2] & CPUID_1_ECX_TSC_DEADLINE && !vx->lapic3_ok;
 	r->mode = deadline ? "tsc-deadline" : "one-shot";
 	vx->rq = (struct exit_bench){.op = EXIT_BENCH_TIMER, .arg = deadline};
-	measure_ring0(vx, r);
+	measure_lapic(vx, r, EXIT_BENCH_TIMER);
 }
 
 /* ---- the report ------------------------------------------------------------------------ */
@@ -494,33 +678,37 @@ static double ns_per_op(const struct op_result *r)
 
 static void print_table(const struct vmexit *vx)
 {
-	printf("\n%-22s %4s %12s %12s %12s  %s\n", "op", "ring", "iterations", "cycles/op",
-	       "ns/op", "note");
+	printf("\n%-22s %4s %4s %12s %12s %12s  %s\n", "op", "ring", "wait", "iterations",
+	       "cycles/op", "ns/op", "note");
 	for (unsigned i = 0; i < OPS; i++) {
 		const struct op_result *r = &vx->op[i];
-		char note[160];
+		char note[200], wait[4] = "-";
 
 		if (!r->wanted)
 			continue;
 		if (!r->measured) {
-			printf("%-22s %4s %12s %12s %12s  skipped: %s\n", op_names[i], "-", "-", "-",
-			       "-", r->skipped);
+			printf("%-22s %4s %4s %12s %12s %12s  skipped: %s\n", op_names[i], "-", "-",
+			       "-", "-", "-", r->skipped);
 			continue;
 		}
+		if (r->wait != NO_WAIT)
+			snprintf(wait, sizeof(wait), "%d", r->wait);
 		snprintf(note, sizeof(note), "%s%s%s%s%s", r->handled ? "handled: " : "",
 			 r->handled ? r->handled : "", r->mode ? r->mode : "",
 			 (r->handled || r->mode) && r->note[0] ? "; " : "", r->note);
-		printf("%-22s %4d %12llu %12.1f %12.1f  %s\n", op_names[i], r->ring,
+		printf("%-22s %4d %4s %12llu %12.1f %12.1f  %s\n", op_names[i], r->ring, wait,
 		       (unsigned long long)r->iterations, per_op(r), ns_per_op(r), note);
 	}
+	printf("\nring: the ring that made the op's access; wait: the ring that waited for its "
+	       "interrupt (the handler always runs in ring 0).\n");
 	if (vx->op[OP_RING0_LOOP].measured)
-		printf("\nRing-0 figures include the engine's loop, %.1f cycles per iteration "
+		printf("Ring-0 figures include the engine's loop, %.1f cycles per iteration "
 		       "(ring0_loop).\n", per_op(&vx->op[OP_RING0_LOOP]));
 }
 
 static void write_result(const struct vmexit *vx, const struct test_args *args)
 {
-	char buf[4000];
+	char buf[6000];
 	struct json j;
 
 	json_init(&j, buf, sizeof(buf));
@@ -565,6 +753,10 @@ static void write_result(const struct vmexit *vx, const struct test_args *args)
 			json_str(&j, "mode", r->mode);
 		if (r->late)
 			json_u64(&j, "late", r->late);
+		if (r->wait != NO_WAIT)
+			json_u64(&j, "wait", (uint64_t)r->wait);
+		if (r->note[0])
+			json_str(&j, "note", r->note);
 		json_end(&j);
 	}
 	json_array_end(&j);
@@ -617,6 +809,8 @@ static int vmexit_run(const struct test_args *args, const char *command)
 
 	(void)command;
 	memset(&vx, 0, sizeof(vx));
+	for (unsigned i = 0; i < OPS; i++)
+		op[i].wait = NO_WAIT;
 	vx.min_ticks = opt_u64(args, "min-ticks");
 	if (vx.min_ticks == 0) {
 		printf("vmbench: --min-ticks must be at least 1\n");
@@ -626,6 +820,7 @@ static int vmexit_run(const struct test_args *args, const char *command)
 		return STATUS_USAGE;
 
 	detect_host(&vx);
+	probe_lapic3(&vx);
 	vx.have_dev = testdev_open(&vx.dev, vx.dev_why, sizeof(vx.dev_why)) == 0;
 	printf("vmbench: VM exits, kvm-unit-tests' method: n doubled from %d until one pass takes "
 	       "%llu TSC ticks (TSC %llu kHz)\n", FIRST_ITERATIONS, (unsigned long long)vx.min_ticks,
@@ -639,6 +834,11 @@ static int vmexit_run(const struct test_args *args, const char *command)
 		       vx.dev.port ? vx.dev.port_note : "-");
 	else
 		printf("pci-testdev: none (QEMU: -device pci-testdev)\n");
+	if (vx.lapic3_ok)
+		printf("LAPIC: xAPIC page at 0x%lx: ring 3 makes the accesses and waits, the "
+		       "handler runs in ring 0\n", LAPIC_BASE);
+	else
+		printf("LAPIC: ring 0 makes the accesses and waits (%s)\n", vx.lapic3_why);
 
 	if (op[OP_RING0_LOOP].wanted) {
 		vx.rq = (struct exit_bench){.op = EXIT_BENCH_LOOP};
@@ -673,7 +873,7 @@ static int vmexit_run(const struct test_args *args, const char *command)
 		run_ipis(&vx, &op[OP_IPI], &op[OP_IPI_HALTED]);
 	if (op[OP_EOI].wanted) {
 		vx.rq = (struct exit_bench){.op = EXIT_BENCH_EOI};
-		measure_ring0(&vx, &op[OP_EOI]);
+		measure_lapic(&vx, &op[OP_EOI], EXIT_BENCH_EOI);
 	}
 	if (op[OP_TIMER].wanted)
 		run_timer(&vx, &op[OP_TIMER]);

@@ -3,7 +3,9 @@ QEMU TCG and, where this host's /dev/kvm works for QEMU, under QEMU KVM,
 both with QEMU's -device pci-testdev.  Every op must come out measured or
 skipped with a reason, the result must validate, and nothing may hang --
 above all no hypercall on a PVM-style KVM, where a ring-0 vmcall never
-returns.  Figures are not checked: they are the host's."""
+returns.  In xAPIC mode (the default) the LAPIC ops must be made and waited
+for in ring 3; with --apic=x2apic, in ring 0.  Figures are not checked:
+they are the host's."""
 
 import os
 import subprocess
@@ -20,14 +22,18 @@ T = 600
 MIN_TICKS = 1 << 22
 PCI_OPS = ("pio_read", "pio_write", "pio_write_ioeventfd",
            "mmio_read", "mmio_write", "mmio_write_ioeventfd")
+# The ops that wait for an interrupt their LAPIC access raises.
+INTERRUPT_OPS = ("self_ipi", "ipi", "ipi_halted", "timer")
+LAPIC_OPS = ",".join(INTERRUPT_OPS + ("eoi", "hlt"))
+X2APIC_RING0 = "x2APIC mode: the LAPIC is MSRs, ring 0 only"
 QEMU_PROBE_STATUS = 3
 
 
-def ops_by_name(testcase, r):
-    """The result's ops, checked: each measured or skipped, all present."""
+def ops_by_name(testcase, r, names=results.VMEXIT_OPS):
+    """The result's ops, checked: each measured or skipped, all of `names` present."""
     results.validate_result(r, guest=True)
     ops = {op["name"]: op for op in r["vmexit"]["ops"]}
-    testcase.assertEqual(sorted(ops), sorted(results.VMEXIT_OPS))
+    testcase.assertEqual(sorted(ops), sorted(names))
     for name, op in ops.items():
         if "skipped" in op:
             testcase.assertTrue(op["skipped"].strip(), name)
@@ -35,6 +41,22 @@ def ops_by_name(testcase, r):
             testcase.assertGreater(op["iterations"], 0, name)
             testcase.assertGreater(op["cycles"], 0, name)
     return ops
+
+
+def assert_lapic_rings(testcase, ops, ring):
+    """Who made each LAPIC op's access and who waited: `ring` (3 in xAPIC
+    mode, 0 in x2APIC mode); hlt is ring 0's everywhere."""
+    for name in INTERRUPT_OPS:
+        testcase.assertNotIn("skipped", ops[name], name)
+        testcase.assertEqual((ops[name]["ring"], ops[name]["wait"]), (ring, ring), name)
+    testcase.assertEqual(ops["eoi"]["ring"], ring)
+    testcase.assertNotIn("wait", ops["eoi"])
+    testcase.assertEqual((ops["hlt"]["ring"], ops["hlt"]["wait"]), (0, 0))
+    if ring == 3:
+        testcase.assertEqual(ops["timer"]["mode"], "one-shot")
+    else:
+        for name in INTERRUPT_OPS + ("eoi",):
+            testcase.assertIn(X2APIC_RING0, ops[name]["note"], name)
 
 
 def host_kind():
@@ -71,9 +93,29 @@ class Checks:
         self.assertIn("unknown op 'vmfunc'", out)
         self.assertEqual(guest_runner.results(out), [])
 
+    def test_lapic_ops_from_ring3_in_xapic_mode(self):
+        r, out = self.vmexit(f"--ops={LAPIC_OPS}")
+        ops = ops_by_name(self, r, LAPIC_OPS.split(","))
+        assert_lapic_rings(self, ops, 3)
+        self.assertIn("ring 3 makes the accesses and waits", out)
+
+    def test_x2apic_mode_falls_back_to_ring0(self):
+        status, out = self.run_guest(["vmexit", "--apic=x2apic", f"--min-ticks={MIN_TICKS}",
+                                      f"--ops={LAPIC_OPS}"])
+        if status == 3:
+            # QEMU 7.2's TCG has no x2APIC: one clear line, no result.
+            self.assertIn("--apic=x2apic: this CPU has no x2APIC", out)
+            self.assertEqual(guest_runner.results(out), [])
+            return
+        self.assertEqual(status, 0, out)
+        r = guest_runner.one_result(self, out)
+        assert_lapic_rings(self, ops_by_name(self, r, LAPIC_OPS.split(",")), 0)
+        self.assertIn(f"ring 0 makes the accesses and waits ({X2APIC_RING0})", out)
+
     def test_bad_values_are_usage_errors(self):
         for arg, message in (("--ops=", "--ops names no op"),
-                             ("--min-ticks=0", "--min-ticks must be at least 1")):
+                             ("--min-ticks=0", "--min-ticks must be at least 1"),
+                             ("--apic=x3apic", "invalid value 'x3apic' for option '--apic'")):
             with self.subTest(arg=arg):
                 status, out = self.run_guest(["vmexit", arg], smp=1)
                 self.assertEqual(status, 2, out)
@@ -107,6 +149,7 @@ class VmmVmexit(Checks, unittest.TestCase):
         self.assertEqual(ops["pio_write_ioeventfd"]["handled"], "kernel")
         self.assertEqual(ops["mmio_write_ioeventfd"]["handled"], "kernel")
         self.assertIn("ring0_loop", out)
+        assert_lapic_rings(self, ops, 3)
 
 
     def test_without_the_device_the_pci_ops_are_skipped(self):
@@ -144,8 +187,7 @@ class QemuVmexit(Checks):
             self.assertEqual(ops[name]["handled"], "user", name)
         for name in ("cpuid", "mmio_read", "mmio_write", "mmio_write_ioeventfd"):
             self.assertEqual(ops[name]["ring"], 3, name)
-        for name in ("self_ipi", "ipi", "ipi_halted", "eoi", "timer", "hlt"):
-            self.assertEqual(ops[name]["ring"], 0, name)
+        assert_lapic_rings(self, ops, 3)
         return r, ops
 
 

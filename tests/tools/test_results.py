@@ -169,8 +169,12 @@ def vmexit_result():
                                            "answers it (TCGTCGTCGTCG)"},
                                {"name": "pio_write_ioeventfd", "ring": 3, "iterations": 8192,
                                 "cycles": 4270.08, "ns": 2033.40, "handled": "user"},
-                               {"name": "timer", "ring": 0, "iterations": 64,
-                                "cycles": 117192.1, "ns": 55806.5, "mode": "one-shot"}],
+                               {"name": "timer", "ring": 3, "iterations": 2048,
+                                "cycles": 39462.3, "ns": 18791.4, "mode": "one-shot",
+                                "wait": 3},
+                               {"name": "hlt", "ring": 0, "iterations": 16384,
+                                "cycles": 4155.4, "ns": 1978.8, "wait": 0,
+                                "note": "x2APIC mode: the LAPIC is MSRs, ring 0 only"}],
                        "ring0_loop_cycles": 19.94},
             "env": {"vcpus": 2, "hypervisor": "TCGTCGTCGTCG"}}
 
@@ -193,6 +197,8 @@ class VmexitResults(unittest.TestCase):
                  (("ops", 0, "ring"), False), (("ops", 0, "iterations"), 0),
                  (("ops", 0, "cycles"), 0), (("ops", 0, "ns"), None),
                  (("ops", 1, "skipped"), ""), (("ops", 2, "handled"), "hypervisor"),
+                 (("ops", 3, "wait"), 1), (("ops", 3, "wait"), True), (("ops", 3, "wait"), "3"),
+                 (("ops", 4, "note"), 7),
                  (("ring0_loop_cycles",), -1.0))
         for path, value in cases:
             r = vmexit_result()

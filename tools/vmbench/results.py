@@ -134,7 +134,8 @@ def validate_result(obj, guest=False):
 
 def _validate_vmexit(obj):
     """The "vmexit" block: every op either measured (ring, iterations,
-    cycles and ns per op) or skipped with a reason."""
+    cycles and ns per op; wait where it waits for an interrupt) or skipped
+    with a reason."""
     v = obj.get("vmexit")
     if not isinstance(v, dict):
         raise ResultError("vmexit result lacks its 'vmexit' object")
@@ -177,6 +178,11 @@ def _validate_vmexit(obj):
         if "handled" in op and op["handled"] not in VMEXIT_HANDLED:
             raise ResultError(f"vmexit op {name}: 'handled' must be one of "
                               f"{', '.join(VMEXIT_HANDLED)}, not {op['handled']!r}")
+        # The ring that waited for the op's interrupt (the LAPIC ops, hlt).
+        if "wait" in op and (op["wait"] not in (0, 3) or isinstance(op["wait"], bool)):
+            raise ResultError(f"vmexit op {name}: 'wait' must be 0 or 3, not {op['wait']!r}")
+        if "note" in op and not isinstance(op["note"], str):
+            raise ResultError(f"vmexit op {name}: 'note' must be a string")
     loop = v.get("ring0_loop_cycles")
     if loop is not None and not (_is_number(loop) and loop > 0):
         raise ResultError(f"'vmexit.ring0_loop_cycles' must be a number > 0, not {loop!r}")
