@@ -75,28 +75,44 @@ def _goal(ok):
     return "**PASS**" if ok else "**FAIL**"
 
 
+def _net(ops, platform, name):
+    """The op's cycles without the ring-0 engine's own loop, when it ran in
+    ring 0: where ring 0 is emulated (PVM), that loop is thousands of
+    cycles that belong to no exit; on hardware it is a few.  None: no
+    figure."""
+    op = ops[platform].get(name)
+    if not op or op.cycles is None:
+        return None
+    loop = ops[platform].get("ring0_loop")
+    if op.first("ring") == 0 and loop and loop.cycles is not None:
+        return max(op.cycles - loop.cycles, 0.0)
+    return op.cycles
+
+
 def _goals(ops, s, b):
-    """The goal lines under the table."""
-    sub, base = ops[s], ops[b]
+    """The goal lines under the table.  Ratios are of the round trips: ops
+    made in ring 0 have the engine's loop (ring0_loop) taken off first."""
+    sub = ops[s]
     lines = []
     pio = next((n for n in ("pio_write", "pio_read")
-                if sub.get(n) and base.get(n) and sub[n].cycles is not None
-                and base[n].cycles is not None), None)
+                if _net(ops, s, n) is not None and _net(ops, b, n)), None)
     head = (f"- Goal: {s}'s port-I/O round trip to user space \u2264 {GOAL_PIO_RATIO}\u00d7 "
             f"{b}'s cycles")
     if pio:
-        r = _ratio(sub[pio].cycles, base[pio].cycles)
-        lines.append(f"{head} ({pio}): {r:.2f}\u00d7 \u2014 {_goal(r <= GOAL_PIO_RATIO)}")
+        r = _ratio(_net(ops, s, pio), _net(ops, b, pio))
+        raw = _ratio(sub[pio].cycles, ops[b][pio].cycles)
+        note = f" (with the ring-0 loop: {raw:.2f}\u00d7)" if abs(raw - r) > 0.005 else ""
+        lines.append(f"{head} ({pio}): {r:.2f}\u00d7{note} \u2014 {_goal(r <= GOAL_PIO_RATIO)}")
     else:
         lines.append(f"{head}: not measured (pio_write and pio_read lack a figure on "
                      f"{s} or {b})")
     pairs = []
     for kernel, user in (("pio_write_ioeventfd", "pio_write"),
                          ("mmio_write_ioeventfd", "mmio_write")):
-        k, u = sub.get(kernel), sub.get(user)
-        if k and u and k.cycles is not None and u.cycles is not None:
-            r = _ratio(k.cycles, u.cycles)
-            where = k.first("handled")
+        k, u = _net(ops, s, kernel), _net(ops, s, user)
+        if k is not None and u:
+            r = _ratio(k, u)
+            where = sub[kernel].first("handled")
             pairs.append((f"{kernel}/{user} {r:.2f}\u00d7"
                           + (f" (handled: {where})" if where and where != "kernel" else ""),
                           r <= GOAL_DOORBELL_RATIO and where in (None, "kernel")))
@@ -107,6 +123,11 @@ def _goals(ops, s, b):
     measured = [ok for _, ok in pairs if ok is not None]
     verdict = _goal(all(measured)) if measured else "not measured"
     lines.append(f"{head}: {', '.join(t for t, _ in pairs)} \u2014 {verdict}")
+    if any(ops[p].get(n) and ops[p][n].first("ring") == 0 for p in (s, b)
+           for n in ("pio_write", "pio_read", "pio_write_ioeventfd")):
+        lines.append("- Ratios of ops made in ring 0 are of the round trips: each platform's "
+                     "ring0_loop (the engine's own loop, emulated where ring 0 is) is taken "
+                     "off first.")
     return lines
 
 
