@@ -3,24 +3,25 @@
  *
  * One event is the whole prime search up to --cpu-max-prime: every
  * candidate from 3, trial division by 64-bit integers up to its
- * double-precision square root, with sysbench's loop bounds and types.
- * sqrt is __builtin_sqrt compiled with errno semantics, which gcc turns
- * into the same inline sqrtsd with a guarded library call that Debian's
- * sysbench binary has.
+ * double-precision square root, with sysbench's loop bounds and types
+ * (the limit is an unsigned int there, so the candidate converts to double
+ * without a sign test).  sqrt is __builtin_sqrt compiled with errno
+ * semantics, which gcc turns into the same inline sqrtsd with a guarded
+ * library call that Debian's sysbench binary has.
  *
- * sysbench throws the count of primes away (the compiler keeps the loop
- * only because sqrt may set errno); the guest keeps it, so every event can
- * be checked to have done the whole search.
+ * The event is sysbench's loop instruction for instruction
+ * (tests/tools/test_loop_fidelity.py compares them), so, as in sysbench,
+ * it throws the count of primes away: the compiler keeps the search only
+ * because sqrt may set errno.  The count is taken once, before the clock
+ * starts, by a separate copy of the search, and reported.
  */
 #include "user.h"
 
 struct cpu_ctx {
-	unsigned long long max_prime;
-	unsigned long long expected;     /* primes counted by the first event */
-	unsigned long long bad_events;
+	unsigned int max_prime;
 };
 
-static unsigned long long count_primes(unsigned long long max_prime)
+static unsigned long long count_primes(unsigned int max_prime)
 {
 	unsigned long long c, l, n = 0;
 	double t;
@@ -36,19 +37,27 @@ static unsigned long long count_primes(unsigned long long max_prime)
 	return n;
 }
 
-static void cpu_event(struct bench_thread *t)
+static void cpu_event(struct bench_thread *bt)
 {
-	struct cpu_ctx *ctx = t->bench->ops->ctx;
-	unsigned long long n = count_primes(ctx->max_prime);
+	/* A local copy, as sysbench's static limit is: sqrt's call cannot
+	 * change it, so it is read once, not once per candidate. */
+	const unsigned int max_prime = ((const struct cpu_ctx *)bt->bench->ops->ctx)->max_prime;
+	unsigned long long c, l;
+	double t;
 
-	if (n != ctx->expected)
-		__atomic_add_fetch(&ctx->bad_events, 1, __ATOMIC_RELAXED);
+	for (c = 3; c < max_prime; c++) {
+		t = __builtin_sqrt((double)c);
+		for (l = 2; l <= t; l++)
+			if (c % l == 0)
+				break;
+	}
 }
 
 static int cpu_run(const struct test_args *args, const char *command)
 {
 	static struct bench b;
-	struct cpu_ctx ctx = {.max_prime = opt_u64(args, "cpu-max-prime")};
+	unsigned long long max_prime = opt_u64(args, "cpu-max-prime");
+	struct cpu_ctx ctx = {.max_prime = (unsigned int)max_prime};
 	struct bench_ops ops = {.execute_event = cpu_event, .ctx = &ctx};
 	struct bench_summary s;
 	char buf[4096];
@@ -56,15 +65,15 @@ static int cpu_run(const struct test_args *args, const char *command)
 	int status;
 
 	(void)command;
-	if (ctx.max_prime == 0 || ctx.max_prime > 0x7fffffff) {
-		printf("FATAL: Invalid value of cpu-max-prime: %llu.\n", ctx.max_prime);
+	if (max_prime == 0 || max_prime > 0x7fffffff) {
+		printf("FATAL: Invalid value of cpu-max-prime: %llu.\n", max_prime);
 		return STATUS_USAGE;
 	}
-	/* The reference count, before the clock starts. */
-	ctx.expected = count_primes(ctx.max_prime);
+	/* The count, before the clock starts. */
+	unsigned long long primes = count_primes(ctx.max_prime);
 	if ((status = bench_begin(&b, args)))
 		return status;
-	printf("Prime numbers limit: %llu\n\n", ctx.max_prime);
+	printf("Prime numbers limit: %u\n\n", ctx.max_prime);
 	if ((status = bench_execute(&b, &ops)))
 		return status;
 	bench_summarise(&b, &s);
@@ -77,15 +86,9 @@ static int cpu_run(const struct test_args *args, const char *command)
 	result_begin(&j, args);
 	bench_result_fields(&j, &s);
 	json_begin(&j, "cpu");
-	json_u64(&j, "primes_per_event", ctx.expected);
-	json_u64(&j, "events_with_other_counts", ctx.bad_events);
+	json_u64(&j, "primes_per_event", primes);
 	json_end(&j);
 	result_emit(&j);
-	if (ctx.bad_events) {
-		printf("vmbench: %llu events found another number of primes than %llu\n",
-		       ctx.bad_events, ctx.expected);
-		return STATUS_FAILED;
-	}
 	return STATUS_OK;
 }
 

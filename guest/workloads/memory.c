@@ -6,9 +6,17 @@
  * or only walks that block once, in 8-byte words, sequentially or at
  * offsets from the thread's xoroshiro128+ stream; each thread runs
  * total/block/threads events (--events is ignored, as in sysbench) unless
- * --time ends the run first.  Loads and stores are volatile, as
- * ConcurrencyKit's ck_pr_load_64/ck_pr_store_64 are in sysbench, so none is
- * optimised away.
+ * --time ends the run first.
+ *
+ * The event loops are written so that gcc emits the instructions Debian's
+ * /usr/bin/sysbench runs (tests/tools/test_loop_fidelity.py compares them):
+ * loads and stores are one-instruction asm statements with a memory
+ * clobber, as ConcurrencyKit's ck_pr_load_64/ck_pr_store_64 are on x86-64,
+ * so none is optimised away and none is moved across another; ring 3 is
+ * built with -funroll-loops, as sysbench's configure builds it, so the
+ * sequential loops run 8 words per branch as sysbench's do.  (A volatile
+ * access in a loop of one word per branch reads L2 at about half the rate
+ * on this class of CPU: docs/results.md, "Memory fidelity".)
  *
  * One difference from a Linux process: the guest maps all RAM with 2 MiB
  * (and 1 GiB) pages, so a large block costs fewer TLB misses here than in
@@ -35,6 +43,21 @@ static uint64_t words(const struct memory_ctx *ctx)
 	return ctx->block_size / sizeof(uint64_t);
 }
 
+/* ck_pr_load_64 and ck_pr_store_64: a plain mov the compiler can neither
+ * drop, merge nor reorder with other memory accesses. */
+static inline uint64_t load_word(const uint64_t *p)
+{
+	uint64_t v;
+
+	__asm__ volatile("movq %1, %0" : "=r"(v) : "m"(*p) : "memory");
+	return v;
+}
+
+static inline void store_word(uint64_t *p, uint64_t v)
+{
+	__asm__ volatile("movq %1, %0" : "=m"(*p) : "r"(v) : "memory");
+}
+
 static void seq_none(struct bench_thread *t)
 {
 	const struct memory_ctx *ctx = t->bench->ops->ctx;
@@ -49,8 +72,8 @@ static void seq_read(struct bench_thread *t)
 	const struct memory_ctx *ctx = t->bench->ops->ctx;
 	struct memory_thread *m = t->local;
 
-	for (volatile uint64_t *p = m->buf, *end = p + words(ctx); p < end; p++)
-		(void)*p;
+	for (uint64_t *p = m->buf, *end = p + words(ctx); p < end; p++)
+		(void)load_word(p);
 }
 
 static void seq_write(struct bench_thread *t)
@@ -58,8 +81,8 @@ static void seq_write(struct bench_thread *t)
 	const struct memory_ctx *ctx = t->bench->ops->ctx;
 	struct memory_thread *m = t->local;
 
-	for (volatile uint64_t *p = m->buf, *end = p + words(ctx); p < end; p++)
-		*p = (uint64_t)(end - p);
+	for (uint64_t *p = m->buf, *end = p + words(ctx); p < end; p++)
+		store_word(p, (uint64_t)(end - p));
 }
 
 static void rnd_none(struct bench_thread *t)
@@ -78,19 +101,19 @@ static void rnd_none(struct bench_thread *t)
 static void rnd_read(struct bench_thread *t)
 {
 	const struct memory_ctx *ctx = t->bench->ops->ctx;
-	volatile uint64_t *buf = ((struct memory_thread *)t->local)->buf;
+	uint64_t *buf = ((struct memory_thread *)t->local)->buf;
 
 	for (uint64_t i = 0; i < ctx->block_size; i += sizeof(uint64_t))
-		(void)buf[(uint64_t)(bench_rand_double(t) * words(ctx))];
+		(void)load_word(buf + (uint64_t)(bench_rand_double(t) * words(ctx)));
 }
 
 static void rnd_write(struct bench_thread *t)
 {
 	const struct memory_ctx *ctx = t->bench->ops->ctx;
-	volatile uint64_t *buf = ((struct memory_thread *)t->local)->buf;
+	uint64_t *buf = ((struct memory_thread *)t->local)->buf;
 
 	for (uint64_t i = 0; i < ctx->block_size; i += sizeof(uint64_t))
-		buf[(uint64_t)(bench_rand_double(t) * words(ctx))] = i;
+		store_word(buf + (uint64_t)(bench_rand_double(t) * words(ctx)), i);
 }
 
 static uint64_t *alloc_block(uint64_t size)

@@ -86,13 +86,15 @@ class BenchmarkTests:
         # threads adds a little more (TIME_LIMIT_SLACK_S).
         self.assertLessEqual(total, 2.0 + longest + TIME_LIMIT_SLACK_S, r)
 
-    def test_every_event_finds_every_prime(self):
+    def test_the_search_finds_every_prime(self):
+        # The events throw the count away as sysbench's do; the guest counts
+        # once, with the same search, before the clock starts.
         for limit in (2000, 10000):
             with self.subTest(cpu_max_prime=limit):
                 r, _ = self.platform.run(self, "cpu", f"--cpu-max-prime={limit}", "--events=20",
                                          "--time=0")
                 self.assertEqual(r["cpu"]["primes_per_event"], primes_from_3(limit))
-                self.assertEqual(r["cpu"]["events_with_other_counts"], 0)
+                self.assertEqual(r["events"], 20)
 
     def test_report_fields(self):
         r, out = self.platform.run(self, "cpu", "--cpu-max-prime=2000", "--time=1",
