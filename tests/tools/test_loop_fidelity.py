@@ -3,7 +3,8 @@ sysbench runs (issue 12, "Memory fidelity").
 
 Both binaries are disassembled with objdump (binutils, which `make deps`
 installs; Intel syntax).  The guest's loops are found by symbol in
-build/guest64.elf (cpu_event, seq_read, seq_write).  /usr/bin/sysbench has
+build/guest64.elf: in cpu_event the loop around `sqrtsd` and `div` (as
+below), in seq_read and seq_write the longest loop of one basic block.  /usr/bin/sysbench has
 no symbols, so its loops are found by shape over the whole of .text, each
 of which must match exactly one loop:
 
@@ -228,6 +229,15 @@ def sequential_loop(insns, binary, store):
                    "a sequential " + ("write" if store else "read"), binary)
 
 
+def hot_loop(insns, symbol):
+    """The guest's side, found by symbol: the longest one-block loop in it
+    (the unrolled body; the other code around it runs once per event)."""
+    found = [loop for loop in loops(insns) if single_block(loop)]
+    if not found:
+        raise AssertionError(f"{GUEST}: {symbol} has no loop")
+    return max(found, key=len)
+
+
 @unittest.skipUnless(shutil.which("objdump"), "objdump (binutils) is not installed: make deps")
 @unittest.skipUnless(SYSBENCH.exists(), f"{SYSBENCH} is missing (Debian's sysbench): make deps")
 @unittest.skipUnless(GUEST.exists(), f"{GUEST} is missing: run make")
@@ -247,11 +257,11 @@ class LoopFidelityTest(unittest.TestCase):
                             prime_search(self.sysbench, SYSBENCH), "cpu")
 
     def test_sequential_read(self):
-        self.assertSameLoop(sequential_loop(disassemble(GUEST, "seq_read"), GUEST, False),
+        self.assertSameLoop(hot_loop(disassemble(GUEST, "seq_read"), "seq_read"),
                             sequential_loop(self.sysbench, SYSBENCH, False), "memory read")
 
     def test_sequential_write(self):
-        self.assertSameLoop(sequential_loop(disassemble(GUEST, "seq_write"), GUEST, True),
+        self.assertSameLoop(hot_loop(disassemble(GUEST, "seq_write"), "seq_write"),
                             sequential_loop(self.sysbench, SYSBENCH, True), "memory write")
 
 
