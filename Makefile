@@ -70,21 +70,33 @@ GUEST_RING0_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_ASM) $(GUEST_RING0_SRCS)) 
 GUEST_RING3_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_RING3_SRCS)) \
 	$(patsubst guest/lib/%,$(BUILD)/guest/lib/ring3/%.o,$(GUEST_LIB_SRCS))
 
-$(BUILD)/guest/boot/%.S.o: guest/boot/%.S $(GUEST_HDRS)
+# The objects depend on the flags they were built with, through a stamp
+# rewritten only when the flags change: a new flag (say -funroll-loops,
+# which the loop-fidelity test relies on) rebuilds the guest without a
+# `make clean`.
+GUEST_FLAGS_STAMP := $(BUILD)/guest/flags.stamp
+$(GUEST_FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GUEST_CC) $(GUEST_RING0) | $(GUEST_RING3)' | cmp -s - $@ || \
+		echo '$(GUEST_CC) $(GUEST_RING0) | $(GUEST_RING3)' > $@
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/guest/boot/%.S.o: guest/boot/%.S $(GUEST_HDRS) $(GUEST_FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_RING0) -c -o $@ $<
 
 $(BUILD)/guest/kernel/%.c.o $(BUILD)/guest/lib/ring0/%.c.o: GUEST_FLAGS = $(GUEST_RING0)
 $(BUILD)/guest/user/%.c.o $(BUILD)/guest/workloads/%.c.o $(BUILD)/guest/drivers/%.c.o \
 $(BUILD)/guest/lib/ring3/%.c.o: GUEST_FLAGS = $(GUEST_RING3)
-$(BUILD)/guest/%.c.o: guest/%.c $(GUEST_HDRS)
+$(BUILD)/guest/%.c.o: guest/%.c $(GUEST_HDRS) $(GUEST_FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
 # (one rule per ring: a pattern rule with two targets would build both at once)
-$(BUILD)/guest/lib/ring0/%.c.o: guest/lib/%.c $(GUEST_HDRS)
+$(BUILD)/guest/lib/ring0/%.c.o: guest/lib/%.c $(GUEST_HDRS) $(GUEST_FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
-$(BUILD)/guest/lib/ring3/%.c.o: guest/lib/%.c $(GUEST_HDRS)
+$(BUILD)/guest/lib/ring3/%.c.o: guest/lib/%.c $(GUEST_HDRS) $(GUEST_FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_FLAGS) -c -o $@ $<
 
