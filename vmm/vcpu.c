@@ -229,6 +229,9 @@ void *vcpu_thread(void *arg)
 
 		vcpu->stats.run_ns += now_ns() - t0;
 		vcpu->stats.runs++;
+		/* Writes KVM kept in the coalesced ring came before this exit:
+		 * they are handled first, whichever vCPU made them. */
+		coalesced_drain(&vm->coalesced, &vm->io);
 		if (ret < 0) {
 			if (err == EINTR || err == EAGAIN)
 				continue;
