@@ -229,7 +229,8 @@ void vm_add_result(struct vm *vm, const char *json, size_t len);
 void *vcpu_thread(void *arg);
 int vcpu_start_all(struct vm *vm, char *errbuf, size_t errlen);
 void vcpu_kick_all(struct vm *vm);
-/* Handles one KVM exit; false when the vCPU must stop. */
+/* Handles one KVM exit, after draining the coalesced ring; false when the
+ * vCPU must stop. */
 bool vcpu_handle_exit(struct vcpu *vcpu);
 
 /* dump.c: exit reason, registers and the code around RIP, to `out`. */
