@@ -79,7 +79,8 @@ int main(int argc, char **argv)
 	if (vm.stop_reason == STOP_NONE)
 		status = VMM_STATUS_NO_EXIT;
 
-	double wall_s = (now_ns() - vm.timeline.start) / 1e9;
+	vm.timeline.reporting = now_ns();
+	double wall_s = (vm.timeline.reporting - vm.timeline.start) / 1e9;
 	if (cfg.stats)
 		stats_print(&vm, stderr);
 	if (cfg.json_path && report_write_json(&vm, cfg.json_path, wall_s, err, sizeof(err))) {

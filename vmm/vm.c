@@ -198,10 +198,13 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 		if (kvm_create_vcpu(vm, &vm->vcpus[i], errbuf, errlen))
 			return -1;
 	}
-	/* --timestamps stamps each line with the time the guest wrote it, so
-	 * every byte must exit as it is written. */
+	/* --timestamps stamps each line with the time the guest wrote it, and
+	 * --trace shows every access the guest makes: with either, every byte
+	 * exits as it is written. */
 	if (cfg->timestamps)
 		vm->coalesced.off_why = "--timestamps: every line is stamped when it is written";
+	else if (cfg->trace)
+		vm->coalesced.off_why = "--trace: every access is traced as it happens";
 	else if (coalesced_start(&vm->coalesced, vm->kvm_fd, vm->vm_fd, vm->vcpus[0].run,
 				 vm->vcpus[0].run_size, &vm->io, errbuf, errlen))
 		return -1;
