@@ -159,7 +159,7 @@ struct vcpu {
 /* Host-side milestones (ns since process start), for --stats and --json:
  * start .. stopped are the VM's (first_output: when vmm got the first byte);
  * reporting and reported bracket --stats and --json, exiting is when vmm
- * was done (teardown included or skipped, main.c). */
+ * was done (after the teardown: its cost is exit - reports written). */
 struct boot_timeline {
 	uint64_t start, guest_loaded, kvm_open, vm_ready, vcpus_started,
 		first_output, stopped, reporting, reported, exiting;
