@@ -163,6 +163,7 @@ run: deps all
 # ---- benchmarks (figures for closing notes live here, not in timed tests) ----
 
 .PHONY: bench-boot bench-guest bench-fileio
+# Ends with the goals of issue 12 and how far each is met.
 bench-boot: all
 	bench/boot --runs 11 --json $(BUILD)/bench-boot.json
 

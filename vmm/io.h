@@ -35,6 +35,11 @@ struct io_region {
 	 * MMIO window answers only where a BAR decodes); an access it does
 	 * not answer is one that no device handles. */
 	bool (*decodes)(uint64_t addr, unsigned size, void *opaque);
+	/* Optional: writes to [base, base + coalesced_len) may be kept by KVM
+	 * in its coalesced ring instead of exiting (coalesced.h); each is
+	 * replayed later, in order, to coalesced_fn (required with it). */
+	uint64_t coalesced_len;
+	void (*coalesced_fn)(uint64_t addr, const uint8_t *data, unsigned size, void *opaque);
 };
 
 struct io_registry {

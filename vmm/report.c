@@ -378,14 +378,22 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		"\"exits\":", vm->tsc_khz, wall_s, vm->exit_status,
 		stop_reason_name(vm->stop_reason));
 	put_exits(f, vm);
+	fprintf(f, ",\"coalesced_io\":{\"enabled\":%s,\"off_why\":",
+		vm->coalesced.ring ? "true" : "false");
+	json_put_string(f, vm->coalesced.ring ? NULL : vm->coalesced.off_why);
+	fprintf(f, ",\"ring_entries\":%u,\"replayed\":%llu,\"drains\":%llu}",
+		vm->coalesced.max, (unsigned long long)vm->coalesced.replayed,
+		(unsigned long long)vm->coalesced.drains);
 	put_placement(f, vm);
 	const struct boot_timeline *t = &vm->timeline;
 #define MS_SINCE_START(x) ((x) ? ((x) - t->start) / 1e6 : 0.0)
 	fprintf(f, ",\"timeline_ms\":{\"guest_loaded\":%.3f,\"kvm_open\":%.3f,\"vm_ready\":%.3f,"
-		"\"vcpus_started\":%.3f,\"first_output\":%.3f,\"stopped\":%.3f}",
+		"\"vcpus_started\":%.3f,\"first_output\":%.3f,\"stopped\":%.3f,"
+		"\"reports_started\":%.3f}",
 		MS_SINCE_START(t->guest_loaded), MS_SINCE_START(t->kvm_open),
 		MS_SINCE_START(t->vm_ready), MS_SINCE_START(t->vcpus_started),
-		MS_SINCE_START(t->first_output), MS_SINCE_START(t->stopped));
+		MS_SINCE_START(t->first_output), MS_SINCE_START(t->stopped),
+		MS_SINCE_START(t->reporting));
 #undef MS_SINCE_START
 	struct rss_figures rss;
 	rss_measure(vm, &rss);

@@ -123,6 +123,14 @@ void stats_print(const struct vm *vm, FILE *out)
 			print_row(out, "all", stats_slot_name(vm, s), &total[s]);
 	fprintf(out, "  %llu exits; %.3f ms inside KVM_RUN over %u vCPUs\n",
 		(unsigned long long)exits, run_ns / 1e6, vm->nvcpus);
+	if (vm->coalesced.ring)
+		fprintf(out, "vmm: coalesced I/O ring: on (%u entries); %llu writes replayed "
+			"in %llu drains\n", vm->coalesced.max,
+			(unsigned long long)vm->coalesced.replayed,
+			(unsigned long long)vm->coalesced.drains);
+	else
+		fprintf(out, "vmm: coalesced I/O ring: off (%s); every such write exits\n",
+			vm->coalesced.off_why);
 	devices_print_stats(vm, out);   /* disks ... */
 	thread_state_header(out);
 	for (unsigned v = 0; v < vm->nvcpus; v++) {
@@ -140,13 +148,17 @@ void stats_print(const struct vm *vm, FILE *out)
 		(unsigned long long)(rss.peak_kib - rss.guest_kib));
 	fprintf(out, "vmm: memory locked (VmLck): %llu KiB; --mlock %s\n",
 		(unsigned long long)placement_locked_kib(), vm->cfg->mlock ? "on" : "off");
+}
+
+void stats_print_timeline(const struct vm *vm, FILE *out)
+{
+	const struct boot_timeline *t = &vm->timeline;
+
 	fprintf(out, "vmm: host timeline (ms since start): guest loaded %.3f, "
 		"/dev/kvm open %.3f, VM ready %.3f, vCPUs started %.3f, "
-		"first output %.3f, stopped %.3f\n",
-		ms_since_start(vm, vm->timeline.guest_loaded),
-		ms_since_start(vm, vm->timeline.kvm_open),
-		ms_since_start(vm, vm->timeline.vm_ready),
-		ms_since_start(vm, vm->timeline.vcpus_started),
-		ms_since_start(vm, vm->timeline.first_output),
-		ms_since_start(vm, vm->timeline.stopped));
+		"first output %.3f, stopped %.3f, reports written %.3f, exit %.3f\n",
+		ms_since_start(vm, t->guest_loaded), ms_since_start(vm, t->kvm_open),
+		ms_since_start(vm, t->vm_ready), ms_since_start(vm, t->vcpus_started),
+		ms_since_start(vm, t->first_output), ms_since_start(vm, t->stopped),
+		ms_since_start(vm, t->reported), ms_since_start(vm, t->exiting));
 }

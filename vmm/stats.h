@@ -45,6 +45,9 @@ void rss_measure(const struct vm *vm, struct rss_figures *rss);
 /* Name of a stats slot ("serial", "hlt", "shutdown" ...). */
 const char *stats_slot_name(const struct vm *vm, unsigned slot);
 void stats_print(const struct vm *vm, FILE *out);
+/* The host timeline, the last line of --stats: main prints it just before
+ * vmm exits, once the reports are out and the teardown is done. */
+void stats_print_timeline(const struct vm *vm, FILE *out);
 uint64_t now_ns(void);
 
 

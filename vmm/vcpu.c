@@ -167,6 +167,10 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 	unsigned reason = run->exit_reason;
 	char why[128];
 
+	/* Writes KVM kept in the coalesced ring came before this exit: they
+	 * are handled first, whichever vCPU made them (a UART register write
+	 * after them must find them done). */
+	coalesced_drain(&vcpu->vm->coalesced, &vcpu->vm->io);
 	switch (reason) {
 	case KVM_EXIT_IO:
 		return handle_pio(vcpu, t0);

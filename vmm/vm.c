@@ -130,6 +130,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->results_lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
+	coalesced_init(&vm->coalesced);
 
 	/* Everything that can be checked without KVM comes first - the host
 	 * CPUs and policy asked for, the file, the memory size, the image - so
@@ -197,6 +198,16 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 		if (kvm_create_vcpu(vm, &vm->vcpus[i], errbuf, errlen))
 			return -1;
 	}
+	/* --timestamps stamps each line with the time the guest wrote it, and
+	 * --trace shows every access the guest makes: with either, every byte
+	 * exits as it is written. */
+	if (cfg->timestamps)
+		vm->coalesced.off_why = "--timestamps: every line is stamped when it is written";
+	else if (cfg->trace)
+		vm->coalesced.off_why = "--trace: every access is traced as it happens";
+	else if (coalesced_start(&vm->coalesced, vm->kvm_fd, vm->vm_fd, vm->vcpus[0].run,
+				 vm->vcpus[0].run_size, &vm->io, errbuf, errlen))
+		return -1;
 	return 0;
 
 fail:
@@ -234,7 +245,9 @@ static void wait_for_stop(struct vm *vm, int sig_fd)
 
 	while (!atomic_load(&vm->stopping)) {
 		struct pollfd fds[2] = {{vm->stop_fd, POLLIN, 0}, {sig_fd, POLLIN, 0}};
-		int timeout_ms = -1;
+		/* Output a quiet guest left in the coalesced ring comes out within
+		 * COALESCED_DRAIN_MS. */
+		int timeout_ms = vm->coalesced.ring ? COALESCED_DRAIN_MS : -1;
 
 		if (deadline) {
 			uint64_t now = now_ns();
@@ -245,10 +258,14 @@ static void wait_for_stop(struct vm *vm, int sig_fd)
 				vm_request_stop(vm, STOP_TIMEOUT, VMM_STATUS_TIMEOUT);
 				break;
 			}
-			timeout_ms = (int)((deadline - now + 999999) / 1000000);
+			uint64_t left_ms = (deadline - now + 999999) / 1000000;
+
+			if (timeout_ms < 0 || left_ms < (uint64_t)timeout_ms)
+				timeout_ms = (int)left_ms;
 		}
 		if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
 			break;
+		coalesced_drain(&vm->coalesced, &vm->io);
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -284,6 +301,8 @@ int vm_run(struct vm *vm, char *errbuf, size_t errlen)
 		if (vm->vcpus[i].thread_started)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	close(sig_fd);
+	/* What the guest wrote last may still wait in the coalesced ring. */
+	coalesced_drain(&vm->coalesced, &vm->io);
 	/* Devices are quiet now: let them finish and flush (the last line of
 	 * output) before anyone reports their counters. */
 	devices_stop(vm);

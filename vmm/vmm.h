@@ -21,6 +21,8 @@
  *   acpi.c        RSDP, RSDT, XSDT, MADT (boot.h)
  *   io.c          the port and MMIO handler registry (io.h)
  *   io_insn.c     which in/out instruction made a port-I/O exit (io.h)
+ *   coalesced.c   KVM's coalesced I/O ring: writes kept without an exit,
+ *                 replayed in order (coalesced.h)
  *   dev_*.c       devices; each registers itself with VMM_DEVICE()
  *   pci.c         PCI bus: config mechanism #1, BARs, capabilities, host
  *                 bridge (pci.h)
@@ -57,6 +59,7 @@
 #include <stdio.h>
 
 #include "boot.h"
+#include "coalesced.h"
 #include "error.h"
 #include "io.h"
 #include "kvm.h"
@@ -153,10 +156,13 @@ struct vcpu {
 	struct vcpu_stats stats;
 };
 
-/* Host-side boot milestones (ns since process start), for --stats. */
+/* Host-side milestones (ns since process start), for --stats and --json:
+ * start .. stopped are the VM's (first_output: when vmm got the first byte);
+ * reporting and reported bracket --stats and --json, exiting is when vmm
+ * was done (after the teardown: its cost is exit - reports written). */
 struct boot_timeline {
 	uint64_t start, guest_loaded, kvm_open, vm_ready, vcpus_started,
-		first_output, stopped;
+		first_output, stopped, reporting, reported, exiting;
 };
 
 struct vm {
@@ -169,6 +175,7 @@ struct vm {
 	struct guest_memory mem;
 	struct boot_entry boot;
 	struct io_registry io;
+	struct coalesced_ring coalesced;   /* writes KVM kept for us (coalesced.h) */
 	unsigned nvcpus;
 	struct vcpu *vcpus;
 	struct boot_timeline timeline;
@@ -223,7 +230,8 @@ void vm_add_result(struct vm *vm, const char *json, size_t len);
 void *vcpu_thread(void *arg);
 int vcpu_start_all(struct vm *vm, char *errbuf, size_t errlen);
 void vcpu_kick_all(struct vm *vm);
-/* Handles one KVM exit; false when the vCPU must stop. */
+/* Handles one KVM exit, after draining the coalesced ring; false when the
+ * vCPU must stop. */
 bool vcpu_handle_exit(struct vcpu *vcpu);
 
 /* dump.c: exit reason, registers and the code around RIP, to `out`. */

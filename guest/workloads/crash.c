@@ -2,6 +2,7 @@
  * crash.c - selftest's failing kinds: each fails on purpose, so the test
  * suites of vmm and QEMU can check that every failure gives a clear
  * message, a distinct status and no hang (selftest.c lists them).
+ * Also the kinds that only help them: status, spin, print.
  */
 #include "selftest.h"
 
@@ -16,6 +17,41 @@ static const struct {
 	{"hang", CRASH_HANG},
 };
 
+/* --kind=print: `bytes` bytes of a pattern the test suites rebuild (lines of
+ * 64: a 6-digit line number, a space, 56 letters rotated by the line
+ * number, a newline), written in chunks of sizes around the console's
+ * limits (KVM's coalesced ring holds 170 writes, a burst is a page). */
+static int print_pattern(uint64_t bytes)
+{
+	static const size_t chunks[] = {1, 7, 64, 169, 170, 171, 500, 4096};
+	static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	char *buf = heap_alloc(bytes + 1, 64);
+	uint64_t at = 0;
+
+	if (!buf)
+		return STATUS_FAILED;
+	for (uint64_t line = 0; at < bytes; line++) {
+		char text[65];
+		int n = snprintf(text, sizeof(text), "%06llu ", (unsigned long long)(line % 1000000));
+
+		for (unsigned i = 0; i < 56; i++)
+			text[n + i] = letters[(line + i) % 52];
+		text[n + 56] = '\n';
+		for (int i = 0; i < n + 57 && at < bytes; i++)
+			buf[at++] = text[i];
+	}
+	at = 0;
+	for (unsigned c = 0; at < bytes; c++) {
+		size_t n = chunks[c % ARRAY_SIZE(chunks)];
+
+		if (n > bytes - at)
+			n = (size_t)(bytes - at);
+		sys_write(buf + at, n);
+		at += n;
+	}
+	return STATUS_OK;
+}
+
 int selftest_crash(const struct test_args *args, const char *kind)
 {
 	if (!strcmp(kind, "status"))
@@ -28,6 +64,8 @@ int selftest_crash(const struct test_args *args, const char *kind)
 		printf("vmbench: spun for %llu ms\n", (unsigned long long)opt_u64(args, "ms"));
 		return STATUS_OK;
 	}
+	if (!strcmp(kind, "print"))
+		return print_pattern(opt_u64(args, "bytes"));
 	printf("vmbench: failing on purpose: %s\n", kind);
 	if (!strcmp(kind, "user-page-fault")) {
 		volatile uint8_t *null = NULL;

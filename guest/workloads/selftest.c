@@ -394,9 +394,10 @@ static const struct option_def selftest_options[] = {
 	 "transitions: check each CPU transition the guest relies on; the others fail on "
 	 "purpose, for test suites",
 	 "transitions,user-page-fault,kernel-page-fault,triple-fault,bad-port,bad-mmio,hang,"
-	 "status,spin"},
+	 "status,spin,print"},
 	{"status", OPT_INT, "0", "exit status for --kind=status", NULL},
 	{"ms", OPT_INT, "200", "milliseconds for --kind=spin", NULL},
+	{"bytes", OPT_INT, "65536", "bytes of a known pattern for --kind=print", NULL},
 	{NULL, 0, NULL, NULL, NULL},
 };
 

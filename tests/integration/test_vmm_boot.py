@@ -118,14 +118,18 @@ class Reports(unittest.TestCase):
         self.assertGreater(doc["wall_time_s"], 0)
         kinds = doc["exits"]["by_kind"]
         self.assertEqual(kinds["debug-exit"]["count"], 1)
-        self.assertGreater(kinds["serial"]["count"], 0)
+        # Output reaches the console by exits or through KVM's coalesced ring.
+        self.assertGreater(doc["serial"]["bytes_out"], 0)
+        self.assertLessEqual(doc["serial"]["coalesced_writes"], doc["serial"]["bytes_out"])
+        self.assertEqual(doc["coalesced_io"]["enabled"], doc["coalesced_io"]["off_why"] is None)
         self.assertEqual(len(doc["exits"]["per_vcpu"]), 2)
         self.assertEqual([r["test"] for r in doc["results"]], ["info"])
         self.assertEqual(doc["results"][0], guest_runner.one_result(self, res.stdout))
         self.assertEqual(doc["invalid_results"], [])
         t = doc["timeline_ms"]
         self.assertTrue(0 < t["guest_loaded"] <= t["kvm_open"] <= t["vm_ready"]
-                        <= t["vcpus_started"] <= t["first_output"] <= t["stopped"], t)
+                        <= t["vcpus_started"] <= t["first_output"] <= t["stopped"]
+                        <= t["reports_started"], t)
         rss = doc["rss_kib"]
         self.assertEqual(rss["peak"], rss["guest"] + rss["vmm"])
         self.assertGreater(rss["guest"], 0)
@@ -138,9 +142,16 @@ class Reports(unittest.TestCase):
         self.assertRegex(res.stderr, r"vmm: exits to userspace on (hardware|pvm|nested-tcg|nested) "
                                      r"KVM \(time = handling in vmm")
         self.assertRegex(res.stderr, r"vcpu\s+exit\s+count\s+total_us\s+avg_us\s+max_us")
-        self.assertRegex(res.stderr, r"\n\s+all\s+serial\s+\d+")
         self.assertRegex(res.stderr, r"\n\s+all\s+debug-exit\s+1\s")
-        self.assertIn("host timeline", res.stderr)
+        self.assertRegex(res.stderr, r"vmm: coalesced I/O ring: (on \(\d+ entries\)|off \(.+\))")
+        self.assertRegex(res.stderr, r"vmm: serial: \d+ bytes out; \d+ data-port writes came "
+                                     r"from the coalesced ring")
+        # The timeline is the last line: every phase up to vmm's exit.
+        self.assertRegex(res.stderr.splitlines()[-1],
+                         r"^vmm: host timeline \(ms since start\): guest loaded [\d.]+, "
+                         r"/dev/kvm open [\d.]+, VM ready [\d.]+, vCPUs started [\d.]+, "
+                         r"first output [\d.]+, stopped [\d.]+, reports written [\d.]+, "
+                         r"exit [\d.]+$")
 
     def test_trace_shows_exits_with_instructions(self):
         res = run_vmm("--trace", "--mem", "64M", GUEST, "selftest", "--kind=spin", "--ms=1",

@@ -120,6 +120,44 @@ def median_of(runs, key, sub=None):
     return statistics.median(r[key][sub] if sub else r[key] for r in runs)
 
 
+# The goals of issue 12 ("Boot"): what `make bench-boot` holds vmm to.
+GOALS = [
+    # key, what, goal, at most (True) or at least (False), unit
+    ("exits", "exits to userspace per boot", 100, True, ""),
+    ("wall_ms", "boot to exit, median", 25.0, True, " ms"),
+    ("vs_microvm_kvm", "faster than qemu-microvm-kvm", 10.0, False, "x"),
+    ("vmm_rss_mib", "vmm's own RSS", 2.0, True, " MiB"),
+]
+
+
+def goals(vmm, contestants):
+    """Each goal's measured figure (medians), or None where it was not measured."""
+    vmm_ms = statistics.median(r["wall_ms"] for r in vmm.runs)
+    microvm = next((c for c in contestants if c.name == "qemu-microvm-kvm"), None)
+    return {
+        "exits": median_of(vmm.runs, "exits"),
+        "wall_ms": vmm_ms,
+        "vs_microvm_kvm": (statistics.median(r["wall_ms"] for r in microvm.runs) / vmm_ms
+                           if microvm and microvm.where == vmm.where else None),
+        "vmm_rss_mib": median_of(vmm.runs, "vmm_rss_kib") / 1024,
+    }
+
+
+def print_goals(measured):
+    """One line per goal: the figure, the goal, and how far it is (goal / figure
+    for an upper bound, figure / goal for a lower one: >= 1.00 is met)."""
+    print("\nGoals (ratio >= 1.00: met):")
+    for key, what, goal, at_most, unit in GOALS:
+        value = measured[key]
+        if value is None:
+            print(f"  {what:32} not measured on the same host")
+            continue
+        ratio = (goal / value if value else float("inf")) if at_most else value / goal
+        sign = "<=" if at_most else ">="
+        print(f"  {what:32} {value:8.1f}{unit:4} goal {sign} {goal:g}{unit:4} ratio {ratio:5.2f} "
+              f"{'met' if ratio >= 1 else 'NOT met'}")
+
+
 def main():
     ap = argparse.ArgumentParser(prog="boot", description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=11)
@@ -185,6 +223,8 @@ def main():
     print("guest phases (medians, ms after its first instruction): " +
           ", ".join(f"{k} {v:.2f}" for k, v in g.items()))
     print(f"vmm exits to userspace per boot (median): {median_of(vmm.runs, 'exits')}")
+    result["goals"] = goals(vmm, contestants)
+    print_goals(result["goals"])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
 

@@ -1,0 +1,47 @@
+"""bench/boot's goals table (vmbench.boot): each figure against its goal."""
+
+import contextlib
+import io
+import unittest
+
+from vmbench import boot
+
+
+class Run:
+    def __init__(self, name, where, walls, **extra):
+        self.name, self.where = name, where
+        self.runs = [dict({"wall_ms": w}, **extra) for w in walls]
+
+
+class Goals(unittest.TestCase):
+    def test_figures_and_ratios(self):
+        vmm = Run("vmm", "host", [20, 22, 24], exits=9, vmm_rss_kib=1536)
+        microvm = Run("qemu-microvm-kvm", "host", [300, 330, 360])
+        measured = boot.goals(vmm, [vmm, microvm])
+        self.assertEqual(measured, {"exits": 9, "wall_ms": 22, "vs_microvm_kvm": 15.0,
+                                    "vmm_rss_mib": 1.5})
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            boot.print_goals(measured)
+        text = out.getvalue()
+        self.assertRegex(text, r"exits to userspace per boot\s+9\.0\s+goal <= 100\s+ratio 11\.11 met")
+        self.assertRegex(text, r"boot to exit, median\s+22\.0 ms\s+goal <= 25 ms\s+ratio  1\.14 met")
+        self.assertRegex(text, r"faster than qemu-microvm-kvm\s+15\.0x\s+goal >= 10x\s+ratio  1\.50 met")
+        self.assertRegex(text, r"vmm's own RSS\s+1\.5 MiB\s+goal <= 2 MiB\s+ratio  1\.33 met")
+
+    def test_missed_goal_and_other_host(self):
+        vmm = Run("vmm", "host", [50], exits=1365, vmm_rss_kib=4096)
+        microvm = Run("qemu-microvm-kvm", "nested VM (TCG L1)", [300])
+        measured = boot.goals(vmm, [vmm, microvm])
+        self.assertIsNone(measured["vs_microvm_kvm"])
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            boot.print_goals(measured)
+        self.assertRegex(out.getvalue(), r"exits to userspace per boot\s+1365\.0\s+goal <= 100\s+"
+                                         r"ratio  0\.07 NOT met")
+        self.assertIn("faster than qemu-microvm-kvm     not measured on the same host",
+                      out.getvalue())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,64 @@
+"""The console under vmm: how many exits a boot costs, and that output sent
+through KVM's coalesced PIO ring arrives whole and in order."""
+
+import json
+import unittest
+
+import guest_runner
+from guest_runner import GUEST, run_vmm
+
+T = guest_runner.HANG_GUARD_S
+LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def pattern(nbytes):
+    """What `selftest --kind=print --bytes=N` prints (guest/workloads/crash.c)."""
+    lines = (f"{i % 1000000:06d} " + "".join(LETTERS[(i + j) % 52] for j in range(56)) + "\n"
+             for i in range(nbytes // 64 + 1))
+    return "".join(lines)[:nbytes]
+
+
+class Console(unittest.TestCase):
+    def run_json(self, name, *args):
+        path = guest_runner.kvm().scratch_dir / name
+        res = run_vmm("--json", path, *args, timeout=T)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertNotIn("Sanitizer", res.stderr)
+        return res, json.loads(path.read_text())
+
+    def test_info_boot_makes_at_most_100_exits(self):
+        res, doc = self.run_json("info-exits.json", "--smp", 2, "--mem", "2G", GUEST, "info")
+        if not doc["coalesced_io"]["enabled"]:
+            self.skipTest(f"coalesced PIO is off here: {doc['coalesced_io']['off_why']}")
+        self.assertLessEqual(doc["exits"]["total"], 100, doc["exits"]["by_kind"])
+        self.assertEqual(doc["serial"]["bytes_out"], len(res.stdout.encode()))
+        self.assertGreater(doc["serial"]["coalesced_writes"], 0)
+
+    def check_big_output(self, *vmm_args):
+        nbytes = 65536
+        res, doc = self.run_json("print.json", *vmm_args, "--mem", "64M", GUEST, "selftest",
+                                 "--kind=print", f"--bytes={nbytes}")
+        # Byte for byte: nothing lost when the ring fills, nothing reordered.
+        self.assertEqual(res.stdout, pattern(nbytes))
+        self.assertEqual(doc["serial"]["bytes_out"], nbytes)
+        return doc
+
+    def test_64k_of_output_arrive_byte_for_byte(self):
+        doc = self.check_big_output()
+        if doc["coalesced_io"]["enabled"]:
+            # Far more than the ring holds: most bytes came through it.
+            self.assertGreater(doc["coalesced_io"]["replayed"], doc["coalesced_io"]["ring_entries"])
+            self.assertEqual(doc["serial"]["coalesced_writes"], doc["coalesced_io"]["replayed"])
+
+    def test_timestamps_turn_the_ring_off_and_lose_nothing(self):
+        res, doc = self.run_json("stamps.json", "--timestamps", "--mem", "64M", GUEST,
+                                 "selftest", "--kind=print", "--bytes=1000")
+        self.assertFalse(doc["coalesced_io"]["enabled"])
+        self.assertIn("--timestamps", doc["coalesced_io"]["off_why"])
+        self.assertEqual(doc["serial"]["coalesced_writes"], 0)
+        lines = [line.split("] ", 1)[1] for line in res.stdout.splitlines(keepends=True)]
+        self.assertEqual("".join(lines), pattern(1000))
+
+
+if __name__ == "__main__":
+    unittest.main()
