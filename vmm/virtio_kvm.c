@@ -13,9 +13,11 @@
 #include "error.h"
 #include "kvm.h"
 #include "pci.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -63,11 +65,45 @@ static void hook_msi(struct virtio_pci *vp, unsigned v, uint64_t addr, uint32_t 
 			  strerror(errno));
 }
 
+/* Serves the queues without sleeping (the driver told not to notify)
+ * until they have been empty for poll_ns, then asks for notifies again;
+ * false when vmm is stopping. */
+static bool poll_queues(struct virtio_kvm *k)
+{
+	uint64_t idle_since = now_ns();
+
+	for (;;) {
+		int n = k->serve(k->vp, true);
+
+		if (n > 0) {
+			k->polled += (uint64_t)n;
+			idle_since = now_ns();
+			continue;
+		}
+		if (atomic_load_explicit(&k->stopping, memory_order_relaxed))
+			return false;
+		if (n < 0 || now_ns() - idle_since >= k->poll_ns)
+			break;
+		/* pause, not sched_yield(): under EEVDF a yielding poller
+		 * loses its place and the request it was to catch waits
+		 * for its next time slice (measured: 2x slower). */
+		__builtin_ia32_pause();
+	}
+	/* Notifies on, and one more look: what came meanwhile is served. */
+	int n = k->serve(k->vp, false);
+
+	if (n > 0)
+		k->polled += (uint64_t)n;
+	return true;
+}
+
 static void *io_thread(void *arg)
 {
 	struct virtio_kvm *k = arg;
 
 	for (;;) {
+		if (k->poll_ns && !poll_queues(k))
+			break;
 		struct pollfd fds[2] = {{k->notify_fd, POLLIN, 0}, {k->stop_fd, POLLIN, 0}};
 		uint64_t n;
 
@@ -78,7 +114,7 @@ static void *io_thread(void *arg)
 		if (!(fds[0].revents & POLLIN) || read(k->notify_fd, &n, sizeof(n)) != sizeof(n))
 			continue;
 		k->notifies++;
-		k->serve(k->vp);
+		k->serve(k->vp, false);
 	}
 	return NULL;
 }
@@ -139,6 +175,7 @@ void virtio_kvm_stop(struct virtio_kvm *k)
 
 	if (!k->io.started)
 		return;
+	atomic_store(&k->stopping, true);
 	if (write(k->stop_fd, &one, sizeof(one)) < 0)
 		vmm_error("%s: cannot stop its I/O thread", k->vp->func.name);
 	io_thread_join(&k->io);
