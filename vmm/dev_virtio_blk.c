@@ -498,6 +498,8 @@ int blk_process_queue(struct blk_dev *b, unsigned budget)
 		}
 		if (r == 0)
 			break;
+		/* Took one: whatever avail_event said is now behind. */
+		rechecked = false;
 		if (r < 0) {
 			virtio_pci_set_broken(vp, "the available ring is unusable (outside RAM, "
 					      "a head index out of range, or an index too far "
