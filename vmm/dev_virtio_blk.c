@@ -610,14 +610,15 @@ static void blk_print_stats(const struct vm *vm, FILE *out)
 
 		fprintf(out, "vmm: disk %u (%s): %llu reads (%.1f MiB), %llu writes (%.1f MiB), "
 			"%llu flushes, %llu other, %llu errors (%llu bad chains); "
-			"%llu wake-ups, %llu polled, %llu interrupts, %.3f ms in host I/O\n", i,
+			"%llu wake-ups, %llu polled (%llu pauses), %llu interrupts, %.3f ms in host I/O\n", i,
 			d->path ? d->path : "?", (unsigned long long)d->reads,
 			d->read_bytes / (double)MIB, (unsigned long long)d->writes,
 			d->write_bytes / (double)MIB, (unsigned long long)d->flushes,
 			(unsigned long long)(d->get_ids + d->unsupported),
 			(unsigned long long)d->errors, (unsigned long long)d->bad_chains,
 			(unsigned long long)k->notifies, (unsigned long long)k->polled,
-			(unsigned long long)k->interrupts, d->ns_total / 1e6);
+			(unsigned long long)k->poll_backoffs, (unsigned long long)k->interrupts,
+			d->ns_total / 1e6);
 	}
 }
 
@@ -634,14 +635,15 @@ static void blk_write_json(const struct vm *vm, FILE *f)
 		fprintf(f, ",\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,\"get_ids\":%llu,"
 			"\"unsupported\":%llu,\"read_bytes\":%llu,\"write_bytes\":%llu,"
 			"\"errors\":%llu,\"bad_chains\":%llu,\"notifies\":%llu,\"polled\":%llu,"
+			"\"poll_pauses\":%llu,"
 			"\"interrupts\":%llu,\"host_io_ms\":%.3f}",
 			(unsigned long long)d->reads, (unsigned long long)d->writes,
 			(unsigned long long)d->flushes, (unsigned long long)d->get_ids,
 			(unsigned long long)d->unsupported, (unsigned long long)d->read_bytes,
 			(unsigned long long)d->write_bytes, (unsigned long long)d->errors,
 			(unsigned long long)d->bad_chains, (unsigned long long)k->notifies,
-			(unsigned long long)k->polled, (unsigned long long)k->interrupts,
-			d->ns_total / 1e6);
+			(unsigned long long)k->polled, (unsigned long long)k->poll_backoffs,
+			(unsigned long long)k->interrupts, d->ns_total / 1e6);
 	}
 	fputs("]", f);
 }

@@ -65,30 +65,58 @@ static void hook_msi(struct virtio_pci *vp, unsigned v, uint64_t addr, uint32_t 
 			  strerror(errno));
 }
 
+/* Polling pays only while the poller has a CPU of its own.  When it
+ * has not, the vCPU that would post the next request waits for the poller's
+ * CPU (the windows run out empty, the request comes by doorbell after
+ * them), or a request posted without a doorbell waits for the poller's
+ * next time slice (a long gap between two looks).  Either way polling then
+ * stops for POLL_BACKOFF_NS: requests come by doorbell, as without it. */
+#define POLL_WASTED_MAX 8                  /* empty windows in a row */
+#define POLL_PREEMPTED_NS 500000ull        /* a gap between two looks */
+#define POLL_BACKOFF_NS 50000000ull
+
+static void poll_backoff(struct virtio_kvm *k, uint64_t now)
+{
+	k->poll_off_until = now + POLL_BACKOFF_NS;
+	k->poll_backoffs++;
+	k->poll_wasted = 0;
+}
+
 /* Serves the queues without sleeping (the driver told not to notify)
  * until they have been empty for poll_ns, then asks for notifies again;
  * false when vmm is stopping. */
 static bool poll_queues(struct virtio_kvm *k)
 {
-	uint64_t idle_since = now_ns();
+	uint64_t now = now_ns(), idle_since = now, last = now, found = 0;
 
 	for (;;) {
 		int n = k->serve(k->vp, true);
 
+		now = now_ns();
+		if (now - last > POLL_PREEMPTED_NS) {
+			poll_backoff(k, now);
+			break;
+		}
+		last = now;
 		if (n > 0) {
 			k->polled += (uint64_t)n;
-			idle_since = now_ns();
+			found += (uint64_t)n;
+			idle_since = now;
 			continue;
 		}
 		if (atomic_load_explicit(&k->stopping, memory_order_relaxed))
 			return false;
-		if (n < 0 || now_ns() - idle_since >= k->poll_ns)
+		if (n < 0 || now - idle_since >= k->poll_ns)
 			break;
 		/* pause, not sched_yield(): under EEVDF a yielding poller
 		 * loses its place and the request it was to catch waits
 		 * for its next time slice (measured: 2x slower). */
 		__builtin_ia32_pause();
 	}
+	if (found)
+		k->poll_wasted = 0;
+	else if (++k->poll_wasted >= POLL_WASTED_MAX)
+		poll_backoff(k, now);
 	/* Notifies on, and one more look: what came meanwhile is served. */
 	int n = k->serve(k->vp, false);
 
@@ -102,7 +130,7 @@ static void *io_thread(void *arg)
 	struct virtio_kvm *k = arg;
 
 	for (;;) {
-		if (k->poll_ns && !poll_queues(k))
+		if (k->poll_ns && now_ns() >= k->poll_off_until && !poll_queues(k))
 			break;
 		struct pollfd fds[2] = {{k->notify_fd, POLLIN, 0}, {k->stop_fd, POLLIN, 0}};
 		uint64_t n;

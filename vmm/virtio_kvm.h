@@ -46,6 +46,9 @@ struct virtio_kvm {
 	/* Counters for the device's --stats and --json (the I/O thread's). */
 	uint64_t notifies;         /* I/O thread wake-ups */
 	uint64_t polled;           /* requests found by polling, not by a doorbell */
+	uint64_t poll_backoffs;    /* times polling stopped for want of a CPU */
+	uint64_t poll_off_until;   /* now_ns(): no polling before (virtio_kvm.c) */
+	unsigned poll_wasted;      /* poll windows in a row that found nothing */
 	uint64_t interrupts;       /* MSI-X messages sent */
 };
 
