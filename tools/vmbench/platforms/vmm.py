@@ -146,7 +146,8 @@ class VmmPlatform(Platform):
                                 "kvm_kind": kvmkind.from_vmm_json(host) or self.kvm_kind}
         if disk:
             record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
-                                 disk_direct=guest.direct(case))
+                                 disk_direct=guest.direct(case),
+                                 disk_options=list(self.disk_options))
         return record
 
     def _vmm(self, case, command, disk, extra_s=0):
