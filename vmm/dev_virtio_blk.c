@@ -51,6 +51,24 @@ static const uint8_t qcow_magic[4] = {'Q', 'F', 'I', 0xfb};
 static struct disk_config disk_cfg[VMM_MAX_DISKS];
 static unsigned ndisk_cfg;
 
+/* poll=USEC's number: decimal digits only, 1 to DISK_POLL_US_MAX. */
+static int parse_poll_us(const char *s, size_t n, unsigned *us)
+{
+	unsigned long v = 0;
+
+	if (n == 0 || n > 7)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < 1 || v > DISK_POLL_US_MAX)
+		return -1;
+	*us = (unsigned)v;
+	return 0;
+}
+
 int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
 		      size_t errlen)
 {
@@ -72,6 +90,15 @@ int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
 			disk->direct = true;
 		} else if (n == 8 && !strncmp(word, "readonly", 8)) {
 			disk->readonly = true;
+		} else if (n == 4 && !strncmp(word, "poll", 4)) {
+			disk->poll_us = DISK_POLL_US_DEFAULT;
+		} else if (n >= 5 && !strncmp(word, "poll=", 5)) {
+			if (parse_poll_us(word + 5, n - 5, &disk->poll_us)) {
+				snprintf(errbuf, errlen, "poll=%.*s: expected a number of "
+					 "microseconds from 1 to %u", (int)(n - 5), word + 5,
+					 DISK_POLL_US_MAX);
+				return -1;
+			}
 		} else if (n == 10 && !strncmp(word, "format=raw", 10)) {
 			/* the default */
 		} else if (n == 12 && !strncmp(word, "format=qcow2", 12)) {
@@ -84,7 +111,7 @@ int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
 			return -1;
 		} else {
 			snprintf(errbuf, errlen, "unknown disk option '%.*s' (expected direct, "
-				 "readonly or format=raw)", (int)n, word);
+				 "readonly, poll[=USEC] or format=raw)", (int)n, word);
 			return -1;
 		}
 	}
@@ -457,20 +484,22 @@ int blk_process_queue(struct blk_dev *b, unsigned budget)
 		uint32_t len;
 		int r = virtq_pop(vp->mem, vq, &b->chain);
 
-		if (r == 0 && vq->event_idx && !rechecked) {
-			/* avail_event: the driver kicks again once it passes
-			 * this index.  Then look once more, or a request
-			 * added just before the store would wait forever. */
-			uint8_t *ae = guest_ptr(vp->mem, vq->used_gpa + 4 + 8ull * vq->size, 2);
-
-			if (ae)
-				le_put(ae, 2, vq->last_avail);
+		if (r == 0 && !rechecked) {
+			/* Empty: a polling thread tells the driver not to
+			 * notify (it comes back by itself); otherwise ask for
+			 * a notify and look once more, or a request added
+			 * just before the store would wait forever. */
+			virtq_ask_notify(vp->mem, vq, !b->polling);
+			if (b->polling)
+				break;
 			atomic_thread_fence(memory_order_seq_cst);
 			rechecked = true;
 			continue;
 		}
 		if (r == 0)
 			break;
+		/* Took one: whatever avail_event said is now behind. */
+		rechecked = false;
 		if (r < 0) {
 			virtio_pci_set_broken(vp, "the available ring is unusable (outside RAM, "
 					      "a head index out of range, or an index too far "
@@ -515,12 +544,18 @@ static struct disk_stats disk_stats[VMM_MAX_DISKS];
 static unsigned ndisks;
 
 /* The queue handler virtio_kvm.c calls after each doorbell. */
-static void blk_serve(struct virtio_pci *vp)
+static int blk_serve(struct virtio_pci *vp, bool polling)
 {
 	struct blk_dev *b = vp->opaque;
+	int n, total = 0;
 
-	while (blk_process_queue(b, BLK_BATCH) == BLK_BATCH)
-		;
+	b->polling = polling;
+	while ((n = blk_process_queue(b, BLK_BATCH)) > 0) {
+		total += n;
+		if (n < BLK_BATCH)
+			break;
+	}
+	return n < 0 ? -1 : total;
 }
 
 static int blk_setup(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
@@ -541,6 +576,7 @@ static int blk_setup(struct vm *vm, const struct vmm_config *cfg, char *errbuf, 
 		disks[ndisks++] = b;
 		snprintf(b->name, sizeof(b->name), "virtio-blk%u", i);
 		snprintf(tname, sizeof(tname), "blk %u", i);
+		b->kvm.poll_ns = disk_cfg[i].poll_us * 1000ull;
 		if (virtio_kvm_start(&b->kvm, vm, &b->vp, blk_serve, tname, errbuf, errlen))
 			return -1;
 	}
@@ -574,13 +610,14 @@ static void blk_print_stats(const struct vm *vm, FILE *out)
 
 		fprintf(out, "vmm: disk %u (%s): %llu reads (%.1f MiB), %llu writes (%.1f MiB), "
 			"%llu flushes, %llu other, %llu errors (%llu bad chains); "
-			"%llu wake-ups, %llu interrupts, %.3f ms in host I/O\n", i,
+			"%llu wake-ups, %llu polled (%llu pauses), %llu interrupts, %.3f ms in host I/O\n", i,
 			d->path ? d->path : "?", (unsigned long long)d->reads,
 			d->read_bytes / (double)MIB, (unsigned long long)d->writes,
 			d->write_bytes / (double)MIB, (unsigned long long)d->flushes,
 			(unsigned long long)(d->get_ids + d->unsupported),
 			(unsigned long long)d->errors, (unsigned long long)d->bad_chains,
-			(unsigned long long)k->notifies, (unsigned long long)k->interrupts,
+			(unsigned long long)k->notifies, (unsigned long long)k->polled,
+			(unsigned long long)k->poll_backoffs, (unsigned long long)k->interrupts,
 			d->ns_total / 1e6);
 	}
 }
@@ -597,13 +634,15 @@ static void blk_write_json(const struct vm *vm, FILE *f)
 		json_put_string(f, d->path ? d->path : "");
 		fprintf(f, ",\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,\"get_ids\":%llu,"
 			"\"unsupported\":%llu,\"read_bytes\":%llu,\"write_bytes\":%llu,"
-			"\"errors\":%llu,\"bad_chains\":%llu,\"notifies\":%llu,"
+			"\"errors\":%llu,\"bad_chains\":%llu,\"notifies\":%llu,\"polled\":%llu,"
+			"\"poll_pauses\":%llu,"
 			"\"interrupts\":%llu,\"host_io_ms\":%.3f}",
 			(unsigned long long)d->reads, (unsigned long long)d->writes,
 			(unsigned long long)d->flushes, (unsigned long long)d->get_ids,
 			(unsigned long long)d->unsupported, (unsigned long long)d->read_bytes,
 			(unsigned long long)d->write_bytes, (unsigned long long)d->errors,
 			(unsigned long long)d->bad_chains, (unsigned long long)k->notifies,
+			(unsigned long long)k->polled, (unsigned long long)k->poll_backoffs,
 			(unsigned long long)k->interrupts, d->ns_total / 1e6);
 	}
 	fputs("]", f);
@@ -617,10 +656,13 @@ static const struct option blk_options[] = {
 VMM_DEVICE(virtio_blk, .name = "virtio-blk", .level = VMM_INIT_DEV,
 	   .options = blk_options, .shortopts = "d:",
 	   .usage =
-	"  -d, --disk FILE[,direct][,readonly][,format=raw]\n"
+	"  -d, --disk FILE[,direct][,readonly][,poll[=USEC]][,format=raw]\n"
 	"                       a raw disk image or block device as a virtio-blk\n"
 	"                       PCI disk (repeatable, up to 8); direct: O_DIRECT,\n"
-	"                       readonly: writes fail.  qcow2 is not read: convert\n"
+	"                       readonly: writes fail, poll: the I/O thread polls\n"
+	"                       the queue (no doorbells) until idle USEC (50);\n"
+	"                       it burns a host CPU meanwhile (--io-pin).\n"
+	"                       qcow2 is not read: convert\n"
 	"                       it with qemu-img convert -O raw IN.qcow2 OUT.raw\n",
 	   .parse_option = blk_option, .free_options = blk_free_options,
 	   .setup = blk_setup, .stop = blk_stop, .teardown = blk_teardown,

@@ -19,14 +19,20 @@
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)
 #define VIRTIO_BLK_MAX_REQUEST (64 * MIB)   /* larger data: IOERR */
 
-/* --disk FILE[,format=raw][,direct][,readonly] (repeatable). */
+/* --disk FILE[,format=raw][,direct][,readonly][,poll[=USEC]] (repeatable). */
 #define VMM_MAX_DISKS 8
 
 struct disk_config {
 	char *path;                /* owned */
 	bool direct;               /* O_DIRECT */
 	bool readonly;
+	unsigned poll_us;          /* ,poll[=USEC]: the I/O thread polls the
+				    * queue until it has been empty this long;
+				    * 0: it sleeps until a doorbell */
 };
+
+#define DISK_POLL_US_DEFAULT 50
+#define DISK_POLL_US_MAX 1000000
 
 /* Parses one --disk argument ("FILE[,direct][,readonly][,format=raw]") into
  * *disk (path allocated); -1 with one line in errbuf (qcow2 is refused with
@@ -57,6 +63,8 @@ struct blk_dev {
 	char serial[21];           /* GET_ID answer */
 	struct disk_stats *stats;
 	char name[24];             /* "virtio-blk0" ... */
+	bool polling;              /* the I/O thread is polling: the driver
+				    * is told not to notify (virtq_ask_notify) */
 	struct virtq_chain chain;  /* the I/O thread's scratch */
 };
 

@@ -11,6 +11,7 @@
 #define VMM_VIRTIO_KVM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,9 +21,12 @@
 
 struct vm;
 
-/* The device's queue handler, on its I/O thread after each doorbell:
- * serves whatever its queues hold (it takes vp->lock itself). */
-typedef void (*virtio_serve_fn)(struct virtio_pci *vp);
+/* The device's queue handler, on its I/O thread after each doorbell and,
+ * when the thread polls, in a loop: serves whatever its queues hold (it
+ * takes vp->lock itself) and returns how many requests that was.  With
+ * `polling` it leaves the driver told not to notify (virtq_ask_notify);
+ * without, it asks for notifies before it returns. */
+typedef int (*virtio_serve_fn)(struct virtio_pci *vp, bool polling);
 
 struct virtio_kvm {
 	struct vm *vm;
@@ -34,8 +38,17 @@ struct virtio_kvm {
 	struct msix_entry routed[VIRTIO_PCI_MSIX_VECTORS];
 	bool route_valid[VIRTIO_PCI_MSIX_VECTORS];
 	struct io_thread io;       /* on --io-pin's CPUs (placement.h) */
+	/* Set before virtio_kvm_start: after each doorbell the I/O thread
+	 * keeps serving without sleeping until the queues have been empty
+	 * this long (0: it sleeps at once). */
+	uint64_t poll_ns;
+	atomic_bool stopping;      /* virtio_kvm_stop, for a polling thread */
 	/* Counters for the device's --stats and --json (the I/O thread's). */
 	uint64_t notifies;         /* I/O thread wake-ups */
+	uint64_t polled;           /* requests found by polling, not by a doorbell */
+	uint64_t poll_backoffs;    /* times polling stopped for want of a CPU */
+	uint64_t poll_off_until;   /* now_ns(): no polling before (virtio_kvm.c) */
+	unsigned poll_wasted;      /* poll windows in a row that found nothing */
 	uint64_t interrupts;       /* MSI-X messages sent */
 };
 

@@ -180,3 +180,24 @@ bool virtq_should_notify(const struct guest_memory *mem, struct virtq *vq)
 	vq->signalled_valid = true;
 	return notify;
 }
+
+bool virtq_ask_notify(const struct guest_memory *mem, struct virtq *vq, bool want)
+{
+	uint8_t *used = guest_ptr(mem, vq->used_gpa, used_bytes(vq->size));
+	uint16_t flags, event;
+
+	if (!used || !vq->size)
+		return false;
+	flags = want ? 0 : VRING_USED_F_NO_NOTIFY;
+	if (load16(used) != flags)
+		le_put(used, 2, flags);
+	if (vq->event_idx) {
+		/* vring_need_event(): the driver notifies when the index it
+		 * moves past equals avail_event; one behind what we take next
+		 * is one it has already passed. */
+		event = want ? vq->last_avail : (uint16_t)(vq->last_avail - 1);
+		if (load16(used + 4 + 8ull * vq->size) != event)
+			le_put(used + 4 + 8ull * vq->size, 2, event);
+	}
+	return true;
+}

@@ -66,6 +66,15 @@ int virtq_push(const struct guest_memory *mem, struct virtq *vq, uint16_t head, 
 /* After pushes: does the driver want an interrupt now (NO_INTERRUPT flag,
  * or used_event with EVENT_IDX)? */
 bool virtq_should_notify(const struct guest_memory *mem, struct virtq *vq);
+/* Asks the driver to notify after adding buffers (`want`), or not to, while
+ * the device polls the avail ring: VRING_USED_F_NO_NOTIFY in used->flags
+ * and, for a driver using EVENT_IDX, avail_event one behind the next index
+ * the device takes (it keeps moving it along while it polls).  Stores only
+ * what changed: the driver reads these lines while it waits.  After asking
+ * for notifies the caller must look at the avail ring once more (a buffer
+ * added just before would otherwise wait forever).  false if the used ring
+ * is not in RAM. */
+bool virtq_ask_notify(const struct guest_memory *mem, struct virtq *vq, bool want);
 
 
 #endif /* VMM_VIRTQUEUE_H */

@@ -14,8 +14,12 @@
  * state (free descriptors, the avail index, the used index we have seen)
  * is guarded by one ring-3 spinlock; whoever holds it may reap every
  * completion in the used ring, marking each request slot done.  The notify
- * is written outside the lock, after a full fence, unless the device set
- * VRING_USED_F_NO_NOTIFY.
+ * is written outside the lock, after a full fence, unless the device said
+ * it needs none: VRING_USED_F_NO_NOTIFY, or with EVENT_IDX an avail_event
+ * this request's index did not cross (a device that is busy, or polls the
+ * ring, keeps it behind).  With EVENT_IDX, used_event asks for the next
+ * completion's interrupt (irq mode) or is kept behind what was reaped, so
+ * that a polling driver gets no interrupts.
  */
 #include "virtio_blk.h"
 
@@ -24,7 +28,8 @@
 
 #define BIT(n) (1ULL << (n))
 #define F_WANTED (BIT(VIRTIO_BLK_F_SIZE_MAX) | BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_RO) | \
-		  BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_FLUSH) | BIT(VIRTIO_F_VERSION_1))
+		  BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_FLUSH) | \
+		  BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_F_VERSION_1))
 
 /* Offsets of the fields read from struct virtio_blk_config. */
 #define BC(field) offsetof(struct virtio_blk_config, field)
@@ -67,6 +72,18 @@ static inline void w64(volatile uint8_t *base, unsigned off, uint64_t v)
 {
 	w32(base, off, (uint32_t)v);
 	w32(base, off + 4, (uint32_t)(v >> 32));
+}
+
+/* The EVENT_IDX fields: used_event after the avail ring, avail_event after
+ * the used ring (VIRTIO 1.2, 2.7.10). */
+static volatile uint16_t *used_event(struct vblk *d)
+{
+	return &d->avail[2 + d->qsize];
+}
+
+static volatile uint16_t *avail_event(struct vblk *d)
+{
+	return &d->used[2 + 4 * d->qsize];
 }
 
 /* ---- finding the device ---------------------------------------------------- */
@@ -184,6 +201,7 @@ static bool negotiate(struct vblk *d, char *why, size_t len)
 			    (unsigned long long)wanted);
 	d->features = wanted;
 	d->read_only = wanted & BIT(VIRTIO_BLK_F_RO);
+	d->event_idx = wanted & BIT(VIRTIO_RING_F_EVENT_IDX);
 	d->flush = wanted & BIT(VIRTIO_BLK_F_FLUSH);
 	return true;
 }
@@ -273,6 +291,7 @@ static bool setup_queue(struct vblk *d, char *why, size_t len)
 	d->num_free = d->qsize;
 	d->avail_idx = d->last_used = 0;
 	d->avail[0] = d->mode == VBLK_POLL ? VRING_AVAIL_F_NO_INTERRUPT : 0;
+	*used_event(d) = d->mode == VBLK_POLL ? (uint16_t)-1 : 0;
 
 	w16(d->common, VIRTIO_PCI_COMMON_Q_SIZE, d->qsize);
 	w16(d->common, VIRTIO_PCI_COMMON_Q_MSIX, vector);
@@ -406,6 +425,7 @@ static void reap(struct vblk *d)
 {
 	uint16_t idx = used_idx(d);
 
+again:
 	while (d->last_used != idx) {
 		volatile uint32_t *elem = (volatile uint32_t *)(d->used + 2) +
 					  2 * (d->last_used & (d->qsize - 1));
@@ -424,6 +444,20 @@ static void reap(struct vblk *d)
 		d->free_head = head;
 		d->num_free = (uint16_t)(d->num_free + n);
 		__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	}
+	if (d->event_idx) {
+		/* The next completion's interrupt, or (polling) none: one
+		 * behind what we reaped is an index the device has passed. */
+		uint16_t want = d->mode == VBLK_IRQ ? d->last_used : (uint16_t)(d->last_used - 1);
+
+		if (*used_event(d) != want) {
+			*used_event(d) = want;
+			/* The store before the index load: a completion posted
+			 * meanwhile is either seen here or interrupts. */
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			if ((idx = used_idx(d)) != d->last_used)
+				goto again;
+		}
 	}
 }
 
@@ -533,11 +567,15 @@ int vblk_rw(struct vblk *d, struct vblk_req *r, enum vblk_type type, uint64_t of
 		queue_lock(d);
 	}
 	post(d, r, type, buf, len, n);
+	uint16_t new_idx = d->avail_idx;
 	queue_unlock(d);
 
 	/* The index store before the flags load (a store-load order). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!(__atomic_load_n(&d->used[0], __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY)) {
+	bool notify = d->event_idx ?
+		vring_need_event(*avail_event(d), new_idx, (uint16_t)(new_idx - 1)) :
+		!(__atomic_load_n(&d->used[0], __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
+	if (notify) {
 		*d->notify = 0;              /* queue 0; the exit */
 		r->notifies++;
 	} else {

@@ -73,6 +73,7 @@ struct vblk {
 	uint32_t blk_size;           /* logical block: offsets and lengths are multiples */
 	uint64_t features;           /* negotiated */
 	bool read_only, flush;       /* VIRTIO_BLK_F_RO, VIRTIO_BLK_F_FLUSH */
+	bool event_idx;              /* VIRTIO_RING_F_EVENT_IDX: used_event/avail_event */
 	uint32_t seg_size, nseg_max; /* a request's data: nseg_max pieces of seg_size */
 	enum vblk_mode mode;
 	unsigned irq_slot;

@@ -260,6 +260,27 @@ class Vmm(unittest.TestCase):
         if host["where"] == "nested-kvm-in-tcg":
             self.assertEqual(host["kvm_kind"], "nested-tcg")
 
+    def test_fileio_with_disk_options(self):
+        """disk_options reach vmm's --disk (fileio-vs-native --vmm-disk): a
+        polling disk works and the record says so; a bad word is vmm's
+        refusal."""
+        p = VmmPlatform(disk_options=("poll",))
+        try:
+            p.prepare([FILEIO])
+            r = p.run(FILEIO)
+        finally:
+            p.close()
+        self.assertGreater(r["metrics"]["reads_per_s"], 0)
+        self.assertEqual((r["env"]["disk_direct"], r["env"]["disk_options"]), (True, ["poll"]))
+        p = VmmPlatform(disk_options=("bogus",))
+        try:
+            p.prepare([FILEIO])
+            with self.assertRaisesRegex(PlatformError, r"vmm: exited with 125 .*unknown disk "
+                                                       r"option 'bogus'"):
+                p.run(FILEIO)
+        finally:
+            p.close()
+
     def test_too_much_memory_is_refused_clearly(self):
         huge = Case("cpu", (("cpu-max-prime", 2000), ("time", 1)), 1,
                     2 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 20)

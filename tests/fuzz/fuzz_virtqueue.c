@@ -114,5 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		(void)virtq_should_notify(&mem, vq);
 	}
+	/* A polling I/O thread going to sleep, or staying awake. */
+	(void)virtq_ask_notify(&mem, vq, sel & 0x40);
 	return 0;
 }

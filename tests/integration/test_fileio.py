@@ -4,11 +4,14 @@ the driver's two completion modes, the refusals, and the bytes on the disk
 file), checked from the host side both ways.
 
 Each platform (a Guest subclass) boots build/guest.elf with a raw image as
-its virtio-blk disk; FileioTests runs on each (one TestCase per platform).
+its virtio-blk disk; FileioTests runs on each (one TestCase per platform):
+QEMU, vmm, and vmm with a polling I/O thread (--disk FILE,poll), which
+tells the driver not to notify.
 The files are disk regions: file i at byte i * stride (stride: the file
 size rounded up to the block size), the layout block in the last 4 KiB of
 the disk (guest/workloads/fileio.c)."""
 
+import json
 import os
 import shutil
 import struct
@@ -118,13 +121,17 @@ class UnderQemu(Guest):
 
 class UnderVmm(Guest):
     """vmm (the sanitizer build), here or in the nested-KVM VM: images live
-    in the runner's scratch directory, which the VM shares."""
+    in the runner's scratch directory, which the VM shares.  disk_options:
+    words after --disk FILE (",poll")."""
+
+    def __init__(self, disk_options=""):
+        self.disk_options = disk_options
 
     def scratch(self):
         return Path(tempfile.mkdtemp(prefix="fileio-", dir=guest_runner.kvm().scratch_dir))
 
     def run(self, args, disk=None, smp=2, mem="256M"):
-        disk_args = ("--disk", str(disk)) if disk is not None else ()
+        disk_args = ("--disk", f"{disk}{self.disk_options}") if disk is not None else ()
         res = run_vmm("--smp", smp, "--mem", mem, "--timeout", 200, *disk_args, GUEST, *args,
                       timeout=T)
         assert "Sanitizer" not in res.stderr, res.stderr
@@ -404,6 +411,32 @@ class QemuFileio(FileioTests, unittest.TestCase):
 
 class VmmFileio(FileioTests, unittest.TestCase):
     platform = UnderVmm()
+
+
+class VmmPollingFileio(FileioTests, unittest.TestCase):
+    """Every test again with vmm's I/O thread polling the queue: prepare,
+    validated reads and writes, fsyncs, irq completions."""
+    platform = UnderVmm(",poll")
+
+    def test_polled_requests_need_no_doorbell(self):
+        disk = self.dir / "polled.img"
+        write_image(disk, 8 * MIB)
+        report = self.dir / "vmm.json"
+        # A window of a second: the thread is still polling whenever the
+        # guest's next request comes, however busy the host is.
+        res = run_vmm("--json", report, "--timeout", 200, "--disk", f"{disk},poll=1000000",
+                      GUEST, "fileio", *LAYOUT, "--file-test-mode=rndrd", "--events=300",
+                      "--time=0", "run", timeout=T)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertNotIn("Sanitizer", res.stderr)
+        _, result = self.report(res.stdout)
+        d = json.loads(report.read_text())["disks"][0]
+        self.assertGreaterEqual(d["reads"], 300)    # and the layout block
+        # The driver skipped the doorbell for what the poller found.
+        self.assertGreater(result["io"]["notifies_skipped"], 0, result["io"])
+        self.assertGreater(d["polled"], 0, d)
+        self.assertEqual(result["io"]["notifies"] + result["io"]["notifies_skipped"],
+                         result["io"]["requests"])
 
 
 if __name__ == "__main__":

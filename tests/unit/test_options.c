@@ -656,6 +656,16 @@ static void test_disk_options(void **state)
 	assert_true(disks[1].direct);
 	assert_string_equal(disks[2].path, "c.raw");
 	assert_false(disks[2].readonly);
+	assert_int_equal(disks[2].poll_us, 0);
+	/* ,poll: the I/O thread polls, by default DISK_POLL_US_DEFAULT. */
+	PARSE(p, "--disk", "a.img,poll", "--disk", "b.img,direct,poll=1", "--disk",
+	      "c.img,poll=1000000", "g");
+	assert_parse_ok(p);
+	assert_int_equal(blk_disk_configs(&disks), 3);
+	assert_int_equal(disks[0].poll_us, DISK_POLL_US_DEFAULT);
+	assert_int_equal(disks[1].poll_us, 1);
+	assert_true(disks[1].direct);
+	assert_int_equal(disks[2].poll_us, 1000000);
 	PARSE(p, "g");
 	assert_int_equal(blk_disk_configs(&disks), 0);
 }
@@ -675,6 +685,14 @@ static void test_disk_bad_values(void **state)
 	assert_parse_error(p, "unknown disk option ''");
 	PARSE(p, "--disk", ",readonly", "g");
 	assert_parse_error(p, "no file name");
+	static const char *const bad_polls[] = {"x,poll=", "x,poll=0", "x,poll=1000001",
+						"x,poll=-5", "x,poll=10us", "x,poll=99999999"};
+	for (unsigned i = 0; i < sizeof(bad_polls) / sizeof(bad_polls[0]); i++) {
+		PARSE(p, "--disk", bad_polls[i], "g");
+		assert_parse_error(p, "expected a number of microseconds from 1 to 1000000");
+	}
+	PARSE(p, "--disk", "x,polling", "g");
+	assert_parse_error(p, "unknown disk option 'polling'");
 	PARSE(p, "--disk", "", "g");
 	assert_parse_error(p, "no file name");
 	PARSE(p, "-d", "1", "-d", "2", "-d", "3", "-d", "4", "-d", "5", "-d", "6", "-d", "7",

@@ -5,8 +5,8 @@
  * unknown requests, bounds, readonly disks, host errors (a file truncated
  * under the guest, a write past RLIMIT_FSIZE), malformed chains (failed
  * with IOERR when the status byte is reachable, NEEDS_RESET when not),
- * framing-agnostic parsing, O_DIRECT with unaligned buffers, and interrupt
- * suppression.
+ * framing-agnostic parsing, O_DIRECT with unaligned buffers, interrupt
+ * suppression, and notify suppression while the I/O thread polls.
  */
 #include "unit.h"
 
@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -447,6 +448,122 @@ static void test_event_idx_sets_avail_event(void **state)
 	assert_int_equal(le_get(at(r, USED + 4 + 8 * QSIZE), 2), 2);
 }
 
+/* What a driver without EVENT_IDX reads before it notifies. */
+static bool driver_may_skip_notify(struct rig *r)
+{
+	return le_get(at(r, USED), 2) & VRING_USED_F_NO_NOTIFY;
+}
+
+/* The driver's EVENT_IDX test after moving avail->idx from old to old + 1. */
+static bool driver_notifies(struct rig *r, uint16_t old)
+{
+	uint16_t event = (uint16_t)le_get(at(r, USED + 4 + 8 * QSIZE), 2);
+
+	return (uint16_t)(old - event) < 1;   /* vring_need_event(event, old + 1, old) */
+}
+
+static void test_polling_thread_suppresses_notifies(void **state)
+{
+	struct rig *r = *state;
+
+	start(r, false, false);
+	/* While the I/O thread polls: served, and the driver told not to
+	 * notify. */
+	r->blk.polling = true;
+	assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_OK);
+	assert_true(driver_may_skip_notify(r));
+	/* An empty queue changes nothing while polling... */
+	assert_int_equal(blk_process_queue(&r->blk, 64), 0);
+	assert_true(driver_may_skip_notify(r));
+	/* ...and when it stops polling the driver must notify again, and a
+	 * request that came meanwhile is served by that last look. */
+	unsigned head = desc(r, HDR, 16, false, true);
+	desc(r, STAT, 1, true, false);
+	offer(r, head);
+	r->blk.polling = false;
+	assert_int_equal(blk_process_queue(&r->blk, 64), 1);
+	assert_false(driver_may_skip_notify(r));
+}
+
+static void test_polling_thread_keeps_avail_event_behind(void **state)
+{
+	struct rig *r = *state;
+
+	start(r, false, false);
+	r->blk.vp.vq[0].event_idx = true;
+	r->blk.polling = true;
+	/* The first request, before the device ever looked, is notified;
+	 * then 70000 more: avail->idx wraps and the driver never needs to
+	 * notify, since avail_event follows what the device took. */
+	assert_true(driver_notifies(r, 0));
+	assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < 70000; i++) {
+		uint16_t old = r->blk.vp.vq[0].last_avail;
+
+		assert_false(driver_notifies(r, old));
+		assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_OK);
+	}
+	r->blk.polling = false;
+	assert_int_equal(blk_process_queue(&r->blk, 64), 0);
+	assert_true(driver_notifies(r, r->blk.vp.vq[0].last_avail));
+}
+
+/* A driver on another thread: offers `total` prepared chains (heads 0, 2,
+ * ... QSIZE - 2, each a header and a status byte), never more than QSIZE / 2
+ * ahead of the used ring, as fast as it can. */
+struct producer {
+	struct rig *r;
+	unsigned total;
+};
+
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+	uint8_t *avail_idx = at(p->r, AVAIL + 2), *used_idx = at(p->r, USED + 2);
+
+	for (unsigned n = 0; n < p->total; n++) {
+		while ((uint16_t)(n - __atomic_load_n((uint16_t *)used_idx, __ATOMIC_ACQUIRE)) >=
+		       QSIZE / 2)
+			;
+		le_put(at(p->r, AVAIL + 4 + 2 * (n % QSIZE)), 2, 2 * (n % (QSIZE / 2)));
+		__atomic_store_n((uint16_t *)avail_idx, (uint16_t)(n + 1), __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void test_event_idx_avail_event_follows_the_recheck(void **state)
+{
+	struct rig *r = *state;
+	struct producer p = {r, 200000};
+	pthread_t t;
+	uint16_t *avail_event = (uint16_t *)at(r, USED + 4 + 8 * QSIZE);
+
+	start(r, false, false);
+	r->blk.vp.vq[0].event_idx = true;
+	header(r, 0x7f, 0);                       /* unsupported: no host I/O */
+	for (unsigned i = 0; i < QSIZE / 2; i++) {
+		desc(r, HDR, 16, false, true);
+		desc(r, STAT + i, 1, true, false);
+	}
+	assert_int_equal(pthread_create(&t, NULL, produce, &p), 0);
+	/* Each time the device stops with budget left it found the ring
+	 * empty: avail_event must then ask for the very next index, also
+	 * when its last look (after storing avail_event) found more work.
+	 * Before the fix it stayed at the index of the first look, and a
+	 * driver adding the next request skipped the doorbell for good. */
+	for (unsigned served = 0; served < p.total;) {
+		int n = blk_process_queue(&r->blk, 64);
+
+		assert_true(n >= 0);
+		served += (unsigned)n;
+		if (n < 64 && *avail_event != r->blk.vp.vq[0].last_avail)
+			fail_msg("avail_event %u, next index %u", *avail_event,
+				 r->blk.vp.vq[0].last_avail);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(r->stats.unsupported, p.total);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +581,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_direct_unaligned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupts_and_batching, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx_sets_avail_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_idx_avail_event_follows_the_recheck,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_polling_thread_suppresses_notifies, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_polling_thread_keeps_avail_event_behind, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

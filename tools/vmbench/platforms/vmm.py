@@ -55,11 +55,13 @@ class VmmPlatform(Platform):
     name = "vmm"
     runs_sysbench = False
 
-    def __init__(self, pin=None, hugepages=False, scratch_dir=None):
+    def __init__(self, pin=None, hugepages=False, scratch_dir=None, disk_options=()):
         """scratch_dir: where the run's files (fileio's disk images, vmm's
         --json) go when vmm runs on this host (default build/); nested, they
-        go to the VM's scratch directory, which it shares with this host."""
+        go to the VM's scratch directory, which it shares with this host.
+        disk_options: words added to every --disk (e.g. "poll")."""
         self.pin, self.hugepages = pin, hugepages
+        self.disk_options = tuple(disk_options)
         self.scratch_dir = Path(scratch_dir) if scratch_dir else BUILD
         self.place = None
         self.where = None
@@ -144,7 +146,8 @@ class VmmPlatform(Platform):
                                 "kvm_kind": kvmkind.from_vmm_json(host) or self.kvm_kind}
         if disk:
             record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
-                                 disk_direct=guest.direct(case))
+                                 disk_direct=guest.direct(case),
+                                 disk_options=list(self.disk_options))
         return record
 
     def _vmm(self, case, command, disk, extra_s=0):
@@ -158,7 +161,8 @@ class VmmPlatform(Platform):
         if self.hugepages:
             options.append("--hugepages")
         if disk:
-            options += ["--disk", f"{disk}{',direct' if guest.direct(case) else ''}"]
+            words = (["direct"] if guest.direct(case) else []) + list(self.disk_options)
+            options += ["--disk", ",".join([str(disk), *words])]
         argv = [str(VMM), *options, str(guest.GUEST), *guest.guest_args(case, command)]
         limit = 3 * int(case.option("time", 10)) + 300 + extra_s
         try:
