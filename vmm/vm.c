@@ -47,10 +47,14 @@ void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
 
 void vm_add_result(struct vm *vm, const char *json, size_t len)
 {
-	char *copy = strndup(json, len);
+	/* Not strndup: `json` is `len` bytes of the serial line buffer, with
+	 * no NUL after them (the rest of the buffer is older output). */
+	char *copy = malloc(len + 1);
 
 	if (!copy)
 		return;
+	memcpy(copy, json, len);
+	copy[len] = '\0';
 	pthread_mutex_lock(&vm->results_lock);
 	char **grown = realloc(vm->results, (vm->nresults + 1) * sizeof(*grown));
 	if (grown) {
