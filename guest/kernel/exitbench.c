@@ -341,16 +341,10 @@ long exitbench_run(struct exit_bench *rq)
 			lapic_eoi();
 		break;
 	case EXIT_BENCH_SELF_IPI:
-		err = interrupt_loop(rq, me, EXIT_BENCH_SELF_IPI);
-		break;
 	case EXIT_BENCH_IPI:
-		err = interrupt_loop(rq, me, EXIT_BENCH_IPI);
-		break;
 	case EXIT_BENCH_TIMER:
-		err = interrupt_loop(rq, me, EXIT_BENCH_TIMER);
-		break;
 	case EXIT_BENCH_HLT:
-		err = interrupt_loop(rq, me, EXIT_BENCH_HLT);
+		err = interrupt_loop(rq, me, (enum exit_bench_op)rq->op);
 		break;
 	}
 	rq->ticks = rdtsc() - t0;
