@@ -419,19 +419,22 @@ class VmmPollingFileio(FileioTests, unittest.TestCase):
     platform = UnderVmm(",poll")
 
     def test_polled_requests_need_no_doorbell(self):
+        EVENTS = 20000
         disk = self.dir / "polled.img"
         write_image(disk, 8 * MIB)
         report = self.dir / "vmm.json"
         # A window of a second: the thread is still polling whenever the
-        # guest's next request comes, however busy the host is.
+        # guest's next request comes.  Enough requests that the run
+        # outlasts the 50 ms back-offs a preempted poller takes (one early
+        # preemption once covered all of a 300-request run).
         res = run_vmm("--json", report, "--timeout", 200, "--disk", f"{disk},poll=1000000",
-                      GUEST, "fileio", *LAYOUT, "--file-test-mode=rndrd", "--events=300",
+                      GUEST, "fileio", *LAYOUT, "--file-test-mode=rndrd", f"--events={EVENTS}",
                       "--time=0", "run", timeout=T)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertNotIn("Sanitizer", res.stderr)
         _, result = self.report(res.stdout)
         d = json.loads(report.read_text())["disks"][0]
-        self.assertGreaterEqual(d["reads"], 300)    # and the layout block
+        self.assertGreaterEqual(d["reads"], EVENTS)    # and the layout block
         # The driver skipped the doorbell for what the poller found.
         self.assertGreater(result["io"]["notifies_skipped"], 0, result["io"])
         self.assertGreater(d["polled"], 0, d)
