@@ -58,31 +58,25 @@ void exitbench_vmcall(void);
 void exitbench_vmmcall(void);
 extern const char exitbench_vmcall_insn[], exitbench_vmmcall_insn[];
 
-__asm__(".text\n"
-	".globl exitbench_vmcall, exitbench_vmmcall\n"
-	".globl exitbench_vmcall_insn, exitbench_vmmcall_insn\n"
-	"exitbench_vmcall:\n"
+/* One body for both: the instruction is the macro's argument. */
+__asm__(".macro exitbench_hypercall name, insn\n"
+	".globl exitbench_\\name, exitbench_\\name\\()_insn\n"
+	"exitbench_\\name:\n"
 	"	push %rbx\n"
 	"	xor %eax, %eax\n"
 	"	xor %ebx, %ebx\n"
 	"	xor %ecx, %ecx\n"
 	"	xor %edx, %edx\n"
 	"	xor %esi, %esi\n"
-	"exitbench_vmcall_insn:\n"
-	"	vmcall\n"
+	"exitbench_\\name\\()_insn:\n"
+	"	\\insn\n"
 	"	pop %rbx\n"
 	"	ret\n"
-	"exitbench_vmmcall:\n"
-	"	push %rbx\n"
-	"	xor %eax, %eax\n"
-	"	xor %ebx, %ebx\n"
-	"	xor %ecx, %ecx\n"
-	"	xor %edx, %edx\n"
-	"	xor %esi, %esi\n"
-	"exitbench_vmmcall_insn:\n"
-	"	vmmcall\n"
-	"	pop %rbx\n"
-	"	ret\n");
+	".endm\n"
+	".text\n"
+	"exitbench_hypercall vmcall, vmcall\n"
+	"exitbench_hypercall vmmcall, vmmcall\n"
+	".purgem exitbench_hypercall\n");
 
 bool exitbench_catch_fault(struct trap_frame *tf)
 {
