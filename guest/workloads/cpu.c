@@ -21,6 +21,10 @@ struct cpu_ctx {
 	unsigned int max_prime;
 };
 
+/* The event's loop plus a count, run once before the clock for
+ * primes_per_event.  Not shared with cpu_event: the event must stay
+ * sysbench's loop instruction for instruction (tests/tools/
+ * test_loop_fidelity.py), and a count in it would change that. */
 static unsigned long long count_primes(unsigned int max_prime)
 {
 	unsigned long long c, l, n = 0;
