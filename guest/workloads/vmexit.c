@@ -41,6 +41,9 @@
 #define DEFAULT_MIN_TICKS "1073741824"   /* 2^30, as kvm-unit-tests */
 #define FIRST_ITERATIONS 64             /* as kvm-unit-tests: one slow op is not a pass */
 #define MAX_ITERATIONS (1ULL << 32)
+/* 64x kvm-unit-tests' 2^30: a pass of half a minute at 2 GHz.  More would
+ * keep an op with a slow exit (tens of us on PVM) running for hours. */
+#define MAX_MIN_TICKS (1ULL << 36)
 #define RATIO_LOOPS 4096
 #define RING0_EMULATED_RATIO 100.0   /* PVM: ~6000; TCG ~1.2; hardware ~1 */
 #define RATIO_ROUNDS 9
@@ -818,6 +821,10 @@ static int vmexit_run(const struct test_args *args, const char *command)
 	vx.min_ticks = opt_u64(args, "min-ticks");
 	if (vx.min_ticks == 0) {
 		printf("vmbench: --min-ticks must be at least 1\n");
+		return STATUS_USAGE;
+	}
+	if (vx.min_ticks > MAX_MIN_TICKS) {
+		printf("vmbench: --min-ticks must be at most %llu (2^36)\n", MAX_MIN_TICKS);
 		return STATUS_USAGE;
 	}
 	if (!choose_ops(&vx, opt_str(args, "ops")))

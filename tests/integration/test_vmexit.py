@@ -115,6 +115,8 @@ class Checks:
     def test_bad_values_are_usage_errors(self):
         for arg, message in (("--ops=", "--ops names no op"),
                              ("--min-ticks=0", "--min-ticks must be at least 1"),
+                             ("--min-ticks=68719476737",
+                              "--min-ticks must be at most 68719476736"),
                              ("--apic=x3apic", "invalid value 'x3apic' for option '--apic'")):
             with self.subTest(arg=arg):
                 status, out = self.run_guest(["vmexit", arg], smp=1)
