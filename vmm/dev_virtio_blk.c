@@ -19,12 +19,14 @@
  * no status byte) marks the device NEEDS_RESET.  Host errors (EIO, ENOSPC,
  * EOF on a file truncated under the guest) complete with IOERR.  Readonly
  * disks offer VIRTIO_BLK_F_RO, fail OUT with IOERR and accept FLUSH as a
- * no-op (nothing can be dirty).  `direct` disks are opened O_DIRECT;
+ * no-op (nothing can be dirty).  Each image is opened once (input_file.c)
+ * and locked against other users (image_lock.c).  `direct` disks are O_DIRECT;
  * requests whose buffers are not 512-byte aligned go through an aligned
  * bounce buffer.
  */
 #include "virtio_blk.h"
 
+#include "input_file.h"
 #include "vmm.h"
 
 #include <errno.h>
@@ -99,6 +101,10 @@ int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
 					 DISK_POLL_US_MAX);
 				return -1;
 			}
+		} else if (n == 11 && !strncmp(word, "locking=off", 11)) {
+			disk->nolock = true;
+		} else if (n == 10 && !strncmp(word, "locking=on", 10)) {
+			disk->nolock = false;
 		} else if (n == 10 && !strncmp(word, "format=raw", 10)) {
 			/* the default */
 		} else if (n == 12 && !strncmp(word, "format=qcow2", 12)) {
@@ -111,7 +117,7 @@ int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
 			return -1;
 		} else {
 			snprintf(errbuf, errlen, "unknown disk option '%.*s' (expected direct, "
-				 "readonly, poll[=USEC] or format=raw)", (int)n, word);
+				 "readonly, poll[=USEC], locking=off or format=raw)", (int)n, word);
 			return -1;
 		}
 	}
@@ -157,43 +163,98 @@ static void blk_free_options(void)
 
 /* ---- opening a disk ------------------------------------------------------ */
 
-static int probe_file(const char *path, uint64_t *bytes, char *errbuf, size_t errlen)
+/* A writable disk on a block device the kernel marks read-only (BLKROGET:
+ * `losetup -r`, a write-protected card) would fail every write with EPERM;
+ * refuse it at start-up, as a read-only file is refused. */
+int blk_check_writable(const char *path, bool device_readonly, bool disk_readonly,
+		       char *errbuf, size_t errlen)
+{
+	if (!device_readonly || disk_readonly)
+		return 0;
+	snprintf(errbuf, errlen, "cannot open disk '%s' for writing: it is a read-only block "
+		 "device (add ',readonly' to use it read-only)", path);
+	return -1;
+}
+
+/* The size, a read-only block device, a qcow2 image: checked on the one
+ * descriptor vmm uses. */
+static int check_image(int fd, const struct stat *st, const struct disk_config *disk,
+		       uint64_t *bytes, char *errbuf, size_t errlen)
 {
 	uint8_t magic[4];
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0) {
-		snprintf(errbuf, errlen, "cannot open disk '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
-		snprintf(errbuf, errlen, "disk '%s' is not a regular file or block device", path);
-		close(fd);
-		return -1;
-	}
-	if (S_ISBLK(st.st_mode)) {
+	if (S_ISBLK(st->st_mode)) {
+		int ro = 0;
+
 		if (ioctl(fd, BLKGETSIZE64, bytes) < 0) {
-			snprintf(errbuf, errlen, "disk '%s': cannot get its size: %s", path,
+			snprintf(errbuf, errlen, "disk '%s': cannot get its size: %s", disk->path,
 				 strerror(errno));
-			close(fd);
 			return -1;
 		}
+		if (ioctl(fd, BLKROGET, &ro) < 0) {
+			snprintf(errbuf, errlen, "disk '%s': cannot tell whether it is read-only: %s",
+				 disk->path, strerror(errno));
+			return -1;
+		}
+		if (blk_check_writable(disk->path, ro != 0, disk->readonly, errbuf, errlen))
+			return -1;
 	} else {
-		*bytes = (uint64_t)st.st_size;
+		*bytes = (uint64_t)st->st_size;
 	}
+	/* (an O_DIRECT read would need an aligned buffer: O_DIRECT is set after) */
 	if (pread(fd, magic, 4, 0) == 4 && !memcmp(magic, qcow_magic, 4)) {
 		snprintf(errbuf, errlen, "disk '%s' is a qcow2 image; vmm reads raw images "
-			 "only: convert it with qemu-img convert -O raw '%s' DISK.raw", path, path);
-		close(fd);
+			 "only: convert it with qemu-img convert -O raw '%s' DISK.raw", disk->path,
+			 disk->path);
 		return -1;
 	}
-	close(fd);
 	if (*bytes < SECTOR) {
-		snprintf(errbuf, errlen, "disk '%s' is smaller than one 512-byte sector", path);
+		snprintf(errbuf, errlen, "disk '%s' is smaller than one 512-byte sector",
+			 disk->path);
 		return -1;
 	}
 	return 0;
+}
+
+/* Opens the image once (input_open: never blocks, type checked on the
+ * descriptor), checks it, locks it, and only then turns on O_DIRECT. */
+static int open_image(const struct disk_config *disk, uint64_t *bytes, char *errbuf,
+		      size_t errlen)
+{
+	struct stat st;
+	int fd = input_open(disk->path, disk->readonly ? O_RDONLY : O_RDWR,
+			    INPUT_REGULAR | INPUT_BLOCK, "disk", &st, errbuf, errlen);
+
+	if (fd < 0) {
+		int err = errno;
+
+		if ((err == EACCES || err == EROFS || err == EPERM) && !disk->readonly)
+			snprintf(errbuf, errlen, "cannot open disk '%s' for writing: %s "
+				 "(add ',readonly' to use it read-only)", disk->path, strerror(err));
+		return -1;
+	}
+	if (check_image(fd, &st, disk, bytes, errbuf, errlen) ||
+	    (!disk->nolock && image_lock(fd, disk->readonly, disk->path, errbuf, errlen)))
+		goto fail;
+	if (disk->direct) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0) {
+			if (errno == EINVAL)
+				snprintf(errbuf, errlen, "cannot open disk '%s' with O_DIRECT: its "
+					 "file system does not support direct I/O (drop ',direct')",
+					 disk->path);
+			else
+				snprintf(errbuf, errlen, "cannot open disk '%s' with O_DIRECT: %s",
+					 disk->path, strerror(errno));
+			goto fail;
+		}
+	}
+	return fd;
+
+fail:
+	close(fd);
+	return -1;
 }
 
 int blk_open(struct blk_dev *b, const struct disk_config *disk,
@@ -201,7 +262,6 @@ int blk_open(struct blk_dev *b, const struct disk_config *disk,
 	     char *errbuf, size_t errlen)
 {
 	uint64_t bytes, features;
-	int flags = (disk->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	const char *base;
 
 	struct virtio_blk_config config = {0};
@@ -209,25 +269,9 @@ int blk_open(struct blk_dev *b, const struct disk_config *disk,
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
 	virtio_kvm_init(&b->kvm);
-	if (probe_file(disk->path, &bytes, errbuf, errlen))
+	b->fd = open_image(disk, &bytes, errbuf, errlen);
+	if (b->fd < 0)
 		return -1;
-	if (disk->direct)
-		flags |= O_DIRECT;
-	b->fd = open(disk->path, flags);
-	if (b->fd < 0) {
-		int err = errno;
-
-		if (err == EINVAL && disk->direct)
-			snprintf(errbuf, errlen, "cannot open disk '%s' with O_DIRECT: its file "
-				 "system does not support direct I/O (drop ',direct')", disk->path);
-		else if ((err == EACCES || err == EROFS || err == EPERM) && !disk->readonly)
-			snprintf(errbuf, errlen, "cannot open disk '%s' for writing: %s "
-				 "(add ',readonly' to use it read-only)", disk->path, strerror(err));
-		else
-			snprintf(errbuf, errlen, "cannot open disk '%s': %s", disk->path,
-				 strerror(err));
-		return -1;
-	}
 	b->readonly = disk->readonly;
 	b->direct = disk->direct;
 	b->capacity = bytes / SECTOR;
@@ -656,12 +700,14 @@ static const struct option blk_options[] = {
 VMM_DEVICE(virtio_blk, .name = "virtio-blk", .level = VMM_INIT_DEV,
 	   .options = blk_options, .shortopts = "d:",
 	   .usage =
-	"  -d, --disk FILE[,direct][,readonly][,poll[=USEC]][,format=raw]\n"
+	"  -d, --disk FILE[,direct][,readonly][,poll[=USEC]][,locking=off][,format=raw]\n"
 	"                       a raw disk image or block device as a virtio-blk\n"
 	"                       PCI disk (repeatable, up to 8); direct: O_DIRECT,\n"
 	"                       readonly: writes fail, poll: the I/O thread polls\n"
 	"                       the queue (no doorbells) until idle USEC (50);\n"
 	"                       it burns a host CPU meanwhile (--io-pin).\n"
+	"                       The image is locked (shared if readonly) against\n"
+	"                       other users; locking=off: no lock, as QEMU's.\n"
 	"                       qcow2 is not read: convert\n"
 	"                       it with qemu-img convert -O raw IN.qcow2 OUT.raw\n",
 	   .parse_option = blk_option, .free_options = blk_free_options,

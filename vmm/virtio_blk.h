@@ -19,13 +19,15 @@
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)
 #define VIRTIO_BLK_MAX_REQUEST (64 * MIB)   /* larger data: IOERR */
 
-/* --disk FILE[,format=raw][,direct][,readonly][,poll[=USEC]] (repeatable). */
+/* --disk FILE[,format=raw][,direct][,readonly][,poll[=USEC]][,locking=off]
+ * (repeatable). */
 #define VMM_MAX_DISKS 8
 
 struct disk_config {
 	char *path;                /* owned */
 	bool direct;               /* O_DIRECT */
 	bool readonly;
+	bool nolock;               /* ,locking=off: no OFD lock on the image */
 	unsigned poll_us;          /* ,poll[=USEC]: the I/O thread polls the
 				    * queue until it has been empty this long;
 				    * 0: it sleeps until a doorbell */
@@ -34,7 +36,7 @@ struct disk_config {
 #define DISK_POLL_US_DEFAULT 50
 #define DISK_POLL_US_MAX 1000000
 
-/* Parses one --disk argument ("FILE[,direct][,readonly][,format=raw]") into
+/* Parses one --disk argument ("FILE[,direct][,readonly][,...]") into
  * *disk (path allocated); -1 with one line in errbuf (qcow2 is refused with
  * the conversion command). */
 int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
@@ -74,6 +76,10 @@ int blk_open(struct blk_dev *b, const struct disk_config *disk,
 	     const struct guest_memory *mem, struct disk_stats *stats,
 	     char *errbuf, size_t errlen);
 void blk_close(struct blk_dev *b);
+/* 0 unless a writable disk names a read-only block device (BLKROGET):
+ * then -1 with the refusal in errbuf. */
+int blk_check_writable(const char *path, bool device_readonly, bool disk_readonly,
+		       char *errbuf, size_t errlen);
 /* Serves every available request of the queue (at most `budget`);
  * returns the number completed, or -1 if the device was marked broken.
  * Takes and drops vp.lock itself. */

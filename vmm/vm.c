@@ -11,10 +11,10 @@
  */
 #include "vmm.h"
 
+#include "input_file.h"
 #include "options.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,7 +24,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
@@ -66,38 +65,6 @@ void vm_add_result(struct vm *vm, const char *json, size_t len)
 	pthread_mutex_unlock(&vm->results_lock);
 }
 
-/* Maps the guest file read-only; errbuf names the file and the reason. */
-static const uint8_t *map_guest_file(const char *path, size_t *size, char *errbuf,
-				     size_t errlen)
-{
-	struct stat st;
-	void *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(errbuf, errlen, "cannot open guest '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(errbuf, errlen, "guest '%s' is not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if (st.st_size == 0) {
-		snprintf(errbuf, errlen, "guest '%s' is empty", path);
-		close(fd);
-		return NULL;
-	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		snprintf(errbuf, errlen, "cannot read guest '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	*size = (size_t)st.st_size;
-	return p;
-}
-
 /* Each vCPU is a file descriptor: lift the soft limit (1024 by default)
  * when the VM needs more, as QEMU does. */
 static int ensure_fd_limit(unsigned vcpus, char *errbuf, size_t errlen)
@@ -125,7 +92,7 @@ static int ensure_fd_limit(unsigned vcpus, char *errbuf, size_t errlen)
 
 int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
 {
-	const uint8_t *image;
+	uint8_t *image;
 	size_t image_size;
 	char why[256];
 
@@ -142,7 +109,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	 * and before any thread runs: nothing is half applied. */
 	if (placement_check(cfg, errbuf, errlen))
 		return -1;
-	image = map_guest_file(cfg->guest_path, &image_size, errbuf, errlen);
+	image = guest_file_read(cfg->guest_path, &image_size, errbuf, errlen);
 	if (!image)
 		return -1;
 	vm->nvcpus = cfg->vcpus;
@@ -154,7 +121,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 		snprintf(errbuf, errlen, "cannot boot '%s': %s", cfg->guest_path, why);
 		goto fail;
 	}
-	munmap((void *)image, image_size);
+	free(image);
 	image = NULL;
 	if (acpi_build(guest_ptr(&vm->mem, ACPI_GPA, ACPI_SIZE), ACPI_GPA, ACPI_SIZE,
 		       vm->nvcpus) < 0) {
@@ -215,8 +182,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	return 0;
 
 fail:
-	if (image)
-		munmap((void *)image, image_size);
+	free(image);
 	return -1;
 }
 
@@ -230,6 +196,7 @@ static void stop_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);   /* not a core dump: vmm's state is the guest's */
 }
 
 int vm_block_signals(void)
