@@ -10,6 +10,7 @@
 #include "vmm.h"
 
 #include "options.h"
+#include "setup_watchdog.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ int main(int argc, char **argv)
 {
 	static struct vm vm;
 	struct vmm_config cfg;
+	struct setup_watchdog watchdog = {0};
 	char err[512];
 	int status;
 
@@ -45,7 +47,18 @@ int main(int argc, char **argv)
 		break;
 	}
 
-	if (vm_build(&vm, &cfg, err, sizeof(err))) {
+	/* --timeout counts from the start: set-up is watched too. */
+	if (cfg.timeout_s > 0 &&
+	    setup_watchdog_start(&watchdog, vm.timeline.start + (uint64_t)(cfg.timeout_s * 1e9),
+				 cfg.timeout_s)) {
+		vmm_error("cannot start the --timeout watchdog");
+		options_free(&cfg);
+		return VMM_STATUS_SETUP;
+	}
+	int built = vm_build(&vm, &cfg, err, sizeof(err));
+
+	setup_watchdog_stop(&watchdog);
+	if (built) {
 		vmm_error("%s", err);
 		vm_destroy(&vm);
 		options_free(&cfg);

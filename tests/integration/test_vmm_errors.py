@@ -31,6 +31,15 @@ class BadInput(unittest.TestCase):
     def test_guest_is_a_directory(self):
         self.assert_refused(run_vmm(guest_runner.BUILD, timeout=T), r"is not a regular file")
 
+    def test_fifo_guest_is_refused_at_once(self):
+        # open() of a FIFO waits for a writer: vmm hung there forever.  The
+        # FIFO is made where vmm runs; the host limit only guards that hang.
+        res = run_sh(f"d=$(mktemp -d) && mkfifo $d/guest.elf || exit 99\n"
+                     f"{guest_runner.VMM} --timeout 2 $d/guest.elf info\n"
+                     f"status=$?; rm -r $d; exit $status\n", timeout=120)
+        self.assert_refused(res, r"^vmm: guest '.*/guest.elf' is not a regular file "
+                                 r"\(it is a FIFO\)$")
+
     def test_empty_guest(self):
         self.assert_refused(run_vmm(self.scratch("empty.elf", b""), timeout=T), r"is empty")
 
@@ -182,7 +191,7 @@ class GuestFailures(unittest.TestCase):
         self.assert_no_sanitizer(res)
 
     def test_signals_end_the_run_cleanly(self):
-        for sig, status in (("TERM", 143), ("INT", 130)):
+        for sig, status in (("TERM", 143), ("INT", 130), ("QUIT", 131), ("HUP", 129)):
             with self.subTest(signal=sig):
                 # Signal once the guest runs (it has printed): a fixed sleep
                 # raced with vmm's start-up on a loaded machine.
