@@ -666,6 +666,13 @@ static void test_disk_options(void **state)
 	assert_int_equal(disks[1].poll_us, 1);
 	assert_true(disks[1].direct);
 	assert_int_equal(disks[2].poll_us, 1000000);
+	assert_false(disks[0].nolock);
+	/* ,locking=off: no image lock (QEMU's word); locking=on is the default. */
+	PARSE(p, "--disk", "a.img,locking=off", "--disk", "b.img,locking=off,locking=on", "g");
+	assert_parse_ok(p);
+	assert_int_equal(blk_disk_configs(&disks), 2);
+	assert_true(disks[0].nolock);
+	assert_false(disks[1].nolock);
 	PARSE(p, "g");
 	assert_int_equal(blk_disk_configs(&disks), 0);
 }
@@ -691,6 +698,9 @@ static void test_disk_bad_values(void **state)
 		PARSE(p, "--disk", bad_polls[i], "g");
 		assert_parse_error(p, "expected a number of microseconds from 1 to 1000000");
 	}
+	PARSE(p, "--disk", "x,locking=maybe", "g");
+	assert_parse_error(p, "unknown disk option 'locking=maybe' (expected direct, readonly, "
+			   "poll[=USEC], locking=off or format=raw)");
 	PARSE(p, "--disk", "x,polling", "g");
 	assert_parse_error(p, "unknown disk option 'polling'");
 	PARSE(p, "--disk", "", "g");
