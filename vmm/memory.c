@@ -86,6 +86,7 @@ int memory_map(struct guest_memory *mem, bool hugepages, char *errbuf, size_t er
 		return -1;
 	}
 	mem->hugetlbfs = hugepages;
+	mem->zeroed = true;
 	/* Transparent huge pages cut first-touch and TLB costs; hugetlbfs
 	 * pages are huge already. */
 	if (!hugepages)

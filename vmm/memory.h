@@ -28,6 +28,7 @@ struct guest_memory {
 	uint8_t *base;            /* one mapping of mem_bytes */
 	uint64_t size;
 	bool hugetlbfs;
+	bool zeroed;              /* fresh from mmap: every byte reads 0 until written */
 	unsigned nregions;
 	struct mem_region regions[2];
 };

@@ -53,6 +53,8 @@ static const char usage_head[] =
 static const char usage_tail[] =
 	"      --hugepages      back guest RAM with hugetlbfs pages (default:\n"
 	"                       anonymous memory with MADV_HUGEPAGE)\n"
+	"      --sync-teardown  release the VM in vmm itself before exiting (default:\n"
+	"                       a helper process does it after vmm has exited)\n"
 	"  -t, --timeout SEC    stop the guest after SEC seconds (status 124)\n"
 	"  -s, --stats          print exit counts and handling time at exit\n"
 	"      --trace          print every userspace exit with the guest\n"
@@ -192,7 +194,7 @@ static char *join_guest_args(const char *guest, int argc, char **argv,
 }
 
 enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK, OPT_TIMESTAMPS, OPT_IO_PIN, OPT_RT,
-       OPT_MLOCK };
+       OPT_MLOCK, OPT_SYNC_TEARDOWN };
 
 #define CORE_SHORTOPTS "c:m:p:t:sj:hV"
 #define MAX_LONGOPTS 64
@@ -206,6 +208,7 @@ static const struct option core_longopts[] = {
 	{"rt", optional_argument, NULL, OPT_RT},
 	{"mlock", no_argument, NULL, OPT_MLOCK},
 	{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+	{"sync-teardown", no_argument, NULL, OPT_SYNC_TEARDOWN},
 	{"timeout", required_argument, NULL, 't'},
 	{"stats", no_argument, NULL, 's'},
 	{"trace", no_argument, NULL, OPT_TRACE},
@@ -366,6 +369,9 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 			break;
 		case OPT_HUGEPAGES:
 			cfg->hugepages = true;
+			break;
+		case OPT_SYNC_TEARDOWN:
+			cfg->sync_teardown = true;
 			break;
 		case 't': {
 			char *end;

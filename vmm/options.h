@@ -25,6 +25,7 @@ struct vmm_config {
 	bool trace;
 	bool timestamps;           /* prefix guest output lines with host time */
 	bool hugepages;
+	bool sync_teardown;   /* release the VM in-process, not by the reaper */
 	const char *json_path;
 	double timeout_s;          /* 0 = none */
 };

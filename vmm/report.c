@@ -395,6 +395,14 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		MS_SINCE_START(t->first_output), MS_SINCE_START(t->stopped),
 		MS_SINCE_START(t->reporting));
 #undef MS_SINCE_START
+	/* Written before the teardown: says who will release the VM. */
+	if (vm->reaper.sock >= 0) {
+		fprintf(f, ",\"vm_release\":{\"by\":\"reaper\",\"pid\":%d}", (int)vm->reaper.pid);
+	} else {
+		fprintf(f, ",\"vm_release\":{\"by\":\"vmm\",\"why\":");
+		json_put_string(f, vm->reaper_off);
+		fputc('}', f);
+	}
 	struct rss_figures rss;
 	rss_measure(vm, &rss);
 	fprintf(f, ",\"rss_kib\":{\"peak\":%llu,\"guest\":%llu,\"vmm\":%llu}",

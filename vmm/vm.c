@@ -98,6 +98,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	vm->reaper.sock = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->results_lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
@@ -109,6 +110,12 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	 * and before any thread runs: nothing is half applied. */
 	if (placement_check(cfg, errbuf, errlen))
 		return -1;
+	/* The reaper is forked while vmm holds nothing: no disk (and so no
+	 * image lock), no guest RAM for fork to copy. */
+	if (cfg->sync_teardown)
+		snprintf(vm->reaper_off, sizeof(vm->reaper_off), "--sync-teardown");
+	else if (reaper_start(&vm->reaper, why, sizeof(why)))
+		memcpy(vm->reaper_off, why, sizeof(why));
 	image = guest_file_read(cfg->guest_path, &image_size, errbuf, errlen);
 	if (!image)
 		return -1;
@@ -295,7 +302,14 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nresults; i++)
 		free(vm->results[i]);
 	free(vm->results);
+	/* RAM first, by vmm itself: the memory is free when vmm's exit status
+	 * is out, whoever releases the rest of the VM. */
 	memory_unmap(&vm->mem);
+	if (vm->vm_fd >= 0 && vm->reaper.sock >= 0 &&
+	    reaper_hand_over(&vm->reaper, vm->vm_fd))
+		snprintf(vm->reaper_off, sizeof(vm->reaper_off),
+			 "the reaper (pid %d) is gone", (int)vm->reaper.pid);
+	reaper_stop(&vm->reaper);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -65,6 +65,7 @@
 #include "kvm.h"
 #include "memory.h"
 #include "placement.h"
+#include "reaper.h"
 #include "stats.h"
 
 struct vmm_config;
@@ -179,6 +180,10 @@ struct vm {
 	unsigned nvcpus;
 	struct vcpu *vcpus;
 	struct boot_timeline timeline;
+	/* Who releases the VM at the end (reaper.h); reaper_off says why vmm
+	 * does it itself ("" when the reaper does). */
+	struct reaper reaper;
+	char reaper_off[256];
 
 	/* Stopping: the first vCPU (or signal) to decide records why; vm_run()
 	 * waits on stop_fd, then kicks every vCPU out of KVM_RUN. */

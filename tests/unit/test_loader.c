@@ -282,6 +282,39 @@ static void test_segment_above_4g_loads_when_entry_is_below(void **state)
 	memory_unmap(&big);
 }
 
+/* Fresh RAM reads as zero already: the loader must not write the bss into
+ * it, which would fault in every page of it (each transparent huge page
+ * costs milliseconds on the PVM host).  mincore() tells which pages are
+ * there. */
+static void test_bss_in_fresh_ram_is_not_faulted_in(void **state)
+{
+	struct guest_memory fresh;
+	struct image_spec s = base_spec(elf64(state));
+	struct image img;
+	struct boot_entry boot;
+	char err[ERRLEN];
+	const uint64_t far = 0x400000, far_end = 0xa00000;   /* whole 2 MiB pages */
+	unsigned char resident[(0xa00000 - 0x400000) / 4096];
+
+	memory_layout(RAM_SIZE, &fresh);
+	if (memory_map(&fresh, false, err, sizeof(err)))
+		fail_msg("memory_map: %s", err);
+	assert_true(fresh.zeroed);
+	s.seg[1].memsz = far_end - 0x200000;
+	image_build(&s, &img);
+	if (load_into(&fresh, &img, "k", &boot, err))
+		fail_msg("refused: %s", err);
+	assert_int_equal(mincore(gmem_in(&fresh, far, far_end - far), far_end - far, resident), 0);
+	for (unsigned i = 0; i < sizeof(resident); i++)
+		if (resident[i] & 1)
+			fail_msg("bss page at 0x%llx was faulted in by the loader",
+				 (unsigned long long)(far + i * 4096ULL));
+	for (uint64_t a = 0x200100; a < far_end; a += 0x1000)
+		assert_int_equal(gmem_in(&fresh, a, 1)[0], 0);
+	image_free(&img);
+	memory_unmap(&fresh);
+}
+
 /* The guest this project ships, when it has been built (VMBENCH_GUEST, set
  * by unit.mk, names it); skipped otherwise. */
 static void test_real_guest_image_loads(void **state)
@@ -1001,6 +1034,9 @@ static int map_ram(void **state)
 		fprintf(stderr, "memory_map: %s\n", err);
 		return -1;
 	}
+	/* Every test loads into this one mapping: it is not fresh after the
+	 * first, so the loader must clear what it does not copy. */
+	ram.zeroed = false;
 	return 0;
 }
 
@@ -1020,6 +1056,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		BOTH(test_elf_segments_are_copied_and_bss_cleared),
+		BOTH(test_bss_in_fresh_ram_is_not_faulted_in),
 		BOTH(test_entry_virtual_address_is_translated_to_physical),
 		BOTH(test_entry_given_as_physical_address_of_higher_half_kernel_is_refused),
 		BOTH(test_header_in_last_slot_of_first_8k_is_found),

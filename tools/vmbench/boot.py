@@ -3,7 +3,8 @@
 Wall time from process start to exit for the guest's `info` test (default:
 --smp 2 --mem 2G), median of --runs runs after one warm-up, for:
 
-    vmm                 build/vmm
+    vmm                 build/vmm (the VM released by its reaper after exit)
+    vmm-sync-teardown   build/vmm --sync-teardown (released before exit)
     qemu-microvm-kvm    qemu-system-x86_64 -M microvm -accel kvm
     qemu-pc-kvm         qemu-system-x86_64 -M pc -accel kvm
     qemu-microvm-tcg    qemu-system-x86_64 -M microvm -accel tcg
@@ -176,6 +177,10 @@ def main():
     contestants = [
         Contestant("vmm", [str(VMM), "--smp", str(args.smp), "--mem", args.mem, "--json",
                            str(vmm_json), str(GUEST), "info"], 0, True, vmm_json),
+        Contestant("vmm-sync-teardown",
+                   [str(VMM), "--sync-teardown", "--smp", str(args.smp), "--mem", args.mem,
+                    "--json", str(scratch / "vmm-sync.json"), str(GUEST), "info"], 0, True,
+                   scratch / "vmm-sync.json"),
         Contestant("qemu-microvm-kvm", qemu_argv("microvm", "kvm", args.smp, args.mem), 1, True),
         Contestant("qemu-pc-kvm", qemu_argv("pc", "kvm", args.smp, args.mem), 1, True),
         Contestant("qemu-microvm-tcg", qemu_argv("microvm", "tcg", args.smp, args.mem), 1, False),

@@ -1,0 +1,106 @@
+/*
+ * reaper.c - the process that releases the VM after vmm exits (reaper.h
+ * says why).
+ *
+ * The child does three things only, all async-signal-safe, because vmm may
+ * have threads by the time it forks: it drops every descriptor it
+ * inherited, leaves vmm's session (a harness that kills vmm's process
+ * group after vmm exited should not find it), and waits on its socket.
+ * A descriptor arriving there is the VM: closing it - by exiting - runs
+ * the kernel's VM destruction.  End-of-file (vmm exited or was killed
+ * without handing anything over) ends it as well, so it never outlives
+ * vmm by more than the VM's release.
+ */
+#include "reaper.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+__attribute__((noreturn)) static void reaper_main(int sock)
+{
+	char byte;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+
+	if (sock > 0)
+		close_range(0, (unsigned)sock - 1, 0);
+	close_range((unsigned)sock + 1, ~0U, 0);
+	setsid();
+	prctl(PR_SET_NAME, "vmm-reaper", 0, 0, 0);
+	while (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0 && errno == EINTR)
+		;
+	/* Exiting closes the VM descriptor, if one came, and the socket. */
+	_exit(0);
+}
+
+int reaper_start(struct reaper *r, char *errbuf, size_t errlen)
+{
+	int sv[2];
+
+	r->sock = -1;
+	r->pid = 0;
+	r->handed_over = false;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		snprintf(errbuf, errlen, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(errbuf, errlen, "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0)
+		reaper_main(sv[1]);
+	close(sv[1]);
+	r->sock = sv[0];
+	r->pid = pid;
+	return 0;
+}
+
+int reaper_hand_over(struct reaper *r, int vm_fd)
+{
+	char byte = 0;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+
+	if (r->sock < 0 || vm_fd < 0)
+		return -1;
+	memset(control.buf, 0, sizeof(control.buf));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &vm_fd, sizeof(int));
+	/* MSG_NOSIGNAL: a reaper that died must not take vmm with it. */
+	if (sendmsg(r->sock, &msg, MSG_NOSIGNAL) != 1)
+		return -1;
+	r->handed_over = true;
+	return 0;
+}
+
+void reaper_stop(struct reaper *r)
+{
+	if (r->sock >= 0)
+		close(r->sock);
+	r->sock = -1;
+}
