@@ -41,6 +41,16 @@ class Teardown(unittest.TestCase):
         self.assertEqual(doc["vm_release"], {"by": "vmm", "why": "--sync-teardown"})
         self.assertIn("released by vmm itself (--sync-teardown)", res.stderr)
 
+    def test_an_image_is_free_again_as_soon_as_vmm_exits(self):
+        # The reaper is forked before any disk is opened, so it holds no
+        # image lock: a second vmm right after the first gets the image.
+        img = guest_runner.kvm().scratch_dir / "teardown.img"
+        with open(img, "wb") as f:
+            f.truncate(16 << 20)
+        for run in range(2):
+            res = run_vmm("--disk", img, "--mem", "64M", GUEST, "info", timeout=T)
+            self.assertEqual(res.returncode, 0, f"run {run}: {res.stderr}")
+
     def test_reaper_holds_nothing_and_ends_when_vmm_is_killed(self):
         # vmm runs a guest that waits; the reaper is found as vmm's child by
         # its name; it must hold only its socket; SIGKILL of vmm ends it.
