@@ -25,6 +25,7 @@ struct vmm_config {
 	bool trace;
 	bool timestamps;           /* prefix guest output lines with host time */
 	bool hugepages;
+	bool nested;               /* --nested: offer the guest VMX or SVM */
 	const char *json_path;
 	double timeout_s;          /* 0 = none */
 };
