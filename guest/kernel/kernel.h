@@ -282,4 +282,9 @@ long exitbench_run(struct exit_bench *rq);
 void exitbench_interrupt(uint64_t vector);
 bool exitbench_catch_fault(struct trap_frame *tf);
 
+/* nested_svm.c: SYS_NESTED_BENCH (syscall.h; the request is checked to
+ * lie in user memory): ring 0 as an SVM hypervisor running one op in L2. */
+struct nested_bench;
+long nested_svm_run(struct nested_bench *rq);
+
 #endif
