@@ -36,6 +36,7 @@
  * One caller at a time (the VMCB and the pages are static).
  */
 #include "kernel.h"
+#include "primes.h"
 #include "syscall.h"
 
 #include <asm/svm.h>
@@ -256,47 +257,16 @@ static void l2_ops(struct l2_job *j)
 	j->ticks = rdtsc() - t0;
 }
 
-/* The cpu test's event (trial division), up to `iterations`: no exit. */
+/* The primes up to `iterations`: no exit until done. */
 static void l2_primes(struct l2_job *j)
 {
-	uint64_t t0 = rdtsc(), count = 0;
+	uint64_t t0 = rdtsc();
 
-	for (uint64_t c = 3; c <= j->iterations; c++) {
-		uint64_t t;
-
-		for (t = 2; t * t <= c; t++)
-			if (c % t == 0)
-				break;
-		if (t * t > c)
-			count++;
-	}
-	j->result = count + (j->iterations >= 2);   /* and 2 */
+	j->result = count_primes_upto(j->iterations);
 	j->ticks = rdtsc() - t0;
 }
 
 /* ---- L1's side ------------------------------------------------------------------------- */
-
-static inline uint64_t read_cr0(void)
-{
-	uint64_t v;
-
-	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
-	return v;
-}
-static inline uint64_t read_cr3(void)
-{
-	uint64_t v;
-
-	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
-	return v;
-}
-static inline uint64_t read_cr4(void)
-{
-	uint64_t v;
-
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
 
 struct desc_ptr {
 	uint16_t limit;
