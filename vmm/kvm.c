@@ -270,7 +270,9 @@ int kvm_create_vcpu(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errle
 int kvm_check(FILE *out, char *errbuf, size_t errlen)
 {
 	struct kvm_kind_info kind;
-	char what[256];
+	struct kvm_cpuid2 *supported = NULL;
+	enum nested_virt nested = NESTED_NONE;
+	char what[256], level[128];
 	unsigned max_vcpus;
 	int kvm_fd, vm_fd, vcpu_fd, khz;
 
@@ -278,6 +280,12 @@ int kvm_check(FILE *out, char *errbuf, size_t errlen)
 		return -1;
 	kvm_kind_host(&kind);
 	kvm_kind_describe(&kind, what, sizeof(what));
+	kvm_virt_describe(&kind, level, sizeof(level));
+	/* What --nested would offer; not knowing is no reason to fail. */
+	if (cpuid_fetch_supported(kvm_fd, &supported, errbuf, errlen) == 0) {
+		nested = nested_virt_offered(supported);
+		free(supported);
+	}
 	/* Creating a VM and a vCPU is what fails on some half-working hosts. */
 	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm_fd < 0) {
@@ -297,7 +305,8 @@ int kvm_check(FILE *out, char *errbuf, size_t errlen)
 		return -1;
 	}
 	fprintf(out, "vmm: " KVM_DEVICE " is usable: %s, KVM API %d, up to %u vCPUs, "
-		"TSC %.3f MHz\n", what, KVM_API_VERSION, max_vcpus, khz / 1e3);
+		"TSC %.3f MHz; %s; --nested offers the guest: %s\n", what, KVM_API_VERSION,
+		max_vcpus, khz / 1e3, level, nested_virt_name(nested));
 	close(vcpu_fd);
 	close(vm_fd);
 	close(kvm_fd);

@@ -14,6 +14,7 @@
 
 struct vm;
 struct vcpu;
+struct kvm_kind_info;
 
 /* Opens /dev/kvm and checks every capability vmm needs; errbuf names the
  * first one missing.  max_vcpus gets KVM's limit. */
@@ -27,9 +28,35 @@ int kvm_check(FILE *out, char *errbuf, size_t errlen);
 int kvm_create_vcpu(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errlen);
 /* The CPUID table vCPU `index` sees (KVM's supported set, adjusted). */
 int cpuid_setup(struct vm *vm, struct vcpu *vcpu, char *errbuf, size_t errlen);
-/* Pure adjustment of one entry, separated for unit tests. */
+
+/* ---- nested virtualization for the guest (cpuid.c) ------------------------
+ * What vmm offers its guest with --nested: the extension KVM itself offers
+ * to guests (KVM_GET_SUPPORTED_CPUID), SVM on AMD hosts, VMX on Intel
+ * hosts; without --nested both stay hidden. */
+enum nested_virt {
+	NESTED_NONE = 0,           /* "none": VMX and SVM hidden */
+	NESTED_VMX,                /* "vmx": CPUID.1:ECX[5] */
+	NESTED_SVM,                /* "svm": CPUID.80000001h:ECX[2], leaf 8000000Ah */
+};
+/* "none", "vmx", "svm" (stable: --json, --check). */
+const char *nested_virt_name(enum nested_virt n);
+/* Which extension a KVM_GET_SUPPORTED_CPUID table offers guests. */
+enum nested_virt nested_virt_offered(const struct kvm_cpuid2 *supported);
+/* --nested's one-line refusal on a host whose KVM (kind/module in info)
+ * offers neither; module_nested: the module's "nested" parameter as read
+ * from sysfs ("0", "N"...), or NULL when there is none. */
+void nested_virt_refusal(const struct kvm_kind_info *info, const char *module_nested,
+			 char *buf, size_t len);
+/* vm->nested from --nested: -1 with the refusal in errbuf when the host's
+ * KVM cannot (after kvm_create_vm). */
+int cpuid_nested_setup(struct vm *vm, char *errbuf, size_t errlen);
+/* KVM_GET_SUPPORTED_CPUID of kvm_fd (caller frees); -1 with errbuf. */
+int cpuid_fetch_supported(int kvm_fd, struct kvm_cpuid2 **out, char *errbuf, size_t errlen);
+
+/* Pure adjustment of one entry, separated for unit tests: `nested` is the
+ * extension the guest may see (NESTED_NONE hides both). */
 void cpuid_adjust_entry(struct kvm_cpuid_entry2 *e, unsigned vcpu_index,
-			unsigned vcpus, uint32_t tsc_khz);
+			unsigned vcpus, uint32_t tsc_khz, enum nested_virt nested);
 
 /* ---- KVM interrupt plumbing (kvm.c) --------------------------------------- */
 /* GSIs 0-23 keep KVM's default PIC/IOAPIC routes; MSI routes go from 24. */
@@ -69,6 +96,8 @@ struct kvm_kind_cpu {
 	bool vmx;                  /* CPUID.1:ECX[5] */
 	bool svm;                  /* CPUID.80000001h:ECX[2] */
 	char signature[13];        /* CPUID.40000000h EBX, ECX, EDX; NUL-terminated */
+	bool vmbench_vmm;          /* CPUID.40000100h says "VMBENCHVMM" */
+	unsigned vmm_guest_level;  /* that vmm's CPUID.40000101h ECX (0: not given) */
 };
 
 struct kvm_kind_info {
@@ -76,8 +105,15 @@ struct kvm_kind_info {
 	char module[16];           /* "kvm_pvm", "kvm_intel", "kvm_amd" or "" */
 	char hypervisor[13];       /* the host's hypervisor signature, "" if none */
 	bool by_refcnt;            /* module told by its refcnt (authoritative) */
+	/* How many hypervisors lie below vmm, as far as CPUID tells
+	 * (kvm_virt_level); vmm's own KVM is not counted: 0 on bare metal. */
+	unsigned virt_level;
+	bool below_vmbench_vmm;    /* the hypervisor below is a vmbench vmm */
 };
 
+/* virt_level from the host's CPUID: 0 without the hypervisor bit; else
+ * the level a vmbench vmm below says its guest is at, else 1. */
+unsigned kvm_virt_level(const struct kvm_kind_cpu *cpu);
 /* The host's CPUID as detection needs it. */
 void kvm_kind_host_cpu(struct kvm_kind_cpu *cpu);
 /* Which kind of KVM a host with this sysfs (root "/sys") and CPUID has.
@@ -91,6 +127,9 @@ enum kvm_kind kvm_kind_host(struct kvm_kind_info *info);
 const char *kvm_kind_name(enum kvm_kind kind);
 /* What the kind means for the figures, a few words. */
 const char *kvm_kind_meaning(enum kvm_kind kind);
+/* "virt_level 1 (vmm's host is a VM under \"KVMKVMKVM\")", for --check
+ * and --stats. */
+void kvm_virt_describe(const struct kvm_kind_info *info, char *buf, size_t len);
 /* "pvm KVM (kvm_pvm, PVM-style: guest ring 3 native, ...)", for --check. */
 void kvm_kind_describe(const struct kvm_kind_info *info, char *buf, size_t len);
 
@@ -101,7 +140,9 @@ void kvm_kind_describe(const struct kvm_kind_info *info, char *buf, size_t len);
  *               EBX, ECX, EDX = "VMBENCHVMM\0\0"
  *   0x40000101  EAX = enum kvm_kind of the host (0 unknown, 1 hardware,
  *               2 pvm, 3 nested-tcg, 4 nested), EBX = VMM_CPUID_F_* flags,
- *               ECX = EDX = 0
+ *               ECX = the guest's level: hypervisors below the guest,
+ *               vmm's virt_level + 1 (0 from a vmm older than this field),
+ *               EDX = 0
  * A guest trusts 0x40000101 only after finding the signature. */
 #define VMM_CPUID_BASE 0x40000100u
 #define VMM_CPUID_KIND 0x40000101u
@@ -110,7 +151,9 @@ void kvm_kind_describe(const struct kvm_kind_info *info, char *buf, size_t len);
 #define VMM_CPUID_F_NO_HYPERCALL (1u << 1)     /* vmcall/vmmcall in ring 0 hangs */
 #define VMM_CPUID_LEAVES 2
 
-/* Fills entry i (0 or 1) of vmm's leaves for a host of this kind. */
-void cpuid_vmm_leaf(unsigned i, enum kvm_kind kind, struct kvm_cpuid_entry2 *e);
+/* Fills entry i (0 or 1) of vmm's leaves for a host of this kind, vmm
+ * itself at virt_level. */
+void cpuid_vmm_leaf(unsigned i, enum kvm_kind kind, unsigned virt_level,
+		    struct kvm_cpuid_entry2 *e);
 
 #endif /* VMM_KVM_H */

@@ -41,6 +41,16 @@
  * with QEMU 7.2, -cpu max and -cpu qemu64,+svm alike), KVM "KVMKVMKVM",
  * Hyper-V "Microsoft Hv", VMware "VMwareVMware".  A PVM-style KVM is pvm
  * whatever it runs on (it usually runs in a cloud VM).
+ *
+ * virt_level: how many hypervisors lie below vmm, as far as CPUID tells
+ * (vmm's own KVM is not counted).  0 without the hypervisor bit (bare
+ * metal, hardware KVM); 1 with it, since the host is then itself a VM
+ * (nested, nested-tcg, and pvm where the PVM host is a cloud VM); more
+ * only when the hypervisor below says so, which today only a vmbench vmm
+ * does (CPUID 0x40000100 "VMBENCHVMM", 0x40000101 ECX = the level of its
+ * guest).  KVM, QEMU, Hyper-V and VMware do not tell their own level, so
+ * a KVM in a VM in a VM still reads 1; and a hypervisor may hide itself
+ * (no hypervisor bit: KVM's -cpu host,-hypervisor), which reads as 0.
  */
 #include "kvm.h"
 
@@ -51,6 +61,7 @@
 #include <sys/stat.h>
 
 #define TCG_SIGNATURE "TCGTCGTCGTCG"
+#define MAX_VIRT_LEVEL 64   /* a level beyond this is garbage, not a level */
 
 static const char *const kind_names[] = {
 	[KVM_KIND_UNKNOWN] = "unknown",
@@ -85,7 +96,29 @@ void kvm_kind_host_cpu(struct kvm_kind_cpu *cpu)
 		memcpy(cpu->signature + 4, &c, 4);
 		memcpy(cpu->signature + 8, &d, 4);
 		cpu->signature[12] = 0;
+		/* Leaves a hypervisor does not define return junk (KVM: its
+		 * highest basic leaf): only the full signature counts. */
+		__cpuid(VMM_CPUID_BASE, a, b, c, d);
+		char sig[12];
+		memcpy(sig, &b, 4);
+		memcpy(sig + 4, &c, 4);
+		memcpy(sig + 8, &d, 4);
+		if (a >= VMM_CPUID_KIND && !memcmp(sig, VMM_CPUID_SIGNATURE, 12)) {
+			cpu->vmbench_vmm = true;
+			__cpuid(VMM_CPUID_KIND, a, b, c, d);
+			cpu->vmm_guest_level = c;
+		}
 	}
+}
+
+unsigned kvm_virt_level(const struct kvm_kind_cpu *cpu)
+{
+	if (!cpu->hypervisor)
+		return 0;
+	if (cpu->vmbench_vmm && cpu->vmm_guest_level >= 1 &&
+	    cpu->vmm_guest_level <= MAX_VIRT_LEVEL)
+		return cpu->vmm_guest_level;
+	return 1;
 }
 
 /* Modules that can back /dev/kvm on x86, in the order rule 3 prefers. */
@@ -148,6 +181,8 @@ enum kvm_kind kvm_kind_detect(const char *sysfs_root, const struct kvm_kind_cpu 
 
 	memset(info, 0, sizeof(*info));
 	clean_signature(cpu->hypervisor ? cpu->signature : "", info->hypervisor);
+	info->virt_level = kvm_virt_level(cpu);
+	info->below_vmbench_vmm = cpu->hypervisor && cpu->vmbench_vmm;
 	for (unsigned i = 0; i < NMODULES; i++) {
 		candidate[i] = module_present(sysfs_root, modules[i]);
 		refcnt[i] = candidate[i] ? module_refcnt(sysfs_root, modules[i]) : -1;
@@ -217,6 +252,18 @@ void kvm_kind_describe(const struct kvm_kind_info *info, char *buf, size_t len)
 	default:
 		snprintf(buf, len, "%s KVM (%s, %s)", name, info->module, meaning);
 	}
+}
+
+void kvm_virt_describe(const struct kvm_kind_info *info, char *buf, size_t len)
+{
+	if (!info->virt_level) {
+		snprintf(buf, len, "virt_level 0 (no hypervisor below vmm's KVM, as CPUID tells)");
+		return;
+	}
+	snprintf(buf, len, "virt_level %u (vmm's host is a VM under %s%s%s%s)", info->virt_level,
+		 info->hypervisor[0] ? "\"" : "a hypervisor without a signature",
+		 info->hypervisor, info->hypervisor[0] ? "\"" : "",
+		 info->below_vmbench_vmm ? ", a vmbench vmm" : "");
 }
 
 enum kvm_kind kvm_kind_host(struct kvm_kind_info *info)

@@ -48,7 +48,9 @@ static const char usage_head[] =
 	"      --rt[=PRIO]      run the vCPU threads SCHED_FIFO at PRIO (1-99,\n"
 	"                       default 10); needs root or CAP_SYS_NICE\n"
 	"      --mlock          lock guest RAM into host memory (all of it faulted\n"
-	"                       in) before the guest starts\n";
+	"                       in) before the guest starts\n"
+	"      --nested         offer the guest nested virtualization: SVM or VMX,\n"
+	"                       whichever this host's KVM offers (else refused)\n";
 
 static const char usage_tail[] =
 	"      --hugepages      back guest RAM with hugetlbfs pages (default:\n"
@@ -194,7 +196,8 @@ static char *join_guest_args(const char *guest, int argc, char **argv,
 }
 
 enum { OPT_HUGEPAGES = 256, OPT_TRACE, OPT_CHECK, OPT_TIMESTAMPS, OPT_IO_PIN, OPT_RT,
-       OPT_MLOCK, OPT_SYNC_TEARDOWN };
+       OPT_MLOCK, OPT_SYNC_TEARDOWN,
+       OPT_NESTED };
 
 #define CORE_SHORTOPTS "c:m:p:t:sj:hV"
 #define MAX_LONGOPTS 64
@@ -207,6 +210,7 @@ static const struct option core_longopts[] = {
 	{"io-pin", required_argument, NULL, OPT_IO_PIN},
 	{"rt", optional_argument, NULL, OPT_RT},
 	{"mlock", no_argument, NULL, OPT_MLOCK},
+	{"nested", no_argument, NULL, OPT_NESTED},
 	{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
 	{"sync-teardown", no_argument, NULL, OPT_SYNC_TEARDOWN},
 	{"timeout", required_argument, NULL, 't'},
@@ -366,6 +370,9 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 			break;
 		case OPT_MLOCK:
 			cfg->mlock = true;
+			break;
+		case OPT_NESTED:
+			cfg->nested = true;
 			break;
 		case OPT_HUGEPAGES:
 			cfg->hugepages = true;

@@ -26,6 +26,7 @@ struct vmm_config {
 	bool timestamps;           /* prefix guest output lines with host time */
 	bool hugepages;
 	bool sync_teardown;   /* release the VM in-process, not by the reaper */
+	bool nested;               /* --nested: offer the guest VMX or SVM */
 	const char *json_path;
 	double timeout_s;          /* 0 = none */
 };

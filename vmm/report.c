@@ -363,10 +363,17 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 	json_put_string(f, vm->kvm_kind.module[0] ? vm->kvm_kind.module : NULL);
 	fputs(",\"hypervisor\":", f);
 	json_put_string(f, vm->kvm_kind.hypervisor[0] ? vm->kvm_kind.hypervisor : NULL);
-	fprintf(f, "},\"config\":{\"vcpus\":%u,\"mem_mib\":%llu,\"hugepages\":%s,"
-		"\"timeout_s\":%g,\"pin\":",
+	/* How many hypervisors lie below vmm (kvm_kind.c says how it is told). */
+	fprintf(f, "},\"virt_level\":%u,\"hypervisor_below\":{\"cpuid_signature\":",
+		vm->kvm_kind.virt_level);
+	json_put_string(f, vm->kvm_kind.hypervisor[0] ? vm->kvm_kind.hypervisor : NULL);
+	fprintf(f, ",\"vmbench_vmm\":%s,\"kvm_kind\":\"%s\"}",
+		vm->kvm_kind.below_vmbench_vmm ? "true" : "false",
+		kvm_kind_name(vm->kvm_kind.kind));
+	fprintf(f, ",\"config\":{\"vcpus\":%u,\"mem_mib\":%llu,\"hugepages\":%s,"
+		"\"nested\":\"%s\",\"timeout_s\":%g,\"pin\":",
 		vm->nvcpus, (unsigned long long)(cfg->mem_bytes / MIB),
-		cfg->hugepages ? "true" : "false", cfg->timeout_s);
+		cfg->hugepages ? "true" : "false", nested_virt_name(vm->nested), cfg->timeout_s);
 	put_cpus(f, cfg->pin_cpus, vm->nvcpus);
 	fputs(",\"io_pin\":", f);
 	put_cpus(f, cfg->io_pin_cpus, cfg->io_pin_count);

@@ -93,8 +93,12 @@ void stats_print(const struct vm *vm, FILE *out)
 {
 	struct exit_counter total[STATS_SLOTS];
 	uint64_t run_ns = 0, exits = 0;
+	char level[128];
 
 	memset(total, 0, sizeof(total));
+	kvm_virt_describe(&vm->kvm_kind, level, sizeof(level));
+	fprintf(out, "vmm: %s; nested virtualization for the guest: %s\n", level,
+		nested_virt_name(vm->nested));
 	fprintf(out, "vmm: exits to userspace on %s KVM (time = handling in vmm, microseconds)\n",
 		kvm_kind_name(vm->kvm_kind.kind));
 	fprintf(out, "  %-6s %-18s %10s %12s %9s %9s\n", "vcpu", "exit", "count",

@@ -148,7 +148,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	}
 	if (ensure_fd_limit(cfg->vcpus, errbuf, errlen))
 		return -1;
-	if (kvm_create_vm(vm, errbuf, errlen))
+	if (kvm_create_vm(vm, errbuf, errlen) || cpuid_nested_setup(vm, errbuf, errlen))
 		return -1;
 	vm->timeline.vm_ready = now_ns();
 	/* Before the devices' threads and the vCPUs: the guest never takes a

@@ -173,6 +173,7 @@ struct vm {
 	struct kvm_kind_info kvm_kind;  /* set by kvm_create_vm */
 	uint32_t tsc_khz;
 	struct kvm_cpuid2 *cpuid;  /* KVM's supported set, fetched once */
+	enum nested_virt nested;   /* what --nested gives the guest (cpuid.c) */
 	struct guest_memory mem;
 	struct boot_entry boot;
 	struct io_registry io;

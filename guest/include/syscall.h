@@ -44,7 +44,48 @@ enum syscall_number {
 	 * of its saved frame); at 3, in/out (and cli/sti) work in ring 3 where
 	 * the host honours it.  Not inherited by threads it spawns. */
 	SYS_IOPL = 16,
+	/* (struct nested_bench *) -> 0, or -SYS_ERR_INVAL (bad request),
+	 * -SYS_ERR_NOTSUP (the CPU offers no SVM, or VM_CR.SVMDIS is set),
+	 * -SYS_ERR_BUSY (another CPU is in it), -SYS_ERR_IO (L2 exited in a
+	 * way the request did not expect: exit_code and the rest say how):
+	 * the caller's ring 0 becomes a minimal SVM hypervisor (L1) and runs
+	 * one operation in an L2 guest, for workloads/nested.c (see
+	 * kernel/nested_svm.c). */
+	SYS_NESTED_BENCH = 17,
 };
+
+/* SYS_NESTED_BENCH's operations: what L2 does `iterations` times (each
+ * one exit that L1 handles), and PRIMES, a workload with no exit at all
+ * until it is done. */
+enum nested_op {
+	NESTED_OP_CPUID,         /* cpuid leaf 0; L1 answers from a copy */
+	NESTED_OP_VMMCALL,       /* vmmcall, RAX = 0 */
+	NESTED_OP_HLT,           /* hlt with interrupts off */
+	NESTED_OP_PIO_WRITE,     /* outb to port NESTED_PORT */
+	NESTED_OP_PRIMES,        /* count the primes up to `iterations` */
+	NESTED_OPS
+};
+
+/* COM1's scratch register: where L1 writes too (an exit to the VMM, which
+ * keeps the byte), and harmless should an L2 write ever get past L1. */
+#define NESTED_PORT 0x3ff
+
+struct nested_bench {
+	uint32_t op;             /* enum nested_op */
+	uint32_t pad;
+	uint64_t iterations;     /* ops, or for PRIMES the upper limit */
+	/* Results. */
+	uint64_t l2_ticks;       /* TSC ticks of L2's loop, timed by L2 */
+	uint64_t l1_ticks;       /* the same op n times by L1 (CPUID, PIO_WRITE), else 0 */
+	uint64_t exits;          /* L2 exits L1 handled for the op */
+	uint64_t other_exits;    /* NMI/INTR/... exits L1 let pass */
+	uint64_t total_ticks;    /* first VMRUN to L2's last exit, timed by L1 */
+	uint64_t result;         /* PRIMES: the count L2 found */
+	uint64_t svm_features;   /* CPUID 0x8000000A EDX as L1 saw it */
+	/* -SYS_ERR_IO: L2's unexpected exit. */
+	uint64_t exit_code, exit_info1, exit_info2, exit_rip;
+};
+
 
 /* SYS_EXIT_BENCH's operations.  Those that wait for an interrupt give up
  * after EXIT_BENCH_WAIT_S seconds (the call then fails with -SYS_ERR_AGAIN),
@@ -106,5 +147,6 @@ enum crash_kind {
 #define SYS_ERR_SRCH 3
 #define SYS_ERR_BUSY 16
 #define SYS_ERR_NOTSUP 95
+#define SYS_ERR_IO 5
 
 #endif

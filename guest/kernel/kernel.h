@@ -145,13 +145,19 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 {
 	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
-static inline uint64_t read_cr2(void)
-{
-	uint64_t v;
-
-	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
-	return v;
-}
+/* read_cr0(), read_cr2(), read_cr3(), read_cr4(). */
+#define DEFINE_READ_CR(n)                                           \
+	static inline uint64_t read_cr##n(void)                     \
+	{                                                           \
+		uint64_t v;                                         \
+		__asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));   \
+		return v;                                           \
+	}
+DEFINE_READ_CR(0)
+DEFINE_READ_CR(2)
+DEFINE_READ_CR(3)
+DEFINE_READ_CR(4)
+#undef DEFINE_READ_CR
 static inline void reload_cr3(void)
 {
 	uint64_t v;
@@ -281,5 +287,10 @@ void exitbench_init(void);         /* once the APIC mode is known, before the AP
 long exitbench_run(struct exit_bench *rq);
 void exitbench_interrupt(uint64_t vector);
 bool exitbench_catch_fault(struct trap_frame *tf);
+
+/* nested_svm.c: SYS_NESTED_BENCH (syscall.h; the request is checked to
+ * lie in user memory): ring 0 as an SVM hypervisor running one op in L2. */
+struct nested_bench;
+long nested_svm_run(struct nested_bench *rq);
 
 #endif

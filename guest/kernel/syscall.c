@@ -144,6 +144,13 @@ void syscall_dispatch(struct trap_frame *tf)
 		}
 		tf->rax = (uint64_t)exitbench_run((struct exit_bench *)a0);
 		return;
+	case SYS_NESTED_BENCH:
+		if (!user_range_ok(a0, sizeof(struct nested_bench))) {
+			tf->rax = (uint64_t)-SYS_ERR_INVAL;
+			return;
+		}
+		tf->rax = (uint64_t)nested_svm_run((struct nested_bench *)a0);
+		return;
 	case SYS_IOPL:
 		/* The frame's RFLAGS is the thread's own: iretq loads it, the
 		 * scheduler saves it with the thread. */

@@ -97,6 +97,11 @@ long sys_exit_bench(struct exit_bench *rq)
 	return syscall4(SYS_EXIT_BENCH, (uintptr_t)rq, 0, 0, 0);
 }
 
+long sys_nested_bench(struct nested_bench *rq)
+{
+	return syscall4(SYS_NESTED_BENCH, (uintptr_t)rq, 0, 0, 0);
+}
+
 long sys_iopl(unsigned level)
 {
 	return syscall4(SYS_IOPL, level, 0, 0, 0);

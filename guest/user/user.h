@@ -49,6 +49,9 @@ long sys_exit_bench(struct exit_bench *rq);
 /* The caller's I/O privilege level: 3 lets it use in/out where the host
  * honours it (probe with TRY_INSN), 0 takes that back. */
 long sys_iopl(unsigned level);
+/* Runs one operation in an L2 guest, ring 0 its SVM hypervisor
+ * (struct nested_bench, syscall.h). */
+long sys_nested_bench(struct nested_bench *rq);
 
 /* What TRY_INSN saw: the vector raised (-1: none), its error code, CR2. */
 struct caught {
@@ -116,6 +119,11 @@ struct cpu_identity {
 	uint32_t family, model, stepping;
 };
 void cpu_identify(struct cpu_identity *id);
+/* vmm's own CPUID leaves (docs/design.md): false unless 0x40000100 says
+ * "VMBENCHVMM"; else kind[] = leaf 0x40000101 (EAX the kind of KVM, EBX
+ * flags, ECX the guest's level).  Call only with a hypervisor present. */
+#define VMM_CPUID_BASE 0x40000100u
+bool cpu_vmm_leaf(uint32_t kind[4]);
 uint32_t cpu_apic_id(void);
 
 /* ---- maths (math.c) ----------------------------------------------------------- */

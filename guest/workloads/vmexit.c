@@ -50,7 +50,6 @@
 #define SPINNER_STACK 8192
 #define SPINNER_START_S 60
 #define HLT_PROBE_IPIS 16
-#define VMM_LEAF 0x40000100u           /* vmm's "VMBENCHVMM" leaves */
 #define VMM_RING0_EMULATED 1u
 #define VMM_VMCALL_HANGS 2u
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
@@ -229,17 +228,6 @@ static double ring0_ratio(void)
 	return (double)best0 / (double)(best3 ? best3 : 1);
 }
 
-static bool vmm_leaf(uint32_t kind[4])
-{
-	uint32_t r[4];
-
-	cpuid(VMM_LEAF, 0, r);
-	if (memcmp(&r[1], "VMBENCHVMM\0\0", 12) || r[0] < VMM_LEAF + 1)
-		return false;
-	cpuid(VMM_LEAF + 1, 0, kind);
-	return true;
-}
-
 static void detect_host(struct vmexit *vx)
 {
 	struct host *h = &vx->host;
@@ -252,7 +240,7 @@ static void detect_host(struct vmexit *vx)
 	vx->amd = !strcmp(id.vendor, "AuthenticAMD") || !strcmp(id.vendor, "HygonGenuine");
 	h->ring0_ratio = ring0_ratio();
 	measured_emulated = h->ring0_ratio > RING0_EMULATED_RATIO;
-	if (id.hypervisor[0] && vmm_leaf(r)) {
+	if (id.hypervisor[0] && cpu_vmm_leaf(r)) {
 		h->source = "vmm-cpuid";
 		h->kind = r[0] < ARRAY_SIZE(vmm_kinds) ? vmm_kinds[r[0]] : "unknown";
 		h->ring0_emulated = r[1] & VMM_RING0_EMULATED;

@@ -111,8 +111,8 @@ class Reports(unittest.TestCase):
             self.assertEqual((doc["host"]["kvm_kind"], doc["host"]["hypervisor"]),
                              ("nested-tcg", "TCGTCGTCGTCG"))
         self.assertEqual(doc["config"], {"vcpus": 2, "mem_mib": 512, "hugepages": False,
-                                         "timeout_s": 0, "pin": None, "io_pin": None,
-                                         "rt_priority": None})
+                                         "nested": "none", "timeout_s": 0, "pin": None,
+                                         "io_pin": None, "rt_priority": None})
         self.assertEqual(doc["exit_status"], 0)
         self.assertEqual(doc["stop_reason"], "guest-exit")
         self.assertGreater(doc["wall_time_s"], 0)

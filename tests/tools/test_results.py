@@ -226,6 +226,66 @@ class VmexitResults(unittest.TestCase):
             results.result_lines(line(r))
 
 
+def nested_result():
+    """A nested result as the guest writes it (trimmed from vmm --nested in
+    tools/linuxvm's VM)."""
+    return {"schema": "vmbench.result/1", "test": "nested", "platform": "vmm",
+            "options": {"nested-exits": 200, "nested-primes": 2000},
+            "nested": {"route": "svm", "tsc_khz": 2100001,
+                       "host": {"signature": "KVMKVMKVM", "vmm_kind": "nested-tcg",
+                                "guest_level": 2},
+                       "svm_features": 268501025, "nrips": False, "iterations": 200,
+                       "ops": [{"name": "cpuid", "l2_exits": 200, "l2_cycles": 1486895.7,
+                                "l2_ns": 708045.3, "l1_cycles": 582299.3, "l1_ns": 277285.2,
+                                "ratio": 2.55},
+                               {"name": "vmmcall", "l2_exits": 200, "l2_cycles": 1677754.6,
+                                "l2_ns": 798930.4},
+                               {"name": "hlt", "error": "L2 exited unexpectedly",
+                                "exit_code": 64},
+                               {"name": "pio_write", "l2_exits": 200, "l2_cycles": 1514163.9,
+                                "l2_ns": 721030.1, "l1_cycles": 1073815.6, "l1_ns": 511340.5,
+                                "ratio": 1.41}],
+                       "l2_workload": {"name": "primes", "limit": 2000, "completed": True,
+                                       "primes": 303, "l2_ms": 0.29, "expected": 303,
+                                       "l1_ms": 0.28}},
+            "env": {"vcpus": 1, "hypervisor": "KVMKVMKVM"}}
+
+
+class NestedResults(unittest.TestCase):
+    def test_valid_run_and_skip(self):
+        r = nested_result()
+        self.assertEqual(results.result_lines(line(r)), [r])
+        skipped = nested_result()
+        skipped["nested"] = {"route": "none", "tsc_khz": 2100000,
+                             "host": {"signature": "KVMKVMKVM", "vmm_kind": "pvm",
+                                      "guest_level": 2},
+                             "skipped": "the CPU offers neither SVM nor VMX"}
+        self.assertEqual(results.result_lines(line(skipped)), [skipped])
+
+    def test_bad_values(self):
+        cases = ((("route",), "ept"), (("host",), None), (("iterations",), 0),
+                 (("ops", 0, "ratio"), 0), (("ops", 1, "l2_ns"), None),
+                 (("ops", 1, "l2_exits"), 1.5), (("ops", 3, "name"), "cpuid"),
+                 (("l2_workload", "completed"), "yes"), (("skipped",), ""))
+        for path, value in cases:
+            r = nested_result()
+            d = r["nested"]
+            for k in path[:-1]:
+                d = d[k]
+            d[path[-1]] = value
+            with self.subTest(path=path, value=value), self.assertRaises(ResultError):
+                results.result_lines(line(r))
+        r = nested_result()
+        del r["nested"]
+        with self.assertRaisesRegex(ResultError, "lacks its 'nested' object"):
+            results.result_lines(line(r))
+        r = nested_result()
+        r["nested"]["skipped"] = "no SVM"
+        with self.assertRaisesRegex(ResultError, "a skipped nested test has a reason and no "
+                                                 "figures"):
+            results.result_lines(line(r))
+
+
 class QemuStatus(unittest.TestCase):
     def test_mapping(self):
         self.assertEqual(results.qemu_guest_status(1), 0)

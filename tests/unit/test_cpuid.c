@@ -2,7 +2,8 @@
  * test_cpuid.c - cpuid_adjust_entry() and cpuid_vmm_leaf() (vmm/cpuid.c):
  * what the guest learns from CPUID about its APIC ID, the CPU count and
  * topology, the hypervisor, nested virtualization, its TSC frequency, and
- * from vmm's own leaves the kind of KVM it runs on.
+ * from vmm's own leaves the kind of KVM it runs on and its level; and
+ * --nested's decision: which extension KVM offers, or the refusal.
  */
 #include "unit.h"
 
@@ -28,7 +29,13 @@ static struct kvm_cpuid_entry2 leaf(uint32_t function, uint32_t index, uint32_t 
 static struct kvm_cpuid_entry2 adjusted(struct kvm_cpuid_entry2 e, unsigned index,
 					unsigned vcpus)
 {
-	cpuid_adjust_entry(&e, index, vcpus, TSC_KHZ);
+	cpuid_adjust_entry(&e, index, vcpus, TSC_KHZ, NESTED_NONE);
+	return e;
+}
+
+static struct kvm_cpuid_entry2 adjusted_nested(struct kvm_cpuid_entry2 e, enum nested_virt n)
+{
+	cpuid_adjust_entry(&e, 0, 1, TSC_KHZ, n);
 	return e;
 }
 
@@ -170,7 +177,7 @@ static void test_timing_leaf_has_tsc_and_lapic_khz(void **state)
 	assert_int_equal(e.ecx, 0);
 	assert_int_equal(e.edx, 0);
 	e = leaf(0x40000010, 0, 0, 0, 0, 0);
-	cpuid_adjust_entry(&e, 0, 1, 3000000);
+	cpuid_adjust_entry(&e, 0, 1, 3000000, NESTED_NONE);
 	assert_int_equal(e.eax, 3000000);
 }
 
@@ -197,7 +204,7 @@ static void test_vmm_leaves_signature_and_kind(void **state)
 	char sig[13] = {0};
 
 	(void)state;
-	cpuid_vmm_leaf(0, KVM_KIND_HARDWARE, &base);
+	cpuid_vmm_leaf(0, KVM_KIND_HARDWARE, 0, &base);
 	assert_int_equal(base.function, 0x40000100);
 	assert_int_equal(base.index, 0);
 	assert_int_equal(base.flags, 0);
@@ -221,15 +228,15 @@ static void test_vmm_leaves_signature_and_kind(void **state)
 		{KVM_KIND_NESTED, 4, 0},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cpuid_vmm_leaf(1, cases[i].kind, &kind);
+		cpuid_vmm_leaf(1, cases[i].kind, 0, &kind);
 		assert_int_equal(kind.function, 0x40000101);
 		assert_int_equal(kind.eax, cases[i].eax);
 		assert_int_equal(kind.ebx, cases[i].ebx);
-		assert_int_equal(kind.ecx, 0);
+		assert_int_equal(kind.ecx, 1);   /* vmm on bare metal: its guest at 1 */
 		assert_int_equal(kind.edx, 0);
 		/* The signature does not depend on the kind. */
 		struct kvm_cpuid_entry2 b2;
-		cpuid_vmm_leaf(0, cases[i].kind, &b2);
+		cpuid_vmm_leaf(0, cases[i].kind, 3, &b2);
 		assert_memory_equal(&b2, &base, sizeof(base));
 	}
 	assert_int_equal(VMM_CPUID_F_RING0_EMULATED, 1);
@@ -243,10 +250,124 @@ static void test_vmm_leaves_not_adjusted(void **state)
 	for (unsigned i = 0; i < VMM_CPUID_LEAVES; i++) {
 		struct kvm_cpuid_entry2 e, out;
 
-		cpuid_vmm_leaf(i, KVM_KIND_PVM, &e);
+		cpuid_vmm_leaf(i, KVM_KIND_PVM, 1, &e);
 		out = adjusted(e, 3, 4);
 		assert_memory_equal(&out, &e, sizeof(e));
 	}
+}
+
+/* ECX of 0x40000101: the guest's level, one more than vmm's. */
+static void test_vmm_leaf_gives_the_guests_level(void **state)
+{
+	struct kvm_cpuid_entry2 e;
+
+	(void)state;
+	for (unsigned level = 0; level < 4; level++) {
+		cpuid_vmm_leaf(1, KVM_KIND_NESTED, level, &e);
+		assert_int_equal(e.ecx, level + 1);
+	}
+}
+
+/* --nested keeps the extension KVM offers, and only that one. */
+static void test_nested_svm_kept(void **state)
+{
+	struct kvm_cpuid_entry2 e;
+
+	(void)state;
+	e = adjusted_nested(leaf(0x80000001, 0, 0, 0, 0xffffffff, 0), NESTED_SVM);
+	assert_int_equal(e.ecx, 0xffffffff);
+	e = adjusted_nested(leaf(0x8000000a, 0, 1, 0x8000, 0, 0x1ebf), NESTED_SVM);
+	assert_int_equal(e.eax, 1);            /* SVM revision */
+	assert_int_equal(e.ebx, 0x8000);       /* ASIDs */
+	assert_int_equal(e.edx, 0x1ebf);       /* NPT, NRIPS ... as KVM has them */
+	/* SVM offered, VMX still hidden. */
+	e = adjusted_nested(leaf(1, 0, 0, 0, 1u << 5, 0), NESTED_SVM);
+	assert_int_equal(e.ecx & (1u << 5), 0);
+}
+
+static void test_nested_vmx_kept(void **state)
+{
+	struct kvm_cpuid_entry2 e;
+
+	(void)state;
+	e = adjusted_nested(leaf(1, 0, 0, 0, 1u << 5, 0), NESTED_VMX);
+	assert_int_equal(e.ecx & (1u << 5), 1u << 5);
+	assert_int_equal(e.ecx & (1u << 31), 1u << 31);
+	e = adjusted_nested(leaf(0x80000001, 0, 0, 0, 1u << 2, 0), NESTED_VMX);
+	assert_int_equal(e.ecx & (1u << 2), 0);
+	e = adjusted_nested(leaf(0x8000000a, 0, 1, 0x8000, 0, 1), NESTED_VMX);
+	assert_int_equal(e.eax | e.ebx | e.ecx | e.edx, 0);
+}
+
+/* A KVM_GET_SUPPORTED_CPUID table with these leaves. */
+static struct kvm_cpuid2 *table(const struct kvm_cpuid_entry2 *entries, unsigned n)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+
+	assert_non_null(c);
+	c->nent = n;
+	memcpy(c->entries, entries, n * sizeof(*entries));
+	return c;
+}
+
+static void test_nested_offered_by_kvm(void **state)
+{
+	struct kvm_cpuid2 *c;
+
+	(void)state;
+	/* An AMD host with nested=1: SVM in 80000001h and leaf 8000000Ah. */
+	struct kvm_cpuid_entry2 amd[] = {leaf(1, 0, 0, 0, 0, 0),
+					 leaf(0x80000001, 0, 0, 0, 1u << 2, 0),
+					 leaf(0x8000000a, 0, 1, 8, 0, 0)};
+	c = table(amd, 3);
+	assert_int_equal(nested_virt_offered(c), NESTED_SVM);
+	free(c);
+	/* SVM without its feature leaf is not something to offer. */
+	c = table(amd, 2);
+	assert_int_equal(nested_virt_offered(c), NESTED_NONE);
+	free(c);
+	/* An Intel host with nested=1: VMX in leaf 1. */
+	struct kvm_cpuid_entry2 intel[] = {leaf(1, 0, 0, 0, 1u << 5, 0),
+					   leaf(0x80000001, 0, 0, 0, 0, 0)};
+	c = table(intel, 2);
+	assert_int_equal(nested_virt_offered(c), NESTED_VMX);
+	free(c);
+	/* PVM, or nested=0: neither. */
+	struct kvm_cpuid_entry2 none[] = {leaf(1, 0, 0, 0, ~(1u << 5), 0),
+					  leaf(0x80000001, 0, 0, 0, ~(1u << 2), 0),
+					  leaf(0x8000000a, 0, 0, 0, 0, 0)};
+	c = table(none, 3);
+	assert_int_equal(nested_virt_offered(c), NESTED_NONE);
+	free(c);
+	assert_string_equal(nested_virt_name(NESTED_NONE), "none");
+	assert_string_equal(nested_virt_name(NESTED_VMX), "vmx");
+	assert_string_equal(nested_virt_name(NESTED_SVM), "svm");
+}
+
+static void test_nested_refusal_is_one_line(void **state)
+{
+	struct kvm_kind_info info;
+	char line[256];
+
+	(void)state;
+	memset(&info, 0, sizeof(info));
+	info.kind = KVM_KIND_PVM;
+	snprintf(info.module, sizeof(info.module), "kvm_pvm");
+	nested_virt_refusal(&info, NULL, line, sizeof(line));
+	assert_string_equal(line, "--nested: this host's KVM (pvm) offers neither VMX nor SVM "
+			    "to its guests");
+	info.kind = KVM_KIND_HARDWARE;
+	snprintf(info.module, sizeof(info.module), "kvm_amd");
+	nested_virt_refusal(&info, "0", line, sizeof(line));
+	assert_contains(line, "(kvm_amd)");
+	assert_contains(line, "nested=0: reload it with nested=1");
+	snprintf(info.module, sizeof(info.module), "kvm_intel");
+	nested_virt_refusal(&info, "N", line, sizeof(line));
+	assert_contains(line, "kvm_intel is loaded with nested=N");
+	/* nested=1 but no extension (a CPU model without it): no hint. */
+	nested_virt_refusal(&info, "Y", line, sizeof(line));
+	assert_null(strstr(line, "reload"));
+	assert_null(strchr(line, '\n'));
 }
 
 int main(void)
@@ -264,6 +385,11 @@ int main(void)
 		cmocka_unit_test(test_other_leaves_untouched),
 		cmocka_unit_test(test_vmm_leaves_signature_and_kind),
 		cmocka_unit_test(test_vmm_leaves_not_adjusted),
+		cmocka_unit_test(test_vmm_leaf_gives_the_guests_level),
+		cmocka_unit_test(test_nested_svm_kept),
+		cmocka_unit_test(test_nested_vmx_kept),
+		cmocka_unit_test(test_nested_offered_by_kvm),
+		cmocka_unit_test(test_nested_refusal_is_one_line),
 	};
 
 	return cmocka_run_group_tests_name("cpuid", tests, NULL, NULL);

@@ -301,8 +301,59 @@ static void test_this_host(void **state)
 	assert_int_equal(kind, here.kind);
 	assert_true(strlen(kvm_kind_name(kind)) > 0);
 	assert_true(kind == KVM_KIND_UNKNOWN || here.module[0]);
-	print_message("this host: %s KVM (%s, hypervisor \"%s\")\n", kvm_kind_name(kind),
-		      here.module, here.hypervisor);
+	assert_true(here.virt_level <= 64);
+	print_message("this host: %s KVM (%s, hypervisor \"%s\", virt_level %u)\n",
+		      kvm_kind_name(kind), here.module, here.hypervisor, here.virt_level);
+}
+
+/* virt_level: 0 on bare metal, 1 under any hypervisor, and what a
+ * vmbench vmm below says its guest's level is (kvm_virt_level). */
+static void test_virt_level_from_cpuid(void **state)
+{
+	struct kvm_kind_cpu c;
+	char line[256];
+
+	(void)state;
+	builtin("kvm_pvm");
+	/* Bare metal: no hypervisor bit, whatever the module. */
+	detect(cpu(false, false, false, ""));
+	assert_int_equal(info.virt_level, 0);
+	assert_false(info.below_vmbench_vmm);
+	kvm_virt_describe(&info, line, sizeof(line));
+	assert_contains(line, "virt_level 0");
+	/* This host: a PVM host that is itself a KVM guest. */
+	detect(cpu(true, false, false, "KVMKVMKVM"));
+	assert_int_equal(info.virt_level, 1);
+	kvm_virt_describe(&info, line, sizeof(line));
+	assert_contains(line, "virt_level 1");
+	assert_contains(line, "\"KVMKVMKVM\"");
+	/* Under TCG, VMware, Hyper-V, or a hypervisor without a signature. */
+	static const char *const sigs[] = {"TCGTCGTCGTCG", "VMwareVMware", "Microsoft Hv", ""};
+	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		detect(cpu(true, false, true, sigs[i]));
+		assert_int_equal(info.virt_level, 1);
+	}
+	/* A vmbench vmm below that says its guest is at level 2: vmm is too. */
+	c = cpu(true, false, true, "KVMKVMKVM");
+	c.vmbench_vmm = true;
+	c.vmm_guest_level = 2;
+	detect(c);
+	assert_int_equal(info.virt_level, 2);
+	assert_true(info.below_vmbench_vmm);
+	kvm_virt_describe(&info, line, sizeof(line));
+	assert_contains(line, "a vmbench vmm");
+	/* An older vmm (level 0) or garbage: at least the one hypervisor seen. */
+	c.vmm_guest_level = 0;
+	assert_int_equal(kvm_virt_level(&c), 1);
+	c.vmm_guest_level = 0xdeadbeef;
+	assert_int_equal(kvm_virt_level(&c), 1);
+	/* No hypervisor bit: a hidden hypervisor reads as bare metal, even
+	 * with leftovers in the fields. */
+	c.hypervisor = false;
+	c.vmm_guest_level = 3;
+	assert_int_equal(kvm_virt_level(&c), 0);
+	detect(c);
+	assert_false(info.below_vmbench_vmm);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -323,6 +374,7 @@ int main(void)
 		T(test_unreadable_refcnt_counts_as_none),
 		T(test_unknown),
 		T(test_describe_fits_and_truncates),
+		T(test_virt_level_from_cpuid),
 		T(test_this_host),
 	};
 

@@ -101,6 +101,7 @@ static void test_defaults_with_only_a_guest(void **state)
 	assert_int_equal(p->cfg.io_pin_count, 0);
 	assert_int_equal(p->cfg.rt_priority, 0);
 	assert_false(p->cfg.mlock);
+	assert_false(p->cfg.nested);
 	assert_false(p->cfg.stats);
 	assert_false(p->cfg.trace);
 	assert_false(p->cfg.hugepages);
@@ -364,6 +365,22 @@ static void test_mlock_flag(void **state)
 	assert_parse_error(p, "option '--mlock' takes no value");
 }
 
+static void test_nested_flag(void **state)
+{
+	struct parsed *p = *state;
+
+	PARSE(p, "--nested", "g", "nested");
+	assert_parse_ok(p);
+	assert_true(p->cfg.nested);
+	assert_string_equal(p->cfg.guest_cmdline, "g nested");
+	PARSE(p, "--nested=svm", "g");
+	assert_parse_error(p, "option '--nested' takes no value");
+	/* After the guest file it is the guest's. */
+	PARSE(p, "g", "--nested");
+	assert_parse_ok(p);
+	assert_false(p->cfg.nested);
+}
+
 static void test_timeout_values(void **state)
 {
 	static const struct {
@@ -571,7 +588,7 @@ static void test_help_prints_usage_to_given_file(void **state)
 {
 	static const char *const mentioned[] = {"Usage: vmm [options] GUEST.elf", "--smp",
 						"--mem", "--pin", "--io-pin", "--rt[=PRIO]",
-						"--mlock", "--hugepages", "--timeout",
+						"--mlock", "--nested", "--hugepages", "--timeout",
 						"--stats", "--trace", "--json", "--check",
 						"--help", "--version", "124 timeout",
 						"--no-testdev"};
@@ -730,6 +747,7 @@ int main(void)
 		T(test_io_pin_cpulist),
 		T(test_rt_priority),
 		T(test_mlock_flag),
+		T(test_nested_flag),
 		T(test_timeout_values),
 		T(test_timeout_bad_values),
 		T(test_flags_and_json),

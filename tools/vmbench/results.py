@@ -49,6 +49,10 @@ VMEXIT_HOST_KINDS = ("hardware", "pvm", "nested-tcg", "nested", "unknown", "tcg"
                      "bare-metal")
 VMEXIT_HOST_SOURCES = ("vmm-cpuid", "measured")
 VMEXIT_HANDLED = ("user", "kernel", "mixed")
+# The guest's nested test (guest/workloads/nested.c, docs/guest.md): the
+# ops its L2 makes, each an exit its L1 handles; its routes.
+NESTED_OPS = ("cpuid", "vmmcall", "hlt", "pio_write")
+NESTED_ROUTES = ("svm", "vmx", "none")
 
 
 class ResultError(ValueError):
@@ -118,6 +122,8 @@ def validate_result(obj, guest=False):
                 raise ResultError(f"'{key}.{k}' must be a number, not {v!r}")
     if test == "vmexit":
         _validate_vmexit(obj)
+    if test == "nested":
+        _validate_nested(obj)
     lat = obj.get("latency_ms", {})
     # stddev: the guest's, exact (bench.c), optional: sysbench 1.0.20 prints
     # no spread of latency, so records parsed from its text have none.
@@ -186,6 +192,43 @@ def _validate_vmexit(obj):
     loop = v.get("ring0_loop_cycles")
     if loop is not None and not (_is_number(loop) and loop > 0):
         raise ResultError(f"'vmexit.ring0_loop_cycles' must be a number > 0, not {loop!r}")
+
+
+def _validate_nested(obj):
+    """The "nested" block: skipped with a reason, or every op with its L2
+    exits and figures (L1's and the ratio where L1 has the op) or an error,
+    and the L2 workload."""
+    v = obj.get("nested")
+    if not isinstance(v, dict):
+        raise ResultError("nested result lacks its 'nested' object")
+    if v.get("route") not in NESTED_ROUTES:
+        raise ResultError(f"'nested.route' must be one of {', '.join(NESTED_ROUTES)}, "
+                          f"not {v.get('route')!r}")
+    if not isinstance(v.get("host"), dict):
+        raise ResultError("'nested.host' must be an object")
+    if "skipped" in v:
+        if not (isinstance(v["skipped"], str) and v["skipped"]) or "ops" in v:
+            raise ResultError("a skipped nested test has a reason and no figures")
+        return
+    if not (_is_int(v.get("iterations")) and v["iterations"] > 0):
+        raise ResultError("'nested.iterations' must be a whole number > 0")
+    ops = v.get("ops")
+    if not isinstance(ops, list) or sorted(o.get("name") for o in ops
+                                           if isinstance(o, dict)) != sorted(NESTED_OPS):
+        raise ResultError(f"'nested.ops' must hold each of {', '.join(NESTED_OPS)} once")
+    for op in ops:
+        if "error" in op:
+            continue
+        for key in ("l2_cycles", "l2_ns") + (("l1_cycles", "l1_ns", "ratio")
+                                             if "l1_cycles" in op else ()):
+            if not (_is_number(op.get(key)) and op[key] > 0):
+                raise ResultError(f"nested op {op['name']}: '{key}' must be a number > 0, "
+                                  f"not {op.get(key)!r}")
+        if not _is_int(op.get("l2_exits")):
+            raise ResultError(f"nested op {op['name']}: 'l2_exits' must be a whole number")
+    work = v.get("l2_workload")
+    if not isinstance(work, dict) or not isinstance(work.get("completed"), bool):
+        raise ResultError("'nested.l2_workload' must be an object with 'completed'")
 
 
 def _jitter_figures(f, where, threshold):
