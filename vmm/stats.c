@@ -158,6 +158,13 @@ void stats_print_timeline(const struct vm *vm, FILE *out)
 {
 	const struct boot_timeline *t = &vm->timeline;
 
+	/* Who releases the VM, then the timeline: the last line. */
+	if (vm->reaper.handed_over)
+		fprintf(out, "vmm: the VM is released by the reaper (pid %d) after vmm exits\n",
+			(int)vm->reaper.pid);
+	else
+		fprintf(out, "vmm: the VM was released by vmm itself (%s)\n",
+			vm->reaper_off[0] ? vm->reaper_off : "no VM");
 	fprintf(out, "vmm: host timeline (ms since start): guest loaded %.3f, "
 		"/dev/kvm open %.3f, VM ready %.3f, vCPUs started %.3f, "
 		"first output %.3f, stopped %.3f, reports written %.3f, exit %.3f\n",
@@ -165,10 +172,4 @@ void stats_print_timeline(const struct vm *vm, FILE *out)
 		ms_since_start(vm, t->vm_ready), ms_since_start(vm, t->vcpus_started),
 		ms_since_start(vm, t->first_output), ms_since_start(vm, t->stopped),
 		ms_since_start(vm, t->reported), ms_since_start(vm, t->exiting));
-	if (vm->reaper.handed_over)
-		fprintf(out, "vmm: the VM is released by the reaper (pid %d) after vmm exits\n",
-			(int)vm->reaper.pid);
-	else
-		fprintf(out, "vmm: the VM was released by vmm itself (%s)\n",
-			vm->reaper_off[0] ? vm->reaper_off : "no VM");
 }
