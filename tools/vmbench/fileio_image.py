@@ -9,6 +9,8 @@ block's offset in its file (8 bytes), little-endian.  With
 generation: 0 from prepare, 1, 2 ... for run's writes in order, and the run
 prints "wrote generation G: file F offset P" once the write is acknowledged
 and "flushed generation G" once a flush that covers writes 1..G completed.
+Generations restart at 1 with each run, so the check is of an image
+prepared afresh before the one run that LOG is the output of.
 
     python3 -m vmbench.fileio_image IMAGE [LOG]
 
