@@ -23,6 +23,15 @@
  * and locked against other users (image_lock.c).  `direct` disks are O_DIRECT;
  * requests whose buffers are not 512-byte aligned go through an aligned
  * bounce buffer.
+ *
+ * Durability (docs/virtio-blk.md, "What a FLUSH promises"): an OUT is
+ * completed once pwritev returned, so its data is in the host kernel (page
+ * cache, or the disk's volatile cache with `direct`); a FLUSH is
+ * fdatasync, which takes every completed write to stable storage.  A
+ * driver that did not negotiate VIRTIO_BLK_F_FLUSH sees a write-through
+ * cache (VIRTIO 1.x 5.2.5: writeback only if FLUSH is negotiated), so each
+ * of its writes is followed by fdatasync before it completes.  A failed
+ * fdatasync is latched: every later FLUSH fails too (host_sync).
  */
 #include "virtio_blk.h"
 
@@ -306,6 +315,36 @@ void blk_close(struct blk_dev *b)
 
 /* ---- requests ------------------------------------------------------------ */
 
+/* fdatasync of the disk: 0, or -errno.  A failure sticks.  Linux marks the
+ * pages whose writeback failed clean (and may drop them), so a second
+ * fdatasync succeeds although the data never reached the disk; answering
+ * OK to the guest's next FLUSH would tell it that data is safe.  QEMU does
+ * the same (block/file-posix.c, page_cache_inconsistent), but only without
+ * O_DIRECT; here `direct` latches too, because on a file system the
+ * allocation and size metadata of O_DIRECT writes still go through the
+ * host's cache. */
+static int host_sync(struct blk_dev *b)
+{
+	if (b->sync_errno)
+		return -b->sync_errno;
+	if (fdatasync(b->fd) == 0)
+		return 0;
+	b->sync_errno = errno;
+	fprintf(stderr, "vmm: %s (%s): fdatasync failed: %s; every later FLUSH fails, as "
+		"the host may have dropped writes it could not store\n", b->name,
+		b->stats && b->stats->path ? b->stats->path : "?", strerror(b->sync_errno));
+	return -b->sync_errno;
+}
+
+/* Whether the driver negotiated VIRTIO_BLK_F_FLUSH: without it the device
+ * must behave as a write-through cache.  Read outside vp.lock: the
+ * features are frozen from FEATURES_OK on, and a reset waits for the
+ * request being served (vp.busy). */
+static bool write_through(const struct blk_dev *b)
+{
+	return !(b->vp.driver_features & (1ull << VIRTIO_BLK_F_FLUSH));
+}
+
 /* Copies `len` bytes starting `skip` bytes into the iovec into buf.  (iov
  * is not const: gcc 12 then warns that rd[] may be unset when n is 0.) */
 static void iov_gather(struct iovec *iov, unsigned n, uint64_t skip, uint8_t *buf,
@@ -470,6 +509,12 @@ int blk_handle_chain(struct blk_dev *b, struct virtq_chain *c, uint32_t *len)
 			err = write ? data_io(b, rd + first, nrd - first, data_len,
 					      sector * SECTOR, true) :
 				      data_io(b, wr, nwr, data_len, sector * SECTOR, false);
+			if (!err && write && write_through(b)) {
+				uint64_t t0 = now_ns();
+
+				err = host_sync(b);
+				s->ns_total += now_ns() - t0;
+			}
 			if (err)
 				st = VIRTIO_BLK_S_IOERR;
 		}
@@ -491,7 +536,7 @@ int blk_handle_chain(struct blk_dev *b, struct virtq_chain *c, uint32_t *len)
 		if (!b->readonly) {
 			uint64_t t0 = now_ns();
 
-			if (fdatasync(b->fd) < 0)
+			if (host_sync(b))
 				st = VIRTIO_BLK_S_IOERR;
 			s->ns_total += now_ns() - t0;
 		}

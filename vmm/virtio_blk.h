@@ -61,6 +61,8 @@ struct blk_dev {
 	struct virtio_kvm kvm;     /* doorbell, interrupts, I/O thread */
 	int fd;
 	bool readonly, direct;
+	int sync_errno;            /* the first failed fdatasync's errno: every
+				    * later FLUSH fails (host_sync) */
 	uint64_t capacity;         /* in 512-byte sectors */
 	char serial[21];           /* GET_ID answer */
 	struct disk_stats *stats;

@@ -29,7 +29,17 @@
  * The layout block (little-endian; the rest of its 4 KiB is zero):
  *   0  "VMBENCH-FILEIO\0\0"   16  u32 version (1)   20  u32 file-num
  *   24 u64 file_size          32  u64 stride        40  u64 block size
- *   48 u32 flags (1: prepared with --validate)      52  u32 crc32 of 0..51
+ *   48 u32 flags (1: prepared with --validate, 2: with --file-flush-log)
+ *   52 u32 crc32 of 0..51
+ *
+ * --file-flush-log=on (vmbench's, for the durability test; needs
+ * --validate and 1 thread): every block written carries its generation in
+ * its first 8 bytes (inside the checksummed part: 0 from prepare, then 1, 2
+ * ... for run's writes in order), and run prints one line per acknowledged
+ * write ("wrote generation G: file F offset P") and per completed flush
+ * ("flushed generation G": every write up to G had completed when the
+ * flush was sent).  A host that kills the monitor can then check the image
+ * against what the guest was told (tools/vmbench/fileio_image.py).
  */
 #include "user.h"
 #include "virtio_blk.h"
@@ -69,6 +79,8 @@ struct fio {
 	unsigned merged;
 	uint64_t fsync_freq;
 	bool fsync_all, fsync_end, validate, sync_writes;
+	bool flush_log;               /* --file-flush-log: generations, and lines */
+	uint64_t generation;          /* the last write's (--file-flush-log) */
 	unsigned extra;               /* 1 sync, 2 dsync, 4 direct */
 	char extra_text[32];          /* canonical: "sync,dsync,direct" */
 	double rw_ratio;
@@ -115,8 +127,10 @@ static uint32_t crc32(uint32_t crc, const uint8_t *p, size_t len)
 	return ~crc;
 }
 
-/* sysbench's file_fill_buffer and file_validate_buffer. */
-static void fill_buffer(struct bench_thread *t, uint8_t *buf, uint64_t len, uint64_t offset)
+/* sysbench's file_fill_buffer and file_validate_buffer; with
+ * --file-flush-log the first 8 random bytes are the write's generation. */
+static void fill_buffer(struct bench_thread *t, uint8_t *buf, uint64_t len, uint64_t offset,
+			uint64_t generation)
 {
 	uint64_t n = len - CHECK_LEN, i = 0;
 	uint32_t crc;
@@ -128,6 +142,8 @@ static void fill_buffer(struct bench_thread *t, uint8_t *buf, uint64_t len, uint
 	}
 	for (; i < n; i++)
 		buf[i] = (uint8_t)bench_rand_u64(t);
+	if (F.flush_log)
+		memcpy(buf, &generation, 8);
 	crc = crc32(0, buf, n);
 	memcpy(buf + n, &crc, 4);
 	memcpy(buf + n + 4, &offset, 8);
@@ -328,9 +344,17 @@ static int parse_options(const struct test_args *args, const char *command)
 	}
 	F.rw_ratio = opt_double(args, "file-rw-ratio");
 	F.validate = opt_bool(args, "validate");
+	F.flush_log = opt_bool(args, "file-flush-log");
 	F.completion = strcmp(opt_str(args, "file-completion"), "irq") ? VBLK_POLL : VBLK_IRQ;
 	F.threads = (unsigned)opt_u64(args, "threads");
 	F.stride = (F.file_size + F.block - 1) / F.block * F.block;
+	/* One generation per block and one order of writes: what the host's
+	 * check of the image relies on. */
+	if (F.flush_log && (!F.validate || F.threads != 1 || F.merged || F.block < 16)) {
+		printf("FATAL: --file-flush-log=on needs --validate=on, --threads=1, no "
+		       "--file-merged-requests and blocks of 16 bytes or more\n");
+		return STATUS_USAGE;
+	}
 	return STATUS_OK;
 }
 
@@ -392,13 +416,22 @@ static void layout_build(uint8_t *b, bool validate)
 	memcpy(b + 24, &F.file_size, 8);
 	memcpy(b + 32, &F.stride, 8);
 	memcpy(b + 40, &F.block, 8);
-	v = validate;
+	v = (validate ? 1u : 0u) | (validate && F.flush_log ? 2u : 0u);
 	memcpy(b + 48, &v, 4);
 	v = crc32(0, b, 52);
 	memcpy(b + 52, &v, 4);
 }
 
 enum layout_state { LAYOUT_NONE, LAYOUT_OTHER, LAYOUT_SAME };
+
+/* After layout_read: whether its blocks carry generations (flag 2). */
+static bool layout_has_generations(void)
+{
+	uint32_t flags;
+
+	memcpy(&flags, F.layout + 48, 4);
+	return flags & 2;
+}
 
 /* What the disk's layout block says; *other describes a different one. */
 static int layout_read(struct vblk_req *r, enum layout_state *state, char *other, size_t len)
@@ -493,6 +526,9 @@ static int fileio_prepare(const struct test_args *args)
 	       (unsigned long long)(F.file_size * F.num / (1024 * 1024)));
 	printf("Creating files for the test...\n");
 	print_extra_flags();
+	/* Blocks without generations are not reused for --file-flush-log. */
+	if (state == LAYOUT_SAME && F.flush_log && !layout_has_generations())
+		state = LAYOUT_OTHER;
 	/* The files' places change with the layout: an old layout goes first. */
 	if (state != LAYOUT_SAME && state != LAYOUT_NONE && layout_write(r, true, false))
 		return STATUS_FAILED;
@@ -509,7 +545,7 @@ static int fileio_prepare(const struct test_args *args)
 
 			if (F.validate)
 				for (uint64_t b = 0; b < n; b += F.block)
-					fill_buffer(&rng, buf + b, F.block, off + b);
+					fill_buffer(&rng, buf + b, F.block, off + b, 0);
 			status = disk_rw(r, VBLK_T_OUT, disk_offset(i, off), buf, n);
 			if (status != VBLK_S_OK) {
 				io_failed("write", i, off, status);
@@ -655,6 +691,14 @@ static bool fio_next_event(struct bench_thread *t)
 	return true;
 }
 
+/* --file-flush-log: a completed flush covers every write so far (one
+ * thread: each completed before the flush was sent). */
+static void log_flush(void)
+{
+	if (F.flush_log)
+		printf("flushed generation %llu\n", (unsigned long long)F.generation);
+}
+
 static bool do_fsync(struct bench_thread *t, unsigned file)
 {
 	struct fio_thread *ft = t->local;
@@ -664,6 +708,7 @@ static bool do_fsync(struct bench_thread *t, unsigned file)
 		io_failed("fsync", file, 0, status);
 		return false;
 	}
+	log_flush();
 	fio_lock();
 	F.other_ops++;
 	fio_unlock();
@@ -679,10 +724,17 @@ static void fio_execute_event(struct bench_thread *t)
 	switch (q->op) {
 	case OP_WRITE:
 		if (F.validate)
-			fill_buffer(t, ft->buf, q->size, q->pos);
+			fill_buffer(t, ft->buf, q->size, q->pos, F.generation + 1);
 		status = disk_rw(ft->req, VBLK_T_OUT, disk_offset(q->file, q->pos), ft->buf, q->size);
-		if (status == VBLK_S_OK && F.sync_writes)
+		if (status == VBLK_S_OK && F.flush_log)
+			printf("wrote generation %llu: file %u offset %llu\n",
+			       (unsigned long long)++F.generation, q->file,
+			       (unsigned long long)q->pos);
+		if (status == VBLK_S_OK && F.sync_writes) {
 			status = disk_flush(ft->req);       /* O_SYNC/O_DSYNC */
+			if (status == VBLK_S_OK)
+				log_flush();
+		}
 		if (status != VBLK_S_OK) {
 			io_failed("write", q->file, q->pos, status);
 			break;
@@ -814,6 +866,11 @@ static int fileio_run_cmd(const struct test_args *args)
 			       "of %llu bytes: run 'prepare' with the same --file-num and "
 			       "--file-total-size\n", other, F.num,
 			       (unsigned long long)F.file_size);
+			return STATUS_USAGE;
+		}
+		if (F.flush_log && !layout_has_generations()) {
+			printf("FATAL: --file-flush-log=on needs files prepared with "
+			       "--file-flush-log=on --validate=on\n");
 			return STATUS_USAGE;
 		}
 	}
@@ -959,6 +1016,8 @@ static const struct option_def fileio_options[] = {
 	 "merge at most this number of IO requests if possible (0 - don't merge)", NULL},
 	{"file-rw-ratio", OPT_DOUBLE, "1.5", "reads/writes ratio for combined test", NULL},
 	{"validate", OPT_BOOL, "off", "perform validation checks where possible", NULL},
+	{"file-flush-log", OPT_BOOL, "off", "vmbench: blocks carry a write generation; print "
+	 "each acknowledged write and flush (needs --validate, 1 thread)", NULL},
 	{"file-completion", OPT_STRING, "poll", "vmbench: how the driver learns a request "
 	 "completed {poll (ring 3 polls the used ring), irq (MSI-X interrupt)}", "poll,irq"},
 	{NULL, 0, NULL, NULL, NULL},

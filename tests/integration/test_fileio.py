@@ -12,68 +12,26 @@ size rounded up to the block size), the layout block in the last 4 KiB of
 the disk (guest/workloads/fileio.c)."""
 
 import json
-import os
 import shutil
-import struct
 import tempfile
 import unittest
-import zlib
 from pathlib import Path
 
 import guest_runner
 from guest_runner import GUEST, run_qemu_guest, run_vmm
 
 from vmbench import results, sysbench
+from vmbench.fileio_image import LAYOUT_SIZE, check_block, layout_block, make_block, read_layout
 
 T = 240
 MIB = 1 << 20
-LAYOUT_SIZE = 4096
-MAGIC = b"VMBENCH-FILEIO\0\0"
-CHECK_LEN = 12          # crc32 (4 bytes) + offset in the file (8 bytes)
+
+
+# ---- the on-disk format, from the host's side: vmbench.fileio_image ------------------
 
 # The small layout the tests use: 4 files of 1 MiB, 16 KiB blocks.
 NUM, TOTAL, BLOCK = 4, 4 * MIB, 16384
 LAYOUT = [f"--file-num={NUM}", f"--file-total-size={TOTAL}"]
-
-
-# ---- the on-disk format, from the host's side ---------------------------------------
-
-def make_block(rng, size, offset):
-    """One block as sysbench's file_fill_buffer writes it."""
-    data = rng.randbytes(size - CHECK_LEN)
-    return data + struct.pack("<IQ", zlib.crc32(data), offset)
-
-
-def check_block(block, offset):
-    """None when `block` is a valid sysbench block at `offset` in its file, else why not."""
-    n = len(block) - CHECK_LEN
-    crc, stored = struct.unpack_from("<IQ", block, n)
-    if zlib.crc32(block[:n]) != crc:
-        return f"checksum mismatch (stored 0x{crc:08x})"
-    if stored != offset:
-        return f"offset {stored}, expected {offset}"
-    return None
-
-
-def layout_block(num, file_size, block, validate):
-    stride = -(-file_size // block) * block
-    head = MAGIC + struct.pack("<IIQQQI", 1, num, file_size, stride, block, int(validate))
-    head += struct.pack("<I", zlib.crc32(head))
-    return head + bytes(LAYOUT_SIZE - len(head))
-
-
-def read_layout(image):
-    with open(image, "rb") as f:
-        f.seek(os.path.getsize(image) - LAYOUT_SIZE)
-        raw = f.read(LAYOUT_SIZE)
-    if raw[:16] != MAGIC:
-        return None
-    version, num, file_size, stride, block, flags = struct.unpack_from("<IIQQQI", raw, 16)
-    crc, = struct.unpack_from("<I", raw, 52)
-    if crc != zlib.crc32(raw[:52]):
-        return None
-    return {"version": version, "num": num, "file_size": file_size, "stride": stride,
-            "block": block, "validate": bool(flags & 1)}
 
 
 def write_image(path, size, num=NUM, total=TOTAL, block=BLOCK, seed=1):
@@ -88,7 +46,7 @@ def write_image(path, size, num=NUM, total=TOTAL, block=BLOCK, seed=1):
             for off in range(0, file_size, block):
                 f.write(make_block(rng, block, off))
         f.seek(size - LAYOUT_SIZE)
-        f.write(layout_block(num, file_size, block, True))
+        f.write(layout_block(num, file_size, block, flags=1))
 
 
 # ---- platforms ----------------------------------------------------------------------
@@ -176,7 +134,7 @@ class FileioTests:
         self.assertEqual(prep["file_size_bytes"], TOTAL // NUM)
         self.assertEqual(read_layout(disk), {"version": 1, "num": NUM, "file_size": TOTAL // NUM,
                                              "stride": TOTAL // NUM, "block": BLOCK,
-                                             "validate": True})
+                                             "validate": True, "generations": False})
         self.assert_image_valid(disk)
         # Reads check every block they read; writes keep the format, so the
         # image is still valid after all of them.  A count of events, not a

@@ -6,7 +6,8 @@
  * under the guest, a write past RLIMIT_FSIZE), malformed chains (failed
  * with IOERR when the status byte is reachable, NEEDS_RESET when not),
  * framing-agnostic parsing, O_DIRECT with unaligned buffers, interrupt
- * suppression, and notify suppression while the I/O thread polls.
+ * suppression, notify suppression while the I/O thread polls, write-through
+ * for a driver without VIRTIO_BLK_F_FLUSH and a failed flush that sticks.
  */
 #include "unit.h"
 
@@ -241,6 +242,79 @@ static void test_readonly(void **state)
 	assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_OK);
 	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512), VIRTIO_BLK_S_OK);
 	assert_false(r->blk.vp.broken);
+}
+
+/* Puts /dev/null under the device, which takes writes but fails
+ * fdatasync (EINVAL): a FLUSH, or any sync the device makes, then shows.
+ * Returns the real descriptor, for put_back(). */
+static int fail_syncs(struct rig *r)
+{
+	int real = r->blk.fd;
+
+	r->blk.fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_true(r->blk.fd >= 0);
+	return real;
+}
+
+static void put_back(struct rig *r, int real)
+{
+	close(r->blk.fd);
+	r->blk.fd = real;
+}
+
+/* VIRTIO 1.x 5.2.5: without VIRTIO_BLK_F_FLUSH the driver may take the
+ * cache as write-through, so every write must reach stable storage before
+ * it completes. */
+static void test_write_through_without_the_flush_feature(void **state)
+{
+	struct rig *r = *state;
+	int real;
+
+	start(r, false, false);
+	real = fail_syncs(r);
+	/* Negotiated: a write is not synced (the FLUSH will be). */
+	assert_int_equal(request(r, VIRTIO_BLK_T_OUT, 0, 512), VIRTIO_BLK_S_OK);
+	/* Not negotiated: the write is synced, so the failing sync shows. */
+	r->blk.vp.driver_features &= ~(1ull << VIRTIO_BLK_F_FLUSH);
+	assert_int_equal(request(r, VIRTIO_BLK_T_OUT, 0, 512), VIRTIO_BLK_S_IOERR);
+	put_back(r, real);
+	r->blk.sync_errno = 0;   /* (the failure latched: see the next test) */
+	assert_int_equal(request(r, VIRTIO_BLK_T_OUT, 0, 512), VIRTIO_BLK_S_OK);
+	assert_int_equal(r->stats.errors, 1);
+}
+
+/* After a failed fdatasync the host may have marked unwritten pages clean:
+ * a later fdatasync succeeds without storing them, so every later FLUSH
+ * must fail (with and without O_DIRECT). */
+static void test_a_failed_flush_stays_failed(void **state)
+{
+	struct rig *r = *state;
+
+	int probe = open(r->path, O_RDONLY | O_DIRECT);
+	int kinds = probe >= 0 ? 2 : 1;   /* tmpfs before Linux 6.6: no O_DIRECT */
+
+	if (probe >= 0)
+		close(probe);
+	for (int direct = 0; direct < kinds; direct++) {
+		int real;
+
+		if (direct) {      /* a fresh device and rings */
+			blk_close(&r->blk);
+			memset(r->mem.base, 0, DATA);
+			r->next_desc = 0;
+		}
+		start(r, false, direct);
+		assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_OK);
+		real = fail_syncs(r);
+		assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_IOERR);
+		put_back(r, real);
+		assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_IOERR);
+		assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_IOERR);
+		/* Reads and writes go on; only the promise of durability is gone. */
+		assert_int_equal(request(r, VIRTIO_BLK_T_OUT, 0, 512), VIRTIO_BLK_S_OK);
+		assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512), VIRTIO_BLK_S_OK);
+		assert_false(r->blk.vp.broken);
+	}
 }
 
 static void test_truncated_under_the_guest(void **state)
@@ -572,6 +646,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_read_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_id_and_unsupported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_through_without_the_flush_feature, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_failed_flush_stays_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_under_the_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_write_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_buffer_fails_the_request, setup, teardown),
