@@ -47,6 +47,8 @@ struct virtq_buf {
 struct virtq_chain {
 	uint16_t head;
 	enum virtq_error error;
+	uint16_t error_desc;       /* the descriptor the error was found at */
+	uint16_t error_next;       /* VIRTQ_ERR_INDEX: its out-of-range next */
 	unsigned nbufs;
 	uint32_t readable, writable;   /* number of buffers of each kind */
 	uint64_t read_bytes, write_bytes;
@@ -56,6 +58,13 @@ struct virtq_chain {
 /* Checks that the three rings of a queue of `size` lie in guest RAM with
  * the alignment the spec requires. */
 bool virtq_layout_ok(const struct guest_memory *mem, const struct virtq *vq);
+/* The same check, saying what is wrong ("the used ring is outside guest
+ * RAM", ...), or NULL when the layout is good. */
+const char *virtq_layout_problem(const struct guest_memory *mem, const struct virtq *vq);
+/* One line on why chain `c` (popped from a queue of `size`) cannot be
+ * completed, for the device's report: "descriptor chain from head 3 loops:
+ * descriptor 5 comes again after 256 descriptors". */
+void virtq_chain_problem(const struct virtq_chain *c, uint16_t size, char *buf, size_t len);
 /* Takes the next available chain: 1 (chain filled, see chain->error), 0 if
  * none, -1 if the ring itself is unusable (rings outside RAM, a head index
  * out of range, avail->idx more than `size` ahead): the device must stop. */
