@@ -37,8 +37,12 @@ const char *virtq_layout_problem(const struct guest_memory *mem, const struct vi
 {
 	uint16_t n = vq->size;
 
-	if (!n || n > VIRTQ_MAX_SIZE || (n & (n - 1)))
-		return "its size is 0, not a power of two, or above the maximum";
+	if (!n)
+		return "its size is 0";
+	if (n & (n - 1))
+		return "its size is not a power of two";
+	if (n > VIRTQ_MAX_SIZE)
+		return "its size is above the maximum";
 	if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3))
 		return "a ring is misaligned (descriptors 16, driver 2, device 4 bytes)";
 	if (!guest_ptr(mem, vq->desc_gpa, 16ull * n))
