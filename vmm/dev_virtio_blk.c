@@ -501,9 +501,10 @@ int blk_process_queue(struct blk_dev *b, unsigned budget)
 		/* Took one: whatever avail_event said is now behind. */
 		rechecked = false;
 		if (r < 0) {
-			virtio_pci_set_broken(vp, "the available ring is unusable (outside RAM, "
-					      "a head index out of range, or an index too far "
-					      "ahead)");
+			char why[160];
+
+			virtq_chain_problem(&b->chain, vq->size, why, sizeof(why));
+			virtio_pci_set_broken(vp, why);
 			done = -1;
 			break;
 		}

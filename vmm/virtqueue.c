@@ -76,6 +76,17 @@ void virtq_chain_problem(const struct virtq_chain *c, uint16_t size, char *buf, 
 		snprintf(buf, len, "descriptor chain from head %u: descriptor %u is indirect, "
 			 "a feature the device does not offer", c->head, c->error_desc);
 		break;
+	case VIRTQ_ERR_AHEAD:
+		snprintf(buf, len, "the available ring's index is %u, more than the queue's %u "
+			 "entries ahead of the device's %u", c->error_next, size, c->error_desc);
+		break;
+	case VIRTQ_ERR_HEAD:
+		snprintf(buf, len, "the available ring offers head %u, beyond the queue's %u "
+			 "descriptors", c->error_desc, size);
+		break;
+	case VIRTQ_ERR_RING:
+		snprintf(buf, len, "a ring or the descriptor table is outside guest RAM");
+		break;
 	default:
 		snprintf(buf, len, "descriptor chain from head %u has no device-writable "
 			 "status byte in guest RAM", c->head);
@@ -116,18 +127,28 @@ int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_cha
 	if (!vq->ready || !vq->size)
 		return 0;
 	avail = guest_ptr(mem, vq->avail_gpa, avail_bytes(vq->size));
-	if (!avail)
+	if (!avail) {
+		c->error = VIRTQ_ERR_RING;
 		return -1;
+	}
 	avail_idx = load16(avail + 2);
 	if (avail_idx == vq->last_avail)
 		return 0;
-	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size)
-		return -1;   /* the driver claims more buffers than the ring holds */
+	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size) {
+		/* the driver claims more buffers than the ring holds */
+		c->error = VIRTQ_ERR_AHEAD;
+		c->error_next = avail_idx;
+		c->error_desc = vq->last_avail;
+		return -1;
+	}
 	/* Read the ring entry only after seeing the index that covers it. */
 	atomic_thread_fence(memory_order_acquire);
 	head = load16(avail + 4 + 2 * (vq->last_avail % vq->size));
-	if (head >= vq->size)
-		return -1;   /* no valid id to complete it with */
+	if (head >= vq->size) {
+		c->error = VIRTQ_ERR_HEAD;   /* no valid id to complete it with */
+		c->error_desc = head;
+		return -1;
+	}
 	vq->last_avail++;
 
 	c->head = head;
@@ -143,8 +164,10 @@ int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_cha
 			c->error_desc = i;
 			break;
 		}
-		if (!read_desc(mem, vq, i, &d))
+		if (!read_desc(mem, vq, i, &d)) {
+			c->error = VIRTQ_ERR_RING;
 			return -1;
+		}
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			c->error = VIRTQ_ERR_INDIRECT;
 			c->error_desc = i;

@@ -35,6 +35,10 @@ enum virtq_error {
 	VIRTQ_ERR_INDEX,           /* next index >= queue size */
 	VIRTQ_ERR_TOO_LONG,        /* more descriptors than the queue has: a loop */
 	VIRTQ_ERR_INDIRECT,        /* indirect descriptor, not offered */
+	/* Set when virtq_pop returns -1: the ring itself is unusable. */
+	VIRTQ_ERR_RING,            /* a ring or descriptor outside guest RAM */
+	VIRTQ_ERR_AHEAD,           /* avail->idx (error_next) too far ahead */
+	VIRTQ_ERR_HEAD,            /* a head index (error_desc) out of range */
 };
 
 struct virtq_buf {
@@ -67,7 +71,8 @@ const char *virtq_layout_problem(const struct guest_memory *mem, const struct vi
 void virtq_chain_problem(const struct virtq_chain *c, uint16_t size, char *buf, size_t len);
 /* Takes the next available chain: 1 (chain filled, see chain->error), 0 if
  * none, -1 if the ring itself is unusable (rings outside RAM, a head index
- * out of range, avail->idx more than `size` ahead): the device must stop. */
+ * out of range, avail->idx more than `size` ahead; chain->error says
+ * which): the device must stop. */
 int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_chain *chain);
 /* Puts `head` with `len` bytes written in the used ring (and publishes
  * used->idx after it).  -1 if the used ring is not in RAM. */

@@ -226,12 +226,20 @@ static void test_broken_rings(void **state)
 	struct rig *r = *state;
 
 	/* A head index out of range cannot be completed at all. */
+	char why[160];
+
 	offer(r, QSIZE);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), -1);
+	virtq_chain_problem(&r->chain, QSIZE, why, sizeof(why));
+	assert_string_equal(why, "the available ring offers head 8, beyond the queue's 8 "
+			    "descriptors");
 	/* avail->idx claiming more than the ring holds. */
 	r->vq.last_avail = 0;
 	le_put(at(r, AVAIL + 2), 2, QSIZE + 1);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), -1);
+	virtq_chain_problem(&r->chain, QSIZE, why, sizeof(why));
+	assert_string_equal(why, "the available ring's index is 9, more than the queue's 8 "
+			    "entries ahead of the device's 0");
 	/* Rings outside RAM or misaligned. */
 	struct virtq bad = r->vq;
 	bad.avail_gpa = RAM - 4;
