@@ -484,14 +484,14 @@ static void console_restore(void)
 
 /* Every port of the ranges, every width that fits in the range: a read,
  * then a write of all ones (ring 0 does them: ring 3 cannot everywhere). */
-static void case_ports(struct outcome *o, const char *spec)
+static int case_ports(struct outcome *o, const char *spec)
 {
 	uint64_t r[16][2], n = 0, t0 = rdtsc();
 	unsigned nr = parse_ranges(spec, r, 16);
 
 	if (!nr || r[nr - 1][1] > 0xffff) {
 		observed(o, false, "--ports=%s: expected FIRST-LAST[,...] within 0-0xffff", spec);
-		return;
+		return STATUS_USAGE;
 	}
 	for (unsigned i = 0; i < nr; i++) {
 		printf("hostile: sweeping ports 0x%llx-0x%llx, widths 1, 2, 4 (0x%x-0x%x skipped: "
@@ -514,6 +514,7 @@ static void case_ports(struct outcome *o, const char *spec)
 	o->count = n;
 	observed(o, true, "%llu port accesses in %u ranges, the guest still running",
 		 (unsigned long long)n, nr);
+	return STATUS_OK;
 }
 
 struct bar_list {
@@ -551,7 +552,7 @@ static bool add_bars(const struct pci_dev *d, void *ctx)
 
 /* Every byte of the ranges, widths 1, 2, 4 and 8 where they fit: a read,
  * then a write of all ones, from ring 3 (MMIO exits from any ring). */
-static void case_mmio(struct outcome *o, const char *spec)
+static int case_mmio(struct outcome *o, const char *spec)
 {
 	struct bar_list l = {.n = 0};
 	uint64_t n = 0, t0;
@@ -560,7 +561,7 @@ static void case_mmio(struct outcome *o, const char *spec)
 		l.n = parse_ranges(spec, l.r, ARRAY_SIZE(l.r));
 		if (!l.n) {
 			observed(o, false, "--mmio=%s: expected FIRST-LAST[,...]", spec);
-			return;
+			return STATUS_USAGE;
 		}
 	} else {
 		pci_scan(add_bars, &l);
@@ -604,6 +605,7 @@ static void case_mmio(struct outcome *o, const char *spec)
 	o->count = n;
 	observed(o, true, "%llu MMIO accesses in %u ranges, the guest still running",
 		 (unsigned long long)n, l.n);
+	return STATUS_OK;
 }
 
 /* ---- the run ---------------------------------------------------------------------- */
@@ -632,9 +634,9 @@ static int hostile_run(const struct test_args *args, const char *command)
 	} else if (!strcmp(name, "timer-storm")) {
 		lapic_storm(&o, EXIT_BENCH_TIMER, opt_u64(args, "seconds"));
 	} else if (!strcmp(name, "ports")) {
-		case_ports(&o, opt_str(args, "ports"));
+		st = case_ports(&o, opt_str(args, "ports"));
 	} else if (!strcmp(name, "mmio")) {
-		case_mmio(&o, opt_str(args, "mmio"));
+		st = case_mmio(&o, opt_str(args, "mmio"));
 	} else if ((st = open_disk(&o)) == STATUS_OK) {
 		if (!strcmp(name, "desc-loop"))
 			case_desc_loop(&o);
@@ -655,6 +657,10 @@ static int hostile_run(const struct test_args *args, const char *command)
 	}
 	if (st == STATUS_OK)
 		st = o.ok ? STATUS_OK : STATUS_FAILED;
+	if (st == STATUS_USAGE) {
+		printf("vmbench: %s\n", o.what);
+		return st;
+	}
 	printf("hostile: %s: %s\n", o.ok ? "OK" : st == STATUS_UNAVAILABLE ? "SKIP" : "FAIL",
 	       o.what);
 	json_init(&j, buf, sizeof(buf));

@@ -140,6 +140,17 @@ class HostileGuest(unittest.TestCase):
                          res.stdout)
         self.assertGreater(result["count"], 300000)
 
+    def test_bad_arguments_are_one_line_and_status_2(self):
+        res = self.boot("nope", disk_options=None)
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        self.assertIn("invalid value 'nope' for option '--case': expected one of desc-loop,"
+                      "desc-index,", res.stdout)
+        self.assertRegex(res.stdout, r",spin\n")       # the whole list
+        res = self.boot("ports", "--ports=0x10-0x1", disk_options=None)
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        self.assertIn("vmbench: --ports=0x10-0x1: expected FIRST-LAST[,...] within 0-0xffff",
+                      res.stdout)
+
     # ---- a guest that never stops ------------------------------------------------
 
     def test_guest_that_never_stops_ends_at_timeout(self):
