@@ -254,15 +254,27 @@ static void case_bad_buffers(struct outcome *o)
 		 (unsigned)ARRAY_SIZE(bad), st == VIRTIO_BLK_S_OK ? "OK" : "failed");
 }
 
+/* Resets the device: false if its status did not read back 0 within
+ * WAIT_S (the driver must wait for that, VIRTIO 1.x 4.1.4.3.2). */
+static bool reset_device(void)
+{
+	uint64_t deadline = rdtsc() + WAIT_S * sys->tsc_hz;
+
+	disk.common[VIRTIO_PCI_COMMON_STATUS] = 0;
+	while (disk.common[VIRTIO_PCI_COMMON_STATUS])
+		if (rdtsc() > deadline)
+			return false;
+	return true;
+}
+
 /* Sets queue 0 up again after a reset, with the given size and used ring,
- * and enables it: returns the device status after. */
+ * and enables it: returns the device status after (0xff: no reset). */
 static uint8_t reenable(uint16_t size, uint64_t used)
 {
 	volatile uint8_t *c = disk.common;
 
-	c[VIRTIO_PCI_COMMON_STATUS] = 0;
-	while (c[VIRTIO_PCI_COMMON_STATUS])
-		;
+	if (!reset_device())
+		return 0xff;
 	c[VIRTIO_PCI_COMMON_STATUS] = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	*(volatile uint32_t *)(c + VIRTIO_PCI_COMMON_GFSELECT) = 1;
 	*(volatile uint32_t *)(c + VIRTIO_PCI_COMMON_GF) = 1;   /* VERSION_1 */
@@ -281,6 +293,10 @@ static void expect_refused(struct outcome *o, uint8_t status, const char *what)
 	uint16_t enabled = *(volatile uint16_t *)(disk.common + VIRTIO_PCI_COMMON_Q_ENABLE);
 	bool refused = (status & VIRTIO_CONFIG_S_NEEDS_RESET) || !enabled;
 
+	if (status == 0xff) {
+		observed(o, false, "%s: the reset before it never completed", what);
+		return;
+	}
 	observed(o, refused, "%s: queue_enable reads %u, device status 0x%x (%s)", what,
 		 enabled, status, status & VIRTIO_CONFIG_S_NEEDS_RESET ? "NEEDS_RESET" :
 		 refused ? "not enabled" : "accepted");
@@ -337,9 +353,11 @@ static void case_reset_inflight(struct outcome *o, uint64_t rounds)
 		disk.avail_idx = (uint16_t)(disk.avail_idx + n);
 		__atomic_store_n(&disk.avail[1], disk.avail_idx, __ATOMIC_RELEASE);
 		*disk.notify = 0;
-		disk.common[VIRTIO_PCI_COMMON_STATUS] = 0;           /* reset, at once */
-		while (disk.common[VIRTIO_PCI_COMMON_STATUS])         /* until it is done */
-			__builtin_ia32_pause();
+		if (!reset_device()) {                                /* at once */
+			observed(o, false, "the reset never completed (status stays 0x%x)",
+				 dev_status());
+			return;
+		}
 		volatile uint16_t *old_used = disk.used;
 		uint16_t at_reset = old_used[1];
 
