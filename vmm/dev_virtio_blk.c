@@ -590,9 +590,10 @@ int blk_process_queue(struct blk_dev *b, unsigned budget)
 		/* Took one: whatever avail_event said is now behind. */
 		rechecked = false;
 		if (r < 0) {
-			virtio_pci_set_broken(vp, "the available ring is unusable (outside RAM, "
-					      "a head index out of range, or an index too far "
-					      "ahead)");
+			char why[160];
+
+			virtq_chain_problem(&b->chain, vq->size, why, sizeof(why));
+			virtio_pci_set_broken(vp, why);
 			done = -1;
 			break;
 		}
@@ -602,12 +603,12 @@ int blk_process_queue(struct blk_dev *b, unsigned budget)
 		pthread_mutex_lock(&vp->lock);
 		vp->busy--;
 		if (st < 0) {
+			char why[160];
+
 			if (b->stats)
 				b->stats->bad_chains++;
-			virtio_pci_set_broken(vp, b->chain.error >= VIRTQ_ERR_INDEX ?
-					      "a descriptor chain loops, is too long, or has "
-					      "an index out of range" :
-					      "a request has no writable status byte");
+			virtq_chain_problem(&b->chain, vq->size, why, sizeof(why));
+			virtio_pci_set_broken(vp, why);
 			done = -1;
 		} else if (virtq_push(vp->mem, vq, b->chain.head, len) < 0) {
 			virtio_pci_set_broken(vp, "the used ring is outside guest RAM");

@@ -24,6 +24,7 @@
 #include "error.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Register offsets, capability types and MSI-X bits are the kernel's
@@ -215,11 +216,19 @@ static void enable_queue(struct virtio_pci *vp, struct virtq *q)
 {
 	unsigned qi = (unsigned)(q - vp->vq);
 
+	const char *problem;
+	char why[192];
+
 	if (q->ready)
 		return;
-	if (!virtq_layout_ok(vp->mem, q)) {
-		virtio_pci_set_broken(vp, "queue enabled with rings outside guest RAM, "
-				      "misaligned, or a size that is not a power of two");
+	problem = q->size > vp->max_queue_size ? "its size is above the maximum" :
+						 virtq_layout_problem(vp->mem, q);
+	if (problem) {
+		snprintf(why, sizeof(why), "queue %u enabled but %s (size %u, descriptors 0x%llx, "
+			 "driver 0x%llx, device 0x%llx)", qi, problem, q->size,
+			 (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
+			 (unsigned long long)q->used_gpa);
+		virtio_pci_set_broken(vp, why);
 		return;
 	}
 	q->last_avail = q->used_idx = 0;
@@ -249,8 +258,12 @@ static void apply_field(struct virtio_pci *vp, enum common_field f, uint64_t v)
 	case F_STATUS: write_status(vp, (uint8_t)v); break;
 	case F_Q_SELECT: vp->queue_select = (uint16_t)v; break;
 	case F_Q_SIZE:
-		/* Split rings need a power of two no larger than our maximum. */
-		if (q && !q->ready && v && v <= vp->max_queue_size && !(v & (v - 1)))
+		/* Kept as written, and checked when the queue is enabled: split
+		 * rings need a power of two no larger than our maximum, and a
+		 * driver that wrote another size laid its rings out for that
+		 * size, so ignoring the write would have the device read
+		 * whatever follows them as ring entries. */
+		if (q && !q->ready)
 			q->size = (uint16_t)v;
 		break;
 	case F_Q_MSIX:

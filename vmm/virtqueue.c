@@ -20,6 +20,7 @@
 
 #include <endian.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Guest memory may change under us at any time: each field is read once,
@@ -32,17 +33,64 @@ static uint16_t load16(const void *p)
 static uint64_t avail_bytes(uint16_t size) { return 4 + 2ull * size + 2; }
 static uint64_t used_bytes(uint16_t size) { return 4 + 8ull * size + 2; }
 
-bool virtq_layout_ok(const struct guest_memory *mem, const struct virtq *vq)
+const char *virtq_layout_problem(const struct guest_memory *mem, const struct virtq *vq)
 {
 	uint16_t n = vq->size;
 
-	if (!n || n > VIRTQ_MAX_SIZE || (n & (n - 1)))
-		return false;
+	if (!n)
+		return "its size is 0";
+	if (n & (n - 1))
+		return "its size is not a power of two";
+	if (n > VIRTQ_MAX_SIZE)
+		return "its size is above the maximum";
 	if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3))
-		return false;
-	return guest_ptr(mem, vq->desc_gpa, 16ull * n) &&
-	       guest_ptr(mem, vq->avail_gpa, avail_bytes(n)) &&
-	       guest_ptr(mem, vq->used_gpa, used_bytes(n));
+		return "a ring is misaligned (descriptors 16, driver 2, device 4 bytes)";
+	if (!guest_ptr(mem, vq->desc_gpa, 16ull * n))
+		return "the descriptor table is outside guest RAM";
+	if (!guest_ptr(mem, vq->avail_gpa, avail_bytes(n)))
+		return "the driver (available) ring is outside guest RAM";
+	if (!guest_ptr(mem, vq->used_gpa, used_bytes(n)))
+		return "the device (used) ring is outside guest RAM";
+	return NULL;
+}
+
+bool virtq_layout_ok(const struct guest_memory *mem, const struct virtq *vq)
+{
+	return !virtq_layout_problem(mem, vq);
+}
+
+void virtq_chain_problem(const struct virtq_chain *c, uint16_t size, char *buf, size_t len)
+{
+	switch (c->error) {
+	case VIRTQ_ERR_TOO_LONG:
+		/* size distinct descriptors were read: the next is a repeat. */
+		snprintf(buf, len, "descriptor chain from head %u loops: descriptor %u comes "
+			 "again after %u descriptors", c->head, c->error_desc, size);
+		break;
+	case VIRTQ_ERR_INDEX:
+		snprintf(buf, len, "descriptor chain from head %u: descriptor %u's next is %u, "
+			 "beyond the queue's %u descriptors", c->head, c->error_desc,
+			 c->error_next, size);
+		break;
+	case VIRTQ_ERR_INDIRECT:
+		snprintf(buf, len, "descriptor chain from head %u: descriptor %u is indirect, "
+			 "a feature the device does not offer", c->head, c->error_desc);
+		break;
+	case VIRTQ_ERR_AHEAD:
+		snprintf(buf, len, "the available ring's index is %u, more than the queue's %u "
+			 "entries ahead of the device's %u", c->error_next, size, c->error_desc);
+		break;
+	case VIRTQ_ERR_HEAD:
+		snprintf(buf, len, "the available ring offers head %u, beyond the queue's %u "
+			 "descriptors", c->error_desc, size);
+		break;
+	case VIRTQ_ERR_RING:
+		snprintf(buf, len, "a ring or the descriptor table is outside guest RAM");
+		break;
+	default:
+		snprintf(buf, len, "descriptor chain from head %u has no device-writable "
+			 "status byte in guest RAM", c->head);
+	}
 }
 
 /* One descriptor, in host byte order. */
@@ -79,18 +127,28 @@ int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_cha
 	if (!vq->ready || !vq->size)
 		return 0;
 	avail = guest_ptr(mem, vq->avail_gpa, avail_bytes(vq->size));
-	if (!avail)
+	if (!avail) {
+		c->error = VIRTQ_ERR_RING;
 		return -1;
+	}
 	avail_idx = load16(avail + 2);
 	if (avail_idx == vq->last_avail)
 		return 0;
-	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size)
-		return -1;   /* the driver claims more buffers than the ring holds */
+	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size) {
+		/* the driver claims more buffers than the ring holds */
+		c->error = VIRTQ_ERR_AHEAD;
+		c->error_next = avail_idx;
+		c->error_desc = vq->last_avail;
+		return -1;
+	}
 	/* Read the ring entry only after seeing the index that covers it. */
 	atomic_thread_fence(memory_order_acquire);
 	head = load16(avail + 4 + 2 * (vq->last_avail % vq->size));
-	if (head >= vq->size)
-		return -1;   /* no valid id to complete it with */
+	if (head >= vq->size) {
+		c->error = VIRTQ_ERR_HEAD;   /* no valid id to complete it with */
+		c->error_desc = head;
+		return -1;
+	}
 	vq->last_avail++;
 
 	c->head = head;
@@ -103,12 +161,16 @@ int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_cha
 
 		if (c->nbufs >= vq->size) {
 			c->error = VIRTQ_ERR_TOO_LONG;
+			c->error_desc = i;
 			break;
 		}
-		if (!read_desc(mem, vq, i, &d))
+		if (!read_desc(mem, vq, i, &d)) {
+			c->error = VIRTQ_ERR_RING;
 			return -1;
+		}
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			c->error = VIRTQ_ERR_INDIRECT;
+			c->error_desc = i;
 			break;
 		}
 		b = &c->bufs[c->nbufs++];
@@ -131,6 +193,8 @@ int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_cha
 			break;
 		if (d.next >= vq->size) {
 			c->error = VIRTQ_ERR_INDEX;
+			c->error_desc = i;
+			c->error_next = d.next;
 			break;
 		}
 		i = d.next;

@@ -35,6 +35,10 @@ enum virtq_error {
 	VIRTQ_ERR_INDEX,           /* next index >= queue size */
 	VIRTQ_ERR_TOO_LONG,        /* more descriptors than the queue has: a loop */
 	VIRTQ_ERR_INDIRECT,        /* indirect descriptor, not offered */
+	/* Set when virtq_pop returns -1: the ring itself is unusable. */
+	VIRTQ_ERR_RING,            /* a ring or descriptor outside guest RAM */
+	VIRTQ_ERR_AHEAD,           /* avail->idx (error_next) too far ahead */
+	VIRTQ_ERR_HEAD,            /* a head index (error_desc) out of range */
 };
 
 struct virtq_buf {
@@ -47,6 +51,8 @@ struct virtq_buf {
 struct virtq_chain {
 	uint16_t head;
 	enum virtq_error error;
+	uint16_t error_desc;       /* the descriptor the error was found at */
+	uint16_t error_next;       /* VIRTQ_ERR_INDEX: its out-of-range next */
 	unsigned nbufs;
 	uint32_t readable, writable;   /* number of buffers of each kind */
 	uint64_t read_bytes, write_bytes;
@@ -56,9 +62,17 @@ struct virtq_chain {
 /* Checks that the three rings of a queue of `size` lie in guest RAM with
  * the alignment the spec requires. */
 bool virtq_layout_ok(const struct guest_memory *mem, const struct virtq *vq);
+/* The same check, saying what is wrong ("the used ring is outside guest
+ * RAM", ...), or NULL when the layout is good. */
+const char *virtq_layout_problem(const struct guest_memory *mem, const struct virtq *vq);
+/* One line on why chain `c` (popped from a queue of `size`) cannot be
+ * completed, for the device's report: "descriptor chain from head 3 loops:
+ * descriptor 5 comes again after 256 descriptors". */
+void virtq_chain_problem(const struct virtq_chain *c, uint16_t size, char *buf, size_t len);
 /* Takes the next available chain: 1 (chain filled, see chain->error), 0 if
  * none, -1 if the ring itself is unusable (rings outside RAM, a head index
- * out of range, avail->idx more than `size` ahead): the device must stop. */
+ * out of range, avail->idx more than `size` ahead; chain->error says
+ * which): the device must stop. */
 int virtq_pop(const struct guest_memory *mem, struct virtq *vq, struct virtq_chain *chain);
 /* Puts `head` with `len` bytes written in the used ring (and publishes
  * used->idx after it).  -1 if the used ring is not in RAM. */

@@ -201,7 +201,7 @@ bool cmdline_parse(unsigned nwords, const char **words, const struct option_def 
 		}
 		const char *value = eq ? eq + 1 : (o->def->type == OPT_BOOL ? "on" : NULL);
 		if (!value || !set_value(o, value)) {
-			char expected[96];
+			char expected[256];   /* room for a long choices list */
 
 			describe_expected(o->def, expected, sizeof(expected));
 			printf("vmbench: invalid value '%s' for option '--%s': expected %s\n",

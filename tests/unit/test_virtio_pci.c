@@ -243,10 +243,9 @@ static void test_queue_setup_and_reset(void **state)
 	negotiate(r);
 	wr(r, 0x16, 2, 0);
 	assert_int_equal(rd(r, 0x18, 2), 256);      /* maximum offered */
+	/* Sizes are kept as written; enabling checks them (below). */
 	wr(r, 0x18, 2, 100);                        /* not a power of two */
-	assert_int_equal(rd(r, 0x18, 2), 256);
-	wr(r, 0x18, 2, 512);                        /* above the maximum */
-	assert_int_equal(rd(r, 0x18, 2), 256);
+	assert_int_equal(rd(r, 0x18, 2), 100);
 	assert_int_equal(rd(r, 0x1e, 2), 0);        /* notify offset */
 	setup_queue(r, 0x1000, 0x2000, 0x3000);
 	assert_int_equal(rd(r, 0x1c, 2), 1);
@@ -296,6 +295,37 @@ static void test_bad_rings_need_reset(void **state)
 	negotiate(r);
 	setup_queue(r, 0x1008, 0x2000, 0x3000);     /* misaligned descriptors */
 	assert_true(rd(r, STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+/* A queue size that is not a power of two, 0, or above the maximum is
+ * refused when the queue is enabled: the driver laid its rings out for that
+ * size, so the device must not serve them as if it were another (it used
+ * to ignore the size write and serve 256 entries). */
+static void test_bad_queue_size_needs_reset(void **state)
+{
+	struct rig *r = *state;
+	static const uint16_t bad[] = {3, 100, 0, 512};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		wr(r, STATUS, 1, 0);
+		negotiate(r);
+		wr(r, 0x16, 2, 0);
+		wr(r, 0x18, 2, bad[i]);
+		assert_int_equal(rd(r, 0x18, 2), bad[i]);
+		wr(r, 0x20, 8, 0x1000);
+		wr(r, 0x28, 8, 0x2000);
+		wr(r, 0x30, 8, 0x3000);
+		wr(r, 0x1c, 2, 1);
+		assert_int_equal(rd(r, 0x1c, 2), 0);
+		assert_true(rd(r, STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
+		assert_int_equal(r->rec.enabled, 0);
+	}
+	/* After a reset, a good size works again. */
+	wr(r, STATUS, 1, 0);
+	negotiate(r);
+	setup_queue(r, 0x1000, 0x2000, 0x3000);
+	assert_int_equal(rd(r, 0x1c, 2), 1);
+	assert_false(rd(r, STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 static void msix_enable(struct rig *r, bool maskall)
@@ -397,6 +427,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_feature_negotiation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_setup_and_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_rings_need_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_queue_size_needs_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isr_and_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_doorbells_follow_the_bar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_config_window, setup, teardown),

@@ -152,6 +152,12 @@ static void test_next_index_out_of_range(void **state)
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
 	assert_int_equal(r->chain.error, VIRTQ_ERR_INDEX);
 	assert_int_equal(r->chain.nbufs, 2);
+	/* The report names the descriptor and its bad next. */
+	char why[160];
+
+	virtq_chain_problem(&r->chain, QSIZE, why, sizeof(why));
+	assert_string_equal(why, "descriptor chain from head 0: descriptor 1's next is 8, "
+			    "beyond the queue's 8 descriptors");
 }
 
 static void test_loop(void **state)
@@ -169,6 +175,13 @@ static void test_loop(void **state)
 	offer(r, 5);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), 1);
 	assert_int_equal(r->chain.error, VIRTQ_ERR_TOO_LONG);
+	/* The report names a descriptor of the loop, met once more. */
+	char why[160];
+
+	assert_int_equal(r->chain.error_desc, 5);
+	virtq_chain_problem(&r->chain, QSIZE, why, sizeof(why));
+	assert_string_equal(why, "descriptor chain from head 5 loops: descriptor 5 comes "
+			    "again after 8 descriptors");
 }
 
 static void test_longest_chain_is_fine(void **state)
@@ -213,12 +226,20 @@ static void test_broken_rings(void **state)
 	struct rig *r = *state;
 
 	/* A head index out of range cannot be completed at all. */
+	char why[160];
+
 	offer(r, QSIZE);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), -1);
+	virtq_chain_problem(&r->chain, QSIZE, why, sizeof(why));
+	assert_string_equal(why, "the available ring offers head 8, beyond the queue's 8 "
+			    "descriptors");
 	/* avail->idx claiming more than the ring holds. */
 	r->vq.last_avail = 0;
 	le_put(at(r, AVAIL + 2), 2, QSIZE + 1);
 	assert_int_equal(virtq_pop(&r->mem, &r->vq, &r->chain), -1);
+	virtq_chain_problem(&r->chain, QSIZE, why, sizeof(why));
+	assert_string_equal(why, "the available ring's index is 9, more than the queue's 8 "
+			    "entries ahead of the device's 0");
 	/* Rings outside RAM or misaligned. */
 	struct virtq bad = r->vq;
 	bad.avail_gpa = RAM - 4;
