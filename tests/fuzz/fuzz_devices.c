@@ -40,7 +40,6 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 
 #define OP_BYTES 12
 #define RAM (64 * KIB)
@@ -173,26 +172,18 @@ static bool kvm_takes(bool pio, uint64_t addr, const uint8_t *data, unsigned siz
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char path[64], err[256];
-	uint8_t *area;
 
 	(void)argc;
 	(void)argv;
 	fuzz_keep_stderr();
-	disk_fd = memfd_create("fuzz-disk", 0);
-	if (disk_fd < 0)
-		abort();
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", disk_fd);
+	disk_fd = fuzz_memory_disk(DISK_BYTES, path);
 	char *args[] = {"vmm", "--disk", path, "guest.elf", NULL};
 
 	if (options_parse(4, args, &cfg, err, sizeof(err), stderr) != OPTIONS_RUN) {
 		dprintf(fuzz_stderr, "options: %s\n", err);
 		abort();
 	}
-	area = mmap(NULL, RAM + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED || mprotect(area + PAGE, RAM, PROT_READ | PROT_WRITE))
-		abort();
-	memory_layout(RAM, &mem);
-	mem.base = mem.regions[0].hva = area + PAGE;
+	fuzz_guest_ram(RAM, &mem);
 	run_page = aligned_alloc(PAGE, 2 * PAGE);
 	return run_page ? 0 : -1;
 }

@@ -90,9 +90,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fuzz_keep_stderr();
-	memory_layout(RAM, &mem);
-	mem.base = mem.regions[0].hva = calloc(1, RAM);
-	return mem.base ? 0 : -1;
+	fuzz_guest_ram(RAM, &mem);
+	return 0;
 }
 
 /* ---- the guest's side: ports 0xCF8-0xCFF --------------------------------- */

@@ -26,7 +26,6 @@
 #include "virtio_blk.h"
 
 #include <string.h>
-#include <sys/mman.h>
 
 #define OP_BYTES 12
 #define RAM (64 * KIB)
@@ -35,7 +34,6 @@
 
 static struct guest_memory mem;
 static char disk_path[64];
-static int disk_fd;
 static struct blk_dev blk;
 static struct pci_bus bus;
 static struct virtio_pci *vp = &blk.vp;
@@ -50,21 +48,11 @@ static struct virtq enabled[VIRTIO_PCI_MAX_QUEUES]; /* each queue as enabled */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	uint8_t *area;
-
 	(void)argc;
 	(void)argv;
 	fuzz_keep_stderr();
-	/* Guest RAM between inaccessible pages: any access outside it faults. */
-	area = mmap(NULL, RAM + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED || mprotect(area + PAGE, RAM, PROT_READ | PROT_WRITE))
-		abort();
-	memory_layout(RAM, &mem);
-	mem.base = mem.regions[0].hva = area + PAGE;
-	disk_fd = memfd_create("fuzz-disk", 0);
-	if (disk_fd < 0 || ftruncate(disk_fd, DISK_BYTES))
-		abort();
-	snprintf(disk_path, sizeof(disk_path), "/proc/self/fd/%d", disk_fd);
+	fuzz_guest_ram(RAM, &mem);
+	fuzz_memory_disk(DISK_BYTES, disk_path);
 	return 0;
 }
 
