@@ -389,11 +389,14 @@ static void devices_seeds(void)
 	static const struct { unsigned off, size; uint64_t v; } setup[] = {
 		{0x14, 1, 1}, {0x14, 1, 3}, {0x08, 4, 0}, {0x0c, 4, 0x244},
 		{0x08, 4, 1}, {0x0c, 4, 1}, {0x14, 1, 11}, {0x16, 2, 0}, {0x18, 2, 16},
-		{0x20, 8, 0x1000}, {0x28, 8, 0x1100}, {0x30, 8, 0x1128}, {0x1c, 2, 1},
-		{0x14, 1, 15},
+		{0x20, 8, 0x1000}, {0x28, 8, 0x1100}, {0x30, 8, 0x1128}, {0x1a, 2, 0},
+		{0x1c, 2, 1}, {0x14, 1, 15}, {0x4000, 8, 0xfee00000u}, {0x4008, 8, 0x41},
 	};
 	for (unsigned i = 0; i < sizeof(setup) / sizeof(setup[0]); i++)
 		op12(&o, (uint8_t)(3 | 8 | (setup[i].size - 1) << 4), 0, setup[i].off, setup[i].v);
+	/* MSI-X on (its control word is the top half of the capability's
+	 * first dword): completions then raise vector 0. */
+	op12(&o, 6 | 8 | 2 << 4, 1 << 3, SEED_VIRTIO_MSIX, 0x80000000u);
 	blk_request(&o, 5, 0);
 	op12(&o, 3 | 8 | 1 << 4, 0, 0x3000, 0);
 	op12(&o, 7, 0, 0, 0);
