@@ -2,6 +2,7 @@
 #
 #   make            build/vmm and build/guest.elf
 #   make test       unit tests (ASan+UBSan), integration tests, QEMU and GRUB boots
+#   make fuzz       every fuzz target FUZZ_TIME seconds (60), with figures per target
 #   make run        a demo benchmark in the guest
 #   make deps       install the Debian packages everything needs
 

@@ -196,9 +196,18 @@ static int serial_setup(struct vm *vm, const struct vmm_config *cfg, char *errbu
 		.coalesced_len = 1, .coalesced_fn = uart_coalesced,   /* THR/DLL only */
 	};
 
+	/* The power-on state (divisor 1, everything else 0), also for a VM
+	 * built after another in the same process (the device fuzzer). */
+	pthread_mutex_lock(&com1.lock);
 	com1.vm = vm;
+	com1.ier = com1.lcr = com1.mcr = com1.scr = com1.dlm = com1.fcr = 0;
+	com1.dll = 1;
+	com1.len = 0;
+	com1.overlong = false;
+	com1.at_line_start = true;
 	com1.bytes_out = com1.coalesced = 0;
 	com1.timestamps = cfg && cfg->timestamps;
+	pthread_mutex_unlock(&com1.lock);
 	return io_register(&vm->io, &r, errbuf, errlen);
 }
 

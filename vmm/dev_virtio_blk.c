@@ -659,6 +659,7 @@ static int blk_setup(struct vm *vm, const struct vmm_config *cfg, char *errbuf, 
 			snprintf(errbuf, errlen, "out of memory for disk %u", i);
 			return -1;
 		}
+		disk_stats[i] = (struct disk_stats){0};
 		if (blk_open(b, &disk_cfg[i], &vm->mem, &disk_stats[i], errbuf, errlen)) {
 			free(b);
 			return -1;
@@ -683,12 +684,16 @@ static void blk_stop(struct vm *vm)
 static void blk_teardown(struct vm *vm)
 {
 	blk_stop(vm);   /* after a failed set-up, nothing stopped it yet */
+	/* The PCI bus goes with the VM (vm_destroy), so nothing points at
+	 * the disks after this: a VM built next in the same process (the
+	 * device fuzzer builds thousands) starts from no disks. */
 	for (unsigned i = 0; i < ndisks; i++) {
 		blk_close(disks[i]);
 		virtio_kvm_close(&disks[i]->kvm);
-		/* The PCI bus still points at disks[i]->vp.func: the block
-		 * stays allocated until the process exits. */
+		free(disks[i]);
+		disks[i] = NULL;
 	}
+	ndisks = 0;
 }
 
 static void blk_print_stats(const struct vm *vm, FILE *out)

@@ -428,4 +428,16 @@ static int pci_setup(struct vm *vm, const struct vmm_config *cfg, char *errbuf,
 	return pci_bus_get(vm, errbuf, errlen) ? 0 : -1;
 }
 
-VMM_DEVICE(pci, .name = "pci", .setup = pci_setup);
+/* Torn down after the devices on it (it is set up before them): the bus
+ * forgets their functions, so none is left pointing at a device that is
+ * gone, and the next VM built in this process gets a new bus. */
+static void pci_teardown(struct vm *vm)
+{
+	if (vm->pci != &vm_bus)
+		return;
+	pthread_mutex_destroy(&vm_bus.lock);
+	memset(&vm_bus, 0, sizeof(vm_bus));
+	vm->pci = NULL;
+}
+
+VMM_DEVICE(pci, .name = "pci", .setup = pci_setup, .teardown = pci_teardown);

@@ -90,12 +90,8 @@ static int ensure_fd_limit(unsigned vcpus, char *errbuf, size_t errlen)
 	return 0;
 }
 
-int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
+void vm_init(struct vm *vm, const struct vmm_config *cfg)
 {
-	uint8_t *image;
-	size_t image_size;
-	char why[256];
-
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
 	vm->reaper.sock = -1;
@@ -103,6 +99,15 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	pthread_mutex_init(&vm->results_lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
 	coalesced_init(&vm->coalesced);
+}
+
+int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
+{
+	uint8_t *image;
+	size_t image_size;
+	char why[256];
+
+	vm_init(vm, cfg);
 
 	/* Everything that can be checked without KVM comes first - the host
 	 * CPUs and policy asked for, the file, the memory size, the image - so

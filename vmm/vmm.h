@@ -215,7 +215,11 @@ struct vm {
 	unsigned nio_threads;
 };
 
-/* vm.c: build the VM described by cfg (errbuf says what failed), run it
+/* vm.c: the state every VM starts from (locks, no descriptors), before
+ * anything is built: vm_build's first step, and all the device fuzzer
+ * (tests/fuzz/fuzz_devices.c) needs before devices_setup() without KVM. */
+void vm_init(struct vm *vm, const struct vmm_config *cfg);
+/* Build the VM described by cfg (errbuf says what failed), run it
  * until it stops (returns -1 only if it could not start), free it. */
 int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen);
 /* Runs the vCPUs until the VM stops, then stops the devices (their last

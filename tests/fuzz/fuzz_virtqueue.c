@@ -8,20 +8,18 @@
  * RAM sits between inaccessible guard pages, so any access outside it
  * crashes, besides what ASan and UBSan catch.
  */
+#include "fuzz.h"
 #include "virtio_blk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define RAM (1 * MIB)
 #define PAGE 4096
 #define DISK_BYTES (64 * 1024)
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct guest_memory mem;
 static struct blk_dev blk;
@@ -29,21 +27,12 @@ static struct blk_dev blk;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char path[64], err[256];
-	uint8_t *area;
-	int fd;
 
 	(void)argc;
 	(void)argv;
-	area = mmap(NULL, RAM + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED || mprotect(area + PAGE, RAM, PROT_READ | PROT_WRITE))
-		abort();
-	memory_layout(RAM, &mem);
-	mem.base = mem.regions[0].hva = area + PAGE;
-
-	fd = memfd_create("fuzz-disk", 0);
-	if (fd < 0 || ftruncate(fd, DISK_BYTES))
-		abort();
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	fuzz_keep_stderr();
+	fuzz_guest_ram(RAM, &mem);
+	fuzz_memory_disk(DISK_BYTES, path);
 	struct disk_config d = {.path = path};
 	if (blk_open(&blk, &d, &mem, NULL, err, sizeof(err)))
 		abort();

@@ -6,6 +6,10 @@
  *   DIR/options  command lines, one argv word per line
  *   DIR/virtqueue  a virtio-blk queue with IN, OUT and FLUSH requests
  *   DIR/pci_testdev  kvm-unit-tests' pci-testdev run, and a BAR move
+ *   DIR/pci_config  enumeration, BAR sizing and moves, the virtio window
+ *   DIR/virtio_pci  a driver's set-up and a read request; a reset mid-set-up
+ *   DIR/devices  console output, PCI enumeration, a virtio-blk read through
+ *                MMIO and the doorbell, the pci-testdev, rep outs, stray ports
  * The test target adds build/guest.elf to DIR/loader when it exists.
  */
 #include "elf_builder.h"
@@ -205,6 +209,220 @@ static void pci_testdev_seeds(void)
 	put("pci_testdev", "bar-move", in, n);
 }
 
+/* ---- the guest-facing targets: fuzz_pci_config, fuzz_virtio_pci, fuzz_devices ---- */
+
+/* A growing input of fixed-size operations. */
+struct ops {
+	uint8_t buf[12 * 512];
+	unsigned n, width;
+};
+
+static uint8_t *op_new(struct ops *o)
+{
+	uint8_t *p = o->buf + o->n;
+
+	memset(p, 0, o->width);
+	o->n += o->width;
+	return p;
+}
+
+static void put_ops(const char *sub, const char *name, struct ops *o)
+{
+	put(sub, name, o->buf, o->n);
+	o->n = 0;
+}
+
+/* fuzz_pci_config: 8 bytes: kind | write << 2 | size code << 3 (1, 2, 4)
+ * | BAR access width - 1 << 5, selector, register/offset (le16), value. */
+static void pc_op(struct ops *o, unsigned kind, bool write, unsigned size_code, uint8_t sel,
+		  unsigned off, uint32_t value)
+{
+	uint8_t *p = op_new(o);
+
+	p[0] = (uint8_t)(kind | write << 2 | size_code << 3 | 3u << 5);
+	p[1] = sel;
+	put_le(p + 2, 2, off);
+	put_le(p + 4, 4, value);
+}
+
+/* The virtio function's capabilities as virtio_pci_init lays them out:
+ * common 0x40, notify 0x50, ISR 0x64, device 0x74, PCI-config window
+ * 0x84 (bar +4, offset +8, length +12, data +16), MSI-X 0x98. */
+#define SEED_VIRTIO_WINDOW 0x84
+#define SEED_VIRTIO_MSIX 0x98
+
+static void pci_config_seeds(void)
+{
+	struct ops o = {.width = 8};
+
+	/* A guest's scan: IDs, header, BARs, capability list, every slot. */
+	for (unsigned slot = 0; slot < 4; slot++)
+		for (unsigned reg = 0; reg < 0x40; reg += 4)
+			pc_op(&o, 1, false, 2, (uint8_t)slot, reg, 0);
+	pc_op(&o, 1, false, 0, 1, 0x34, 0);
+	pc_op(&o, 1, false, 1, 1, 0x06, 0);
+	put_ops("pci_config", "enumerate", &o);
+
+	/* Firmware's sizing of every BAR, then moves and decoding switched. */
+	for (unsigned f = 0; f < 2; f++)
+		for (unsigned bar = 0; bar < 6; bar++)
+			pc_op(&o, 3, false, 0, (uint8_t)(f | bar << 1), 0, 1);
+	pc_op(&o, 1, true, 2, 1, 0x10, 0xd0000000u);
+	pc_op(&o, 2, true, 0, 0, 0x3000, 0x1);
+	pc_op(&o, 1, true, 1, 2, 0x04, 0x0);
+	pc_op(&o, 2, false, 0, 1, 0x10, 0);
+	pc_op(&o, 1, true, 1, 2, 0x04, 0x3);
+	pc_op(&o, 1, true, 2, 2, 0x14, 0xd100);
+	pc_op(&o, 2, false, 0, 3, 0x10, 0);
+	pc_op(&o, 3, false, 0, 0, 0, 0);
+	put_ops("pci_config", "size-and-move", &o);
+
+	/* The virtio PCI-config window: status through config space. */
+	pc_op(&o, 1, true, 0, 1, SEED_VIRTIO_WINDOW + 4, 0);
+	pc_op(&o, 1, true, 2, 1, SEED_VIRTIO_WINDOW + 8, 0x14);
+	pc_op(&o, 1, true, 2, 1, SEED_VIRTIO_WINDOW + 12, 1);
+	pc_op(&o, 1, true, 0, 1, SEED_VIRTIO_WINDOW + 16, 0x3);
+	pc_op(&o, 1, false, 2, 1, SEED_VIRTIO_WINDOW + 16, 0);
+	pc_op(&o, 1, true, 2, 1, SEED_VIRTIO_WINDOW + 8, 0x1000);
+	pc_op(&o, 1, false, 0, 1, SEED_VIRTIO_WINDOW + 16, 0);
+	pc_op(&o, 1, true, 1, 1, SEED_VIRTIO_MSIX + 2, 0xc000);
+	pc_op(&o, 1, true, 1, 1, SEED_VIRTIO_MSIX + 2, 0x8000);
+	pc_op(&o, 0, true, 0, 0, 0, 0x80000800u);
+	pc_op(&o, 0, false, 0, 4, 0, 0);
+	pc_op(&o, 0, false, 0, 1, 0, 0);
+	put_ops("pci_config", "virtio-window", &o);
+}
+
+/* fuzz_virtio_pci and fuzz_devices: 12 bytes: kind | write << 3 | code << 4
+ * (virtio_pci: size - 1 << 5), selector, offset (le16), 8 bytes of data. */
+static uint8_t *op12(struct ops *o, uint8_t kind, uint8_t sel, unsigned off, uint64_t data)
+{
+	uint8_t *p = op_new(o);
+
+	p[0] = kind;
+	p[1] = sel;
+	put_le(p + 2, 2, off);
+	put_le(p + 4, 8, data);
+	return p;
+}
+
+/* One virtio-blk IN request (descriptors at 0x1000, queue size 16, avail
+ * ring at 0x1100, used ring at 0x1128), as RAM writes of `ram_kind`. */
+static void blk_request(struct ops *o, uint8_t ram_kind, uint32_t type)
+{
+	static const uint64_t ram[][2] = {
+		{0x1000, 0x4000}, {0x1008, 16 | 1ull << 32}, {0x100c, 1 | 1ull << 16},
+		{0x1010, 0x5000}, {0x1018, 512 | 3ull << 32}, {0x101c, 3 | 2ull << 16},
+		{0x1020, 0x6000}, {0x1028, 1 | 2ull << 32},
+		{0x1100, 1ull << 16}, {0x4000, 0}, {0x4008, 0},
+	};
+
+	for (unsigned i = 0; i < sizeof(ram) / sizeof(ram[0]); i++)
+		op12(o, ram_kind, 0, (unsigned)ram[i][0], ram[i][0] == 0x4000 ? type : ram[i][1]);
+}
+
+static void virtio_pci_seeds(void)
+{
+	struct ops o = {.width = 12};
+	uint8_t *p;
+
+	/* The whole set-up, all features, 16 entries at 0x1000 ... */
+	p = op12(&o, 7, 0x87, 0, ~0ull);
+	p[2] = 4;
+	p[3] = 1;
+	/* ... a read, the doorbell, the ISR, MSI-X on. */
+	blk_request(&o, 3, 0);
+	op12(&o, 0 | 8 | 1 << 5, 3, 0, 0);
+	op12(&o, 0 | 3 << 5, 1, 0, 0);
+	op12(&o, 4 | 1 << 3, 1, 0, 0x8000);
+	op12(&o, 0 | 8 | 7 << 5, 4, 16, 0xfee00000u);
+	op12(&o, 0 | 8 | 3 << 5, 4, 28, 0);
+	op12(&o, 0 | 8 | 1 << 5, 3, 0, 0);
+	op12(&o, 5, 0x80, 0, 0);
+	op12(&o, 6, 0, 0, 0);
+	op12(&o, 0 | 7 << 5, 5, 0, 0);
+	put_ops("virtio_pci", "setup-and-read", &o);
+
+	/* Set-up stopped at each step, reset in the middle, and again. */
+	for (unsigned stop = 0; stop < 8; stop++) {
+		p = op12(&o, 7, (uint8_t)stop, 0, ~0ull);
+		p[2] = (uint8_t)stop;
+		op12(&o, 0 | 8, 0, 0x14, 0);
+	}
+	op12(&o, 0 | 8 | 1 << 5, 0, 0x16, 5);
+	op12(&o, 0 | 8 | 7 << 5, 0, 0x20, 0x12345);
+	op12(&o, 0 | 8, 0, 0x14, 0x8f);
+	op12(&o, 6, 1, 0, 0);
+	op12(&o, 0, 0, 0x14, 0);
+	put_ops("virtio_pci", "reset-mid-setup", &o);
+}
+
+/* fuzz_devices picks port regions in registration order: debug-exit and
+ * the serial port come first (VMM_INIT_CORE, link order). */
+#define SEED_DEBUG_EXIT 0
+#define SEED_SERIAL 1
+
+static void devices_seeds(void)
+{
+	struct ops o = {.width = 12};
+	static const char hello[] = "VMBENCH-RESULT {}\n";
+
+	/* Console output, a byte at a time and as rep outsb; divisor latch. */
+	for (unsigned i = 0; i + 1 < sizeof(hello); i++)
+		op12(&o, 0 | 8, SEED_SERIAL, 0, (uint8_t)hello[i]);
+	op12(&o, 0 | 8, SEED_SERIAL, 3, 0x80);
+	op12(&o, 0 | 8, SEED_SERIAL, 0, 0x0c);
+	op12(&o, 0 | 8, SEED_SERIAL, 3, 0x03);
+	uint8_t *p = op12(&o, 2 | 8, SEED_SERIAL, 0, 0x0a6f6c6c6568ull);
+	p[11] = 6;
+	op12(&o, 0 | 8, SEED_DEBUG_EXIT, 0, 7);
+	put_ops("devices", "console", &o);
+
+	/* PCI enumeration through the latch and the data port. */
+	for (unsigned dev = 0; dev < 4; dev++)
+		for (unsigned reg = 0; reg < 0x40; reg += 4)
+			op12(&o, 6 | 2 << 4, (uint8_t)(dev << 3), reg, 0);
+	put_ops("devices", "enumerate", &o);
+
+	/* The disk: driver set-up through MMIO at its BAR (selector 0), a
+	 * read request, the doorbell (KVM's ioeventfd), the I/O thread. */
+	static const struct { unsigned off, size; uint64_t v; } setup[] = {
+		{0x14, 1, 1}, {0x14, 1, 3}, {0x08, 4, 0}, {0x0c, 4, 0x244},
+		{0x08, 4, 1}, {0x0c, 4, 1}, {0x14, 1, 11}, {0x16, 2, 0}, {0x18, 2, 16},
+		{0x20, 8, 0x1000}, {0x28, 8, 0x1100}, {0x30, 8, 0x1128}, {0x1a, 2, 0},
+		{0x1c, 2, 1}, {0x14, 1, 15}, {0x4000, 8, 0xfee00000u}, {0x4008, 8, 0x41},
+	};
+	for (unsigned i = 0; i < sizeof(setup) / sizeof(setup[0]); i++)
+		op12(&o, (uint8_t)(3 | 8 | (setup[i].size - 1) << 4), 0, setup[i].off, setup[i].v);
+	/* MSI-X on (its control word is the top half of the capability's
+	 * first dword): completions then raise vector 0. */
+	op12(&o, 6 | 8 | 2 << 4, 1 << 3, SEED_VIRTIO_MSIX, 0x80000000u);
+	blk_request(&o, 5, 0);
+	op12(&o, 3 | 8 | 1 << 4, 0, 0x3000, 0);
+	op12(&o, 7, 0, 0, 0);
+	op12(&o, 3, 0, 0x1000, 0);
+	blk_request(&o, 5, 1);
+	op12(&o, 3 | 8 | 1 << 4, 0, 0x3000, 0);
+	op12(&o, 7, 0, 1, 0);
+	op12(&o, 0 | 8, SEED_DEBUG_EXIT, 0, 0);
+	put_ops("devices", "virtio-blk", &o);
+
+	/* The pci-testdev: each test through its memory and I/O BARs. */
+	for (unsigned t = 0; t < 3; t++) {
+		op12(&o, 3 | 8, 1, 0, t);
+		op12(&o, 3 | 8, 1, 2048 + t, 0xfa);
+		op12(&o, 3 | 3 << 4, 1, 12, 0);
+		op12(&o, 0 | 8, 0xc0, 0, t);
+		op12(&o, 0 | 8, 0xc0, 128 + 3 + t, 0xfa);
+		op12(&o, 0 | 2 << 4, 0xc0, 12, 0);
+	}
+	put_ops("devices", "testdev", &o);
+
+	/* A port no device has: vmm stops the guest. */
+	op12(&o, 0, 0xff, 0x80, 0);
+	put_ops("devices", "stray-port", &o);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -218,10 +436,16 @@ int main(int argc, char **argv)
 	make_dir("options");
 	make_dir("virtqueue");
 	make_dir("pci_testdev");
+	make_dir("pci_config");
+	make_dir("virtio_pci");
+	make_dir("devices");
 	loader_seeds();
 	json_seeds();
 	options_seeds();
 	virtqueue_seeds();
 	pci_testdev_seeds();
+	pci_config_seeds();
+	virtio_pci_seeds();
+	devices_seeds();
 	return 0;
 }

@@ -5,6 +5,7 @@
 #   make test-unit     build tests/unit/test_*.c (cmocka, ASan + UBSan) with
 #                      $(CC), run them all, then run each fuzz target briefly
 #   make test-fuzz     only the fuzz targets (clang libFuzzer), FUZZ_SECONDS each
+#   make fuzz          every fuzz target FUZZ_TIME seconds (see below)
 #
 # Each test program links the real monitor: every vmm/*.c but main.c, plus
 # isolation/cpulist.c.  Objects go under $(BUILD)/unit/<compiler>/ so a gcc
@@ -52,14 +53,27 @@ unit-run: unit-build
 	echo "unit tests: all $(words $(UNIT_TESTS)) programs passed"
 
 # ---- fuzz targets (libFuzzer, always built with clang) ------------------------------
+#
+#   make test-fuzz     every target FUZZ_SECONDS (10) at once, as part of make test
+#   make fuzz          every target FUZZ_TIME seconds (60), FUZZ_JOBS at a time
+#                      (the host's CPUs); prints executions, exec/s, libFuzzer's
+#                      final cov: and ft:, corpus size and crashes per target
+#
+# Corpora live in $(FUZZ_DIR)/corpus/NAME and grow from run to run (the
+# seeds from gen_seeds.c are rewritten each time); reproducers of crashes,
+# leaks and timeouts go to $(FUZZ_DIR)/artifacts/NAME-*.  Replay one with
+# $(FUZZ_DIR)/fuzz_NAME FILE.
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 10
+FUZZ_TIME ?= 60
+FUZZ_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(UNIT_LIB_SRCS))
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_HDRS := $(wildcard tests/fuzz/*.h)
 
 # Objects are shared by every program: keep them.
 .SECONDARY: $(UNIT_OBJS) $(FUZZ_OBJS)
@@ -68,42 +82,33 @@ $(FUZZ_DIR)/obj/%.o: %.c $(VMM_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(HOST_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) $(UNIT_HDRS) $(VMM_HDRS)
+# fuzz_devices builds the real device table without /dev/kvm: the calls
+# the devices make into KVM (kvm.h) go to the fake KVM in the target.
+$(FUZZ_DIR)/fuzz_devices: FUZZ_LDFLAGS := $(foreach f,kvm_ioeventfd kvm_ioeventfd_match \
+	kvm_irqfd kvm_set_msi_route,-Wl,--wrap=$(f))
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) $(UNIT_HDRS) $(FUZZ_HDRS) $(VMM_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(HOST_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -Ivmm -Itests/unit -o $@ $< \
-		$(FUZZ_OBJS) $(HOST_LDLIBS)
+		$(FUZZ_OBJS) $(FUZZ_LDFLAGS) $(HOST_LDLIBS)
 
-# Writes the seed corpora (synthetic images, JSON, command lines).
+# Writes the seed corpora (synthetic images, JSON, command lines, guest
+# accesses).
 $(FUZZ_DIR)/gen_seeds: tests/fuzz/gen_seeds.c $(UNIT_HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(HOST_CFLAGS) -Itests/unit -o $@ $<
+	$(FUZZ_CC) $(HOST_CFLAGS) -Ivmm -Itests/unit -o $@ $<
 
-# The fuzzers run side by side, FUZZ_SECONDS each; any crash, leak, timeout
-# or sanitizer report fails the target, and the reproducer is left in
-# $(FUZZ_DIR)/artifacts/.  The corpora persist between runs.
-.PHONY: test-fuzz fuzz-build
+.PHONY: test-fuzz fuzz fuzz-build fuzz-seeds
 fuzz-build: $(FUZZ_TARGETS) $(FUZZ_DIR)/gen_seeds
 
-test-fuzz: fuzz-build
-	@mkdir -p $(FUZZ_DIR)/artifacts
+fuzz-seeds: fuzz-build
 	@$(FUZZ_DIR)/gen_seeds $(FUZZ_DIR)/corpus
 	@if [ -f $(BUILD)/guest.elf ]; then cp $(BUILD)/guest.elf $(FUZZ_DIR)/corpus/loader/guest.elf; fi
-	@pids=; for n in $(FUZZ_NAMES); do \
-		mkdir -p $(FUZZ_DIR)/corpus/$$n; \
-		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-			-rss_limit_mb=4096 -print_final_stats=1 \
-			-artifact_prefix=$(FUZZ_DIR)/artifacts/$$n- \
-			$(FUZZ_DIR)/corpus/$$n >$(FUZZ_DIR)/$$n.log 2>&1 & \
-		pids="$$pids $$!:$$n"; \
-	done; \
-	failed=; for p in $$pids; do \
-		if wait $${p%%:*}; then \
-			echo "fuzz_$${p#*:}: $$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' \
-				$(FUZZ_DIR)/$${p#*:}.log | grep -o '[0-9]*$$') runs, no crash"; \
-		else \
-			echo "fuzz_$${p#*:} FAILED (log: $(FUZZ_DIR)/$${p#*:}.log):" >&2; \
-			grep -v '^#\|^INFO\|^MS:\|^base unit' $(FUZZ_DIR)/$${p#*:}.log | head -60 >&2; \
-			failed="$$failed $${p#*:}"; \
-		fi; \
-	done; \
-	[ -z "$$failed" ]
+
+# Any crash, leak, timeout or sanitizer report fails the target (and the
+# make), with the log's report printed (tests/fuzz/run).
+test-fuzz: fuzz-seeds
+	@tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(words $(FUZZ_NAMES)) $(FUZZ_NAMES)
+
+fuzz: fuzz-seeds
+	@tests/fuzz/run $(FUZZ_DIR) $(FUZZ_TIME) $(FUZZ_JOBS) $(FUZZ_NAMES)
