@@ -34,6 +34,9 @@ VCPU_KEYS = ("vcpu", "host_cpu", "affinity", "policy", "rt_priority")
 # vmm's options about placement, as its --json "config" records them
 # (--pin, --io-pin, --rt); --mlock is the top-level "mlock" object.
 PLACEMENT_KEYS = ("pin", "io_pin", "rt_priority")
+# What vmm --json may say of the level it runs at (how many hypervisors lie
+# below it, and which): kept when this vmm reports them, in "host" or at the top.
+LEVEL_KEYS = ("virt_level", "hypervisor_below")
 
 
 def vcpu_placement(host):
@@ -144,6 +147,10 @@ class VmmPlatform(Platform):
                                 "wall_time_s": host["wall_time_s"],
                                 "exits": host["exits"]["total"], "rss_kib": host["rss_kib"],
                                 "kvm_kind": kvmkind.from_vmm_json(host) or self.kvm_kind}
+        for key in LEVEL_KEYS:
+            value = (host.get("host") or {}).get(key, host.get(key))
+            if value is not None:
+                record["env"]["vmm"][key] = value
         if disk:
             record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
                                  disk_direct=guest.direct(case),
