@@ -5,9 +5,8 @@ that cannot run reported skipped with its reason, the depth option checked,
 and the L1 accelerator chosen from the host's KVM.  vmm really running at
 depth 1 is tests/integration/test_nested_levels.py."""
 
-import json
-import os
 import stat
+import subprocess
 import tempfile
 import unittest
 from pathlib import Path
@@ -66,6 +65,10 @@ class Table(unittest.TestCase):
         self.assertEqual(rows["fileio"]["L0 (this host)"], "5,150")    # reads + writes
         self.assertEqual(rows["vmexit pio_write"]["L1"], "720,000 (20.00×)")
         self.assertEqual(rows["vmexit cpuid"]["unit"], "cycles/op (lower is better)")
+        # An op the guest skipped says so, and why, under the table.
+        self.assertEqual(rows["vmexit hypercall"]["L0 (this host)"], "skipped")
+        self.assertIn("- vmexit hypercall at L1: skipped by the guest: vmcall in ring 0 hangs "
+                      "KVM_RUN on this kind of KVM (pvm)", self.md)
 
     def test_where_each_level_ran(self):
         rows = where_rows(self.md)
@@ -132,6 +135,42 @@ class Skipped(unittest.TestCase):
         report.write_report(runner.records, env, out, gnuplot=None)
         md = (out / "report.md").read_text()
         self.assertIn(f"| L0 (this host) | nested-0 | skipped: {why} |", md)
+
+
+class Budget(unittest.TestCase):
+    """A level in VMs that is too slow here ends at its time budget: the run
+    in progress is stopped there and every case from then on is skipped,
+    saying what the time went to."""
+
+    class Place:
+        def __init__(self):
+            self.limits = []
+
+        def run(self, argv, timeout=None, env=None):
+            self.limits.append(timeout)
+            return subprocess.CompletedProcess(argv, 124, "", "linuxvm: timed out after "
+                                               f"{timeout:g} s: killed\n")
+
+    def test_the_budget_ends_the_level(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        p = nested.NestedPlatform(2, name="nested-2", budget=100)
+        p.place, p.scratch, p.boot_s, p.spent = self.Place(), Path(tmp.name), 90.0, 99.5
+        case = Case(test="cpu", options=(("threads", 1), ("time", 10)), vcpus=1, mem_mib=64)
+        with self.assertRaises(CaseSkipped) as stopped:
+            p.run(case)
+        self.assertEqual(p.place.limits, [1])          # what was left, at least a second
+        self.assertRegex(str(stopped.exception),
+                         r"^nested-2: cpu was stopped after 0 s and L2's time budget of 100 s "
+                         r"\(--level-budget\) is spent: boot 90 s, 0 run\(s\) finished")
+        with self.assertRaisesRegex(CaseSkipped, r"L2's time budget of 100 s .* is spent"):
+            p.run(case)
+        self.assertEqual(p.place.limits, [1])          # not run again
+
+    def test_depth_0_has_no_budget(self):
+        p = nested.NestedPlatform(0, budget=100)
+        self.assertIsNone(p.budget)
+        self.assertEqual(p.time_limit(330), 330)
 
 
 class Depth(unittest.TestCase):

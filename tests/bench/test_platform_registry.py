@@ -56,7 +56,7 @@ class Registered(unittest.TestCase):
         flags = [a.option_strings[0] for a in parser._actions if a.option_strings][1:]
         self.assertEqual(flags, ["--scratch-dir", "--accel", "--qemu-machine", "--vmm-pin",
                                  "--vmm-hugepages", "--isolate-cpus", "--isolation-root",
-                                 "--depth", "--level-boot-timeout"])
+                                 "--depth", "--level-boot-timeout", "--level-budget"])
 
     def test_the_vmm_variants_and_their_options(self):
         args = compare.parse_args(["--preset", "isolation", "--isolate-cpus", "1",

@@ -28,7 +28,8 @@ from pathlib import Path
 from vmbench.linuxvm.common import LinuxVMError, QEMU, REPO_ROOT, SHARE_MODULES
 from vmbench.linuxvm.initramfs import build_initramfs, find_library
 from vmbench.linuxvm.kernels import default_cache_dir, kernel
-from vmbench.linuxvm.session import _ANSWER_GRACE_S, _command_script, _session_script
+from vmbench.linuxvm.session import (_ANSWER_GRACE_S, _command_script, _completed,
+                                     _session_script)
 from vmbench.linuxvm.vm import console_excerpt
 
 # What QEMU needs in the outer VM to boot a kernel with -kernel on the pc
@@ -139,15 +140,7 @@ class InnerSession:
         if answer.returncode != 0 or got_id != request_id:
             raise self._end(f"no answer from the inner VM while running {shlex.join(argv)}; "
                             f"{self._why()}")
-        if outcome == "no-cwd":
-            shutil.rmtree(folder)
-            raise LinuxVMError(f"cwd {cwd}: no such directory in the inner VM")
-        stdout, stderr = (folder / "stdout").read_bytes(), (folder / "stderr").read_bytes()
-        shutil.rmtree(folder)
-        if outcome == "timeout":
-            return subprocess.CompletedProcess(
-                argv, 124, stdout, stderr + f"linuxvm: timed out after {timeout:g} s: killed\n".encode())
-        return subprocess.CompletedProcess(argv, int(outcome), stdout, stderr)
+        return _completed(folder, outcome, argv, cwd, timeout)
 
     def _end(self, reason):
         """Stops the inner VM's QEMU for good (the outer VM goes on)."""

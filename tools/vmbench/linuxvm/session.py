@@ -137,15 +137,7 @@ class Session:
             except OSError:  # QEMU exited since the last answer
                 raise self._stopped(doing) from None
             outcome = self._outcome(request_id, time.monotonic() + timeout + _ANSWER_GRACE_S, doing)
-            if outcome == "no-cwd":
-                shutil.rmtree(folder)
-                raise LinuxVMError(f"cwd {cwd}: no such directory in the VM")
-            stdout, stderr = (folder / "stdout").read_bytes(), (folder / "stderr").read_bytes()
-            shutil.rmtree(folder)
-        if outcome == "timeout":
-            return subprocess.CompletedProcess(
-                argv, 124, stdout, stderr + f"linuxvm: timed out after {timeout:g} s: killed\n".encode())
-        return subprocess.CompletedProcess(argv, int(outcome), stdout, stderr)
+            return _completed(folder, outcome, argv, cwd, timeout)
 
     def _outcome(self, request_id: str, deadline: float, doing: str) -> str:
         """The VM's answer to request_id: an exit status, "timeout" or "no-cwd"."""
@@ -205,6 +197,20 @@ class Session:
         self._end("the linuxvm session is closed")
         shutil.rmtree(self._private, ignore_errors=True)
         shutil.rmtree(self._shared, ignore_errors=True)
+
+
+def _completed(folder: Path, outcome: str, argv, cwd, timeout) -> subprocess.CompletedProcess:
+    """What a request's folder holds once the VM answered `outcome` (an exit
+    status, "timeout" or "no-cwd"), as run() returns it; the folder is deleted."""
+    if outcome == "no-cwd":
+        shutil.rmtree(folder)
+        raise LinuxVMError(f"cwd {cwd}: no such directory in the VM")
+    stdout, stderr = (folder / "stdout").read_bytes(), (folder / "stderr").read_bytes()
+    shutil.rmtree(folder)
+    if outcome == "timeout":
+        return subprocess.CompletedProcess(
+            argv, 124, stdout, stderr + f"linuxvm: timed out after {timeout:g} s: killed\n".encode())
+    return subprocess.CompletedProcess(argv, int(outcome), stdout, stderr)
 
 
 def _command_script(argv: list[str], env: dict) -> str:

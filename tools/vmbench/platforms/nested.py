@@ -11,8 +11,11 @@ side by side).
 A level that cannot run here (vmm refused at depth 0, a VM that does not
 boot within --level-boot-timeout, a /dev/kvm that vmm cannot use) is not
 replaced by another: every case is skipped with the reason, which the
-report shows.  A case that does not finish within its time at depth 2 is
-skipped too, with the time it was given.
+report shows.  A level in VMs also has a time budget (--level-budget, for
+its boot and all its runs): a run that would outlast it is stopped at the
+budget's end and skipped, and so is every case after it, saying what the
+time went to.  So `--preset levels --quick` ends in bounded time where a
+level is too slow to finish (L2 under TCG).
 
 Everything else is the vmm platform's: the same vmm command line, fileio
 on a fresh raw image in the level's scratch directory (shared with this
@@ -21,6 +24,7 @@ ran on (env.levels: accelerator, CPU model, kind of KVM of each).
 """
 
 import os
+import time
 
 from vmbench import levels
 from vmbench.paths import VMM
@@ -31,12 +35,15 @@ from vmbench.platforms.vmm import VmmPlatform
 
 
 class NestedPlatform(VmmPlatform):
-    def __init__(self, depth, name="nested", boot_timeout=600):
+    def __init__(self, depth, name="nested", boot_timeout=600, budget=900):
         if depth not in levels.DEPTHS:
             raise ValueError(f"--depth {depth}: expected one of "
                              f"{', '.join(map(str, levels.DEPTHS))}")
         super().__init__()
         self.name, self.depth, self.boot_timeout = name, depth, boot_timeout
+        # Seconds this level may spend in all (boot and runs); None: no limit.
+        self.budget = budget if depth > 0 else None
+        self.spent, self.ran, self.boot_s = 0.0, 0, None
         self.skipped = None
         self.level = None
 
@@ -48,13 +55,17 @@ class NestedPlatform(VmmPlatform):
         # Room for the largest guest plus each VM's own needs (an L2 gets half).
         need = max(c.mem_mib for c in cases) // 1024 + 2
         mem_gib = min(need * (2 if self.depth == 2 else 1), max(host_gib * 3 // 4, 2))
+        boot_timeout = min(self.boot_timeout, self.budget or self.boot_timeout)
         self.level = levels.place(self.depth, VMM, mem=f"{mem_gib}G", scratch_dir=self.scratch_dir,
-                                  boot_timeout=self.boot_timeout)
+                                  boot_timeout=boot_timeout)
+        started = time.monotonic()
         try:
             self.level.start()
         except levels.LevelSkipped as e:
             self.skipped = str(e)
             return
+        finally:
+            self.boot_s = self.spent = time.monotonic() - started
         self.place = self.level
         self.where = levels.label(self.depth)
         self.scratch = self.level.scratch_dir
@@ -79,18 +90,38 @@ class NestedPlatform(VmmPlatform):
             return f"{self.name}: {self.skipped}"
         return super().skip(case)
 
+    def _left(self):
+        return None if self.budget is None else self.budget - self.spent
+
+    def _spent_line(self):
+        return (f"{levels.label(self.depth)}'s time budget of {self.budget:g} s "
+                f"(--level-budget) is spent: boot {self.boot_s:.0f} s, {self.ran} run(s) "
+                f"finished, {self.spent:.0f} s in all")
+
+    def time_limit(self, seconds):
+        left = self._left()
+        return seconds if left is None else max(min(seconds, left), 1)
+
     def run(self, case):
         if self.skipped:
             raise CaseSkipped(f"{self.name}: {self.skipped}")
+        left = self._left()
+        if left is not None and left <= 0:
+            raise CaseSkipped(f"{self.name}: {self._spent_line()}")
+        started = time.monotonic()
         try:
             record = super().run(case)
         except PlatformError as e:
-            # At depth 2 a case that runs out of time says how long this
-            # level takes here; skipped with that, not a failure.
-            if self.depth == 2 and "timed out" in str(e):
-                raise CaseSkipped(f"{self.name}: {case.test} did not finish at "
-                                  f"{levels.label(self.depth)} in the time given: {e}") from None
+            # Stopped at the budget's end: this level is too slow here to
+            # finish; skipped with what the time went to, not a failure.
+            self.spent += time.monotonic() - started
+            if self._left() is not None and self._left() <= 1 and "timed out" in str(e):
+                self.spent = max(self.spent, self.budget)
+                raise CaseSkipped(f"{self.name}: {case.test} was stopped after {left:.0f} s "
+                                  f"and {self._spent_line()}") from None
             raise
+        self.spent += time.monotonic() - started
+        self.ran += 1
         record["platform"] = self.name
         record["env"]["vmm"]["depth"] = self.depth
         record["env"]["levels"] = self.level.layers
@@ -107,12 +138,18 @@ DEPTH = Option("--depth", type=int, choices=levels.DEPTHS, default=1,
 BOOT_TIMEOUT = Option("--level-boot-timeout", type=float, default=600,
                       help="seconds the nested platform's Linux VMs get to boot before the "
                            "level is reported skipped (default 600)")
+BUDGET = Option("--level-budget", type=float, default=900,
+                help="seconds the nested platform may spend at a depth of 1 or 2, boot and "
+                     "runs together, before its remaining cases are skipped (default 900)")
 
-register("nested", lambda options: NestedPlatform(options.depth,
-                                                  boot_timeout=options.level_boot_timeout),
-         options=[DEPTH, BOOT_TIMEOUT], default=False)
+
+def _create(depth, options, name):
+    return NestedPlatform(depth, name=name, boot_timeout=options.level_boot_timeout,
+                          budget=options.level_budget)
+
+
+register("nested", lambda options: _create(options.depth, options, "nested"),
+         options=[DEPTH, BOOT_TIMEOUT, BUDGET], default=False)
 for _depth in levels.DEPTHS:
-    register(f"nested-{_depth}",
-             lambda options, d=_depth: NestedPlatform(d, name=f"nested-{d}",
-                                                      boot_timeout=options.level_boot_timeout),
-             options=[BOOT_TIMEOUT], default=False)
+    register(f"nested-{_depth}", lambda options, d=_depth: _create(d, options, f"nested-{d}"),
+             options=[BOOT_TIMEOUT, BUDGET], default=False)

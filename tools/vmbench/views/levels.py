@@ -39,9 +39,10 @@ def _depth(environment, platform, default):
 
 
 def _rows(records, platforms):
-    """[(row label, unit, lower_better, {platform: [values]})] in ROW_TESTS'
-    order: a test's headline figure, or one row per op when its result has
-    an "ops" list (vmexit: cycles per op)."""
+    """[(row label, unit, lower_better, {platform: [values]}, {platform: why
+    skipped})] in ROW_TESTS' order: a test's headline figure, or one row per
+    op when its result has an "ops" list (vmexit: cycles per op; an op the
+    guest skipped says why)."""
     tests = [t for t in ROW_TESTS if any(r.get("test") == t for r in records)]
     tests += list(dict.fromkeys(r.get("test") for r in records
                                 if r.get("test") and r.get("test") not in tests))
@@ -58,7 +59,9 @@ def _rows(records, platforms):
             for op in ops:
                 values = {p: [common.field(r, f"{test}.ops.{op}.cycles") for r in rs]
                           for p, rs in runs.items()}
-                rows.append((f"{test} {op}", "cycles/op", True, values))
+                why = {p: next((w for r in rs for w in [common.field(r, f"{test}.ops.{op}.skipped")]
+                                if w), None) for p, rs in runs.items()}
+                rows.append((f"{test} {op}", "cycles/op", True, values, why))
             continue
         spec = specs.get(test)
         figures = {}
@@ -67,7 +70,7 @@ def _rows(records, platforms):
                 opts = dict((r.get("case") or {}).get("options") or {})
                 figures.setdefault(p, []).append(spec.headline(opts).value(r))
         head = spec.headline({})
-        rows.append((test, head.unit, head.lower_better, figures))
+        rows.append((test, head.unit, head.lower_better, figures, {}))
     return rows
 
 
@@ -95,8 +98,8 @@ def render(view, records, environment, out_dir, program, why_not):
     levels = sorted(((_depth(environment, p, i), p) for i, p in enumerate(names)))
     lines += ["Depth n: vmm runs inside n Linux VMs nested one in the other on this host "
               "(L0: vmm on this host's /dev/kvm); its guest runs one level further down. "
-              "Each cell is the median over the runs, with its ratio to the level above "
-              "(L1 / L0, L2 / L1) under it; for cycles lower is better, for the others "
+              "Each cell is the median over the runs and, in brackets, its ratio to the "
+              "level above (L1 / L0, L2 / L1); for cycles lower is better, for the others "
               "higher.", ""]
 
     lines += ["| level | platform | layer | accelerator | CPU model | kind of KVM |",
@@ -105,6 +108,10 @@ def render(view, records, environment, out_dir, program, why_not):
     for depth, p in levels:
         env, layers, seen = _where(environment, p, records)
         skip = env.get("skipped") or env.get("error")
+        if p not in (environment.get("platforms") or {}):
+            lines.append(f"| {label(depth)} | {p} | not run (not among this run's platforms) "
+                         "| | | |")
+            continue
         if skip:
             lines.append(f"| {label(depth)} | {p} | skipped: {common.md(skip)} | | | |")
             continue
@@ -125,13 +132,17 @@ def render(view, records, environment, out_dir, program, why_not):
     lines += ["| benchmark | unit | " + " | ".join(heads) + " |",
               "| --- | --- | " + " | ".join("---:" for _ in heads) + " |"]
     rows = _rows(records, [p for _, p in levels])
-    for name, unit, lower_better, values in rows:
+    op_notes = []
+    for name, unit, lower_better, values, why in rows:
         cells, above = [], None
         for depth, p in levels:
             env = (environment.get("platforms") or {}).get(p) or {}
             m = common.median(values.get(p) or [])
             if m is None:
-                cell = "skipped" if env.get("skipped") else "\u2014"
+                cell = "skipped" if env.get("skipped") or why.get(p) else "\u2014"
+                if why.get(p):
+                    op_notes.append(f"- {name} at {label(depth)}: skipped by the guest: "
+                                    f"{common.md(why[p])}")
             else:
                 cell = common.fmt(m, 0 if unit == "cycles/op" else None)
                 if above:
@@ -142,5 +153,5 @@ def render(view, records, environment, out_dir, program, why_not):
                      f" | " + " | ".join(cells) + " |")
     if not rows:
         lines.append("| (no results) | | " + " | ".join("" for _ in heads) + " |")
-    lines.append("")
+    lines += [""] + op_notes + ([""] if op_notes else [])
     return section
