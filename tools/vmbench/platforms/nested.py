@@ -23,12 +23,10 @@ host), the same record, plus env.vmm.depth and the layers that the level
 ran on (env.levels: accelerator, CPU model, kind of KVM of each).
 """
 
-import os
 import time
 
 from vmbench import levels
 from vmbench.paths import VMM
-from vmbench.platforms import guest
 from vmbench.platforms.base import CaseSkipped, PlatformError
 from vmbench.platforms.registry import Option, register
 from vmbench.platforms.vmm import VmmPlatform
@@ -48,13 +46,8 @@ class NestedPlatform(VmmPlatform):
         self.level = None
 
     def prepare(self, cases):
-        guest.check_products()
-        if not VMM.exists():
-            raise PlatformError(f"{self.name}: {VMM} is missing: run make")
-        host_gib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 30
-        # Room for the largest guest plus each VM's own needs (an L2 gets half).
-        need = max(c.mem_mib for c in cases) // 1024 + 2
-        mem_gib = min(need * (2 if self.depth == 2 else 1), max(host_gib * 3 // 4, 2))
+        self._check_products()
+        mem_gib = self.vm_mem_gib(cases, vms=max(self.depth, 1))
         boot_timeout = min(self.boot_timeout, self.budget or self.boot_timeout)
         self.level = levels.place(self.depth, VMM, mem=f"{mem_gib}G", scratch_dir=self.scratch_dir,
                                   boot_timeout=boot_timeout)

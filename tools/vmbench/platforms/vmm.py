@@ -70,17 +70,26 @@ class VmmPlatform(Platform):
         self.where = None
         self.kvm_kind = None
 
-    def _find_place(self, cases):
-        """Decides where vmm runs (this host, or nested), starting nothing."""
+    def _check_products(self):
         guest.check_products()
         if not VMM.exists():
-            raise PlatformError(f"vmm: {VMM} is missing: run make")
-        # Room for the largest guest plus the VM's own needs, but never more
-        # than this host has: a case too big for it then fails inside with
-        # vmm's own message.
+            raise PlatformError(f"{self.name}: {VMM} is missing: run make")
+
+    @staticmethod
+    def vm_mem_gib(cases, vms=1):
+        """GiB for a Linux VM that runs vmm (`vms` nested VMs, each taking
+        half of the one around it): room for the largest guest plus each
+        VM's own needs, but never more than this host has: a case too big
+        for it then fails inside with vmm's own message."""
         host_gib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 30
-        mem_gib = min(max(c.mem_mib for c in cases) // 1024 + 2, max(host_gib * 3 // 4, 2))
-        self.place = vmmrun.VmmRunner(VMM, mem=f"{mem_gib}G", scratch_dir=self.scratch_dir)
+        need = (max(c.mem_mib for c in cases) // 1024 + 2) * vms
+        return min(need, max(host_gib * 3 // 4, 2))
+
+    def _find_place(self, cases):
+        """Decides where vmm runs (this host, or nested), starting nothing."""
+        self._check_products()
+        self.place = vmmrun.VmmRunner(VMM, mem=f"{self.vm_mem_gib(cases)}G",
+                                      scratch_dir=self.scratch_dir)
         self.where = "host" if self.place.host else "nested-kvm-in-tcg"
         self.why = self.place.why
 
