@@ -81,6 +81,7 @@ class Table(unittest.TestCase):
         self.assertEqual(len(skipped), 1)
         self.assertEqual(skipped[0][2], "skipped: L2: the inner VM did not boot within 600 s "
                                         "(timed out)")
+        self.assertIn("- L1: its Linux VM booted in 25 s.", self.md)
         # What vmm --json said of its level, when it says it.
         self.assertIn("- L1: vmm --json says virt_level 2, hypervisor_below KVMKVMKVM, "
                       "kvm_kind nested-tcg.", self.md)

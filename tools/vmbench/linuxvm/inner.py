@@ -91,16 +91,17 @@ class InnerSession:
         argv = [QEMU, "-L", "/usr/share/qemu", "-L", "/usr/share/seabios", "-accel", "kvm",
                 "-cpu", cpu, "-smp", str(smp), "-m", str(mem),
                 "-kernel", str(linux.boot_image), "-initrd", str(initrd),
-                "-append", f"console=ttyS0 quiet panic=-1 linuxvm.share=share0:{REPO_ROOT}",
+                # Not quiet: the kernel's lines tell how far a slow boot got.
+                "-append", f"console=ttyS0 panic=-1 linuxvm.share=share0:{REPO_ROOT}",
                 "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-                "-serial", f"file:{self._shared / 'console'}",
+                # In the outer VM's RAM: each byte is an exit, no 9p write on top.
+                "-serial", f"file:{self._fifo}.console",
                 "-chardev", f"pipe,id=control,path={self._fifo}", "-serial", "chardev:control",
                 "-virtfs", share]
-        # QEMU in the background of the outer command, in a session of its own,
-        # its messages in a file this host reads.
-        started = self._outer('f=$1; log=$2; shift 2; mkfifo "$f.in" "$f.out" || exit 1; '
-                              'setsid "$@" </dev/null >"$log" 2>&1 & echo $!',
-                              self._fifo, self._shared / "errors", *argv, timeout=60)
+        # QEMU in the background of the outer command, in a session of its own.
+        started = self._outer('f=$1; shift; mkfifo "$f.in" "$f.out" || exit 1; '
+                              'setsid "$@" </dev/null >"$f.errors" 2>&1 & echo $!',
+                              self._fifo, *argv, timeout=60)
         if started.returncode != 0:
             raise LinuxVMError(f"could not start the inner VM's QEMU: "
                                f"{started.stderr.decode(errors='replace').strip()}")
@@ -115,12 +116,16 @@ class InnerSession:
                             f"{self._why()}")
 
     def _why(self):
-        errors = (self._shared / "errors").read_text(errors="replace").strip() \
-            if (self._shared / "errors").exists() else ""
-        console = (self._shared / "console").read_text(errors="replace") \
-            if (self._shared / "console").exists() else ""
-        return (f"QEMU said: {errors.splitlines()[-1]}; " if errors else "") + \
-            console_excerpt(console.replace("\r\n", "\n"), lines=8)
+        """QEMU's last message and the inner VM's last console lines (files in
+        the outer VM)."""
+        try:
+            told = self._outer('tail -n 1 "$1.errors"; echo ---; tail -n 12 "$1.console"',
+                               self._fifo, timeout=60).stdout.decode(errors="replace")
+        except LinuxVMError as e:
+            return f"(the outer VM did not answer: {e})"
+        errors, _, console = told.partition("---\n")
+        return (f"QEMU said: {errors.strip()}; " if errors.strip() else "") + \
+            console_excerpt(console.replace("\r\n", "\n"), lines=12)
 
     def run(self, argv, *, timeout: float, cwd=None, env=None) -> subprocess.CompletedProcess:
         """As Session.run, in the inner VM."""
@@ -146,8 +151,7 @@ class InnerSession:
         """Stops the inner VM's QEMU for good (the outer VM goes on)."""
         if self._closed is None and getattr(self, "_pid", None):
             try:
-                self._outer('kill -KILL "$1"; rm -f "$2.in" "$2.out"', self._pid, self._fifo,
-                            timeout=30)
+                self._outer('kill -KILL "$1"; rm -f "$2".*', self._pid, self._fifo, timeout=30)
             except LinuxVMError:
                 pass
         self._closed = reason

@@ -66,7 +66,8 @@ class NestedPlatform(VmmPlatform):
 
     def environment(self):
         env = {"depth": self.depth, "level": levels.label(self.depth),
-               "levels": self.level.layers if self.level else []}
+               "levels": self.level.layers if self.level else [],
+               "boot_s": None if self.boot_s is None else round(self.boot_s, 1)}
         if self.skipped:
             env["skipped"] = self.skipped
             return env

@@ -118,6 +118,9 @@ def render(view, records, environment, out_dir, program, why_not):
         for what, accel, cpu, kind in layers or [("(not recorded)", "", "", "")]:
             lines.append(f"| {label(depth)} | {p} | {common.md(what)} | {common.md(accel)} | "
                          f"{common.md(cpu)} | {common.md(kind)} |")
+        if depth and isinstance(env.get("boot_s"), (int, float)):
+            notes.append(f"- {label(depth)}: its Linux VM{'s' * (depth > 1)} booted in "
+                         f"{env['boot_s']:.0f} s.")
         if seen:
             notes.append(f"- {label(depth)}: vmm --json says "
                          + ", ".join(f"{k} {common.md(v)}" for k, v in seen.items()) + ".")
