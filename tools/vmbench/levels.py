@@ -113,10 +113,11 @@ class LevelVM(Level0):
 
     def _session(self, **kwargs):
         if self.depth == 1:
-            return linuxvm.Session(accel=self.accel, cpu=self.cpu, **kwargs)
+            return linuxvm.Session(accel=self.accel, cpu=self.cpu,
+                                   boot_timeout=self.boot_timeout, **kwargs)
         # The L1 gets QEMU and its firmware; the L2 gets vmm's libraries.
         outer = linuxvm.Session(accel=self.accel, cpu=self.cpu, smp=kwargs["smp"],
-                                mem=kwargs["mem"],
+                                mem=kwargs["mem"], boot_timeout=self.boot_timeout,
                                 binaries=[inner.qemu_path()], files=inner.outer_files())
         try:
             return inner.InnerSession(outer, binaries=kwargs["binaries"],

@@ -33,7 +33,7 @@ from vmbench.platforms.vmm import VmmPlatform
 
 
 class NestedPlatform(VmmPlatform):
-    def __init__(self, depth, name="nested", boot_timeout=600, budget=900):
+    def __init__(self, depth, name="nested", boot_timeout=600, budget=600):
         if depth not in levels.DEPTHS:
             raise ValueError(f"--depth {depth}: expected one of "
                              f"{', '.join(map(str, levels.DEPTHS))}")
@@ -132,9 +132,9 @@ DEPTH = Option("--depth", type=int, choices=levels.DEPTHS, default=1,
 BOOT_TIMEOUT = Option("--level-boot-timeout", type=float, default=600,
                       help="seconds the nested platform's Linux VMs get to boot before the "
                            "level is reported skipped (default 600)")
-BUDGET = Option("--level-budget", type=float, default=900,
+BUDGET = Option("--level-budget", type=float, default=600,
                 help="seconds the nested platform may spend at a depth of 1 or 2, boot and "
-                     "runs together, before its remaining cases are skipped (default 900)")
+                     "runs together, before its remaining cases are skipped (default 600; raise it for full runs)")
 
 
 def _create(depth, options, name):
