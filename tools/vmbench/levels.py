@@ -119,9 +119,10 @@ class LevelVM(Level0):
         outer = linuxvm.Session(accel=self.accel, cpu=self.cpu, smp=kwargs["smp"],
                                 mem=kwargs["mem"], boot_timeout=self.boot_timeout,
                                 binaries=[inner.qemu_path()], files=inner.outer_files())
-        # One vCPU: an L2 with two did not boot within 10 minutes under a
-        # TCG L1 here (one TCG thread runs both L1 vCPUs: L2's CPUs spin
-        # waiting for each other), while one vCPU booted in about 2.
+        # One vCPU: an L2 with two had not booted after 7 minutes (4.4 min
+        # of the L1's CPU time; stopped there) under a TCG L1 on a loaded
+        # host, where one vCPU booted in about 2 (one TCG thread runs both
+        # L1 vCPUs, so L2's CPUs wait for each other).
         try:
             return inner.InnerSession(outer, binaries=kwargs["binaries"],
                                       libraries=kwargs["libraries"], smp=1,
