@@ -113,7 +113,13 @@ def render(view, records, environment, out_dir, program, why_not):
                          "| | | |")
             continue
         if skip:
-            lines.append(f"| {label(depth)} | {p} | skipped: {common.md(skip)} | | | |")
+            # The cell says why; the console lines behind a failed boot go
+            # under the table.
+            why, _, console = str(skip).partition("; last console lines:")
+            lines.append(f"| {label(depth)} | {p} | skipped: {common.md(why)} | | | |")
+            if console.strip():
+                notes.append(f"- {label(depth)}: the last console lines before it was "
+                             f"stopped: `{common.md(' / '.join(console.strip().splitlines()[-3:]))}`")
             continue
         for what, accel, cpu, kind in layers or [("(not recorded)", "", "", "")]:
             lines.append(f"| {label(depth)} | {p} | {common.md(what)} | {common.md(accel)} | "
