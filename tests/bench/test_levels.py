@@ -197,6 +197,11 @@ class Depth(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, r"depth 3: expected one of 0, 1, 2"):
             levels.place(3, "build/vmm")
 
+    def test_the_l2_vm_leaves_the_l1_room(self):
+        self.assertEqual(levels._inner_mem("4G"), "1024M")
+        self.assertEqual(levels._inner_mem("10G"), "7168M")
+        self.assertEqual(levels._inner_mem("2048M"), "1024M")
+
     def test_labels(self):
         self.assertEqual([levels.label(d) for d in levels.DEPTHS], ["L0 (this host)", "L1", "L2"])
 

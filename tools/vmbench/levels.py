@@ -126,7 +126,7 @@ class LevelVM(Level0):
         try:
             return inner.InnerSession(outer, binaries=kwargs["binaries"],
                                       libraries=kwargs["libraries"], smp=1,
-                                      mem=_half(kwargs["mem"]), boot_timeout=self.boot_timeout)
+                                      mem=_inner_mem(kwargs["mem"]), boot_timeout=self.boot_timeout)
         except BaseException:
             outer.close()
             raise
@@ -169,11 +169,15 @@ def _accel_label(accel, cpu):
     return f"{accel} (nested virtualization)" if accel == "kvm" else str(accel)
 
 
-def _half(mem):
-    """Half of a QEMU memory size ("8G" -> "4096M"): the inner VM's share."""
+def _inner_mem(mem):
+    """The L2 VM's memory, from the L1's QEMU size ("4G" -> "1024M"): the
+    L1's less 3 GiB for the L1 itself, at least 1 GiB.  Measured here: an
+    L2 of 2 GiB in a 4 GiB L1 did not boot within 600 s (the host's load
+    average 60-160), one of 1 GiB booted in under a minute (load average
+    about 50)."""
     units = {"G": 1024, "M": 1}
     mib = int(mem[:-1]) * units[mem[-1].upper()] if mem[-1].upper() in units else int(mem) >> 20
-    return f"{max(mib // 2, 512)}M"
+    return f"{max(mib - 3072, 1024)}M"
 
 
 def place(depth, vmm, *, mem="4G", smp=2, scratch_dir=None, host_kind=None, boot_timeout=600):
