@@ -117,9 +117,9 @@ class LevelVM(Level0):
                                    boot_timeout=self.boot_timeout, **kwargs)
         # The L1 gets QEMU and its firmware; the L2 gets vmm's libraries.
         # One vCPU for this L1: with two (one TCG thread runs both), the L2's
-        # boot stalled for good in 4 of 6 tries here (console stopped at 11
-        # to 36 s of L2 time while the L1 kept a host CPU busy); with one it
-        # booted (2026-12-01, docs/results.md).
+        # boot stalled for good in 4 of 6 tries here (where its console was
+        # read, it stopped at 12 and 19 s of L2 time while the L1 kept a host
+        # CPU busy); with one it booted (2026-12-01, docs/results.md).
         outer = linuxvm.Session(accel=self.accel, cpu=self.cpu, smp=1,
                                 mem=kwargs["mem"], boot_timeout=self.boot_timeout,
                                 binaries=[inner.qemu_path()], files=inner.outer_files())
