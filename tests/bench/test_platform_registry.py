@@ -20,8 +20,10 @@ class Registered(unittest.TestCase):
     def test_the_five_platforms_in_the_reports_order(self):
         self.assertEqual(platforms.DEFAULTS,
                          ("native", "container", "qemu-linux", "qemu-guest", "vmm"))
-        # The variants of vmm run only when named (the isolation preset does).
-        self.assertEqual(platforms.NAMES, platforms.DEFAULTS + ("vmm-pinned", "vmm-isolated"))
+        # The variants of vmm run only when named (the isolation preset does),
+        # and so do the nested levels (the levels preset names them).
+        self.assertEqual(platforms.NAMES, platforms.DEFAULTS + (
+            "vmm-pinned", "vmm-isolated", "nested", "nested-0", "nested-1", "nested-2"))
 
     def test_compare_takes_the_options_the_platforms_declare(self):
         args = compare.parse_args(["--preset", "vm-vs-container", "--scratch-dir", "/tmp/s",
@@ -53,7 +55,8 @@ class Registered(unittest.TestCase):
         platforms.add_options(parser)
         flags = [a.option_strings[0] for a in parser._actions if a.option_strings][1:]
         self.assertEqual(flags, ["--scratch-dir", "--accel", "--qemu-machine", "--vmm-pin",
-                                 "--vmm-hugepages", "--isolate-cpus", "--isolation-root"])
+                                 "--vmm-hugepages", "--isolate-cpus", "--isolation-root",
+                                 "--depth", "--level-boot-timeout", "--level-budget"])
 
     def test_the_vmm_variants_and_their_options(self):
         args = compare.parse_args(["--preset", "isolation", "--isolate-cpus", "1",
@@ -83,8 +86,8 @@ class Registered(unittest.TestCase):
                 compare.apply_matrix(compare.parse_args(["--preset", "exits"]), bad)
 
     def test_an_unknown_platform(self):
-        with self.assertRaisesRegex(ValueError, r"no platform 'nested' \(platforms: native, "):
-            platforms.create("nested", argparse.Namespace())
+        with self.assertRaisesRegex(ValueError, r"no platform 'nested-3' \(platforms: native, "):
+            platforms.create("nested-3", argparse.Namespace())
 
 
 class NewPlatform(unittest.TestCase):

@@ -207,7 +207,7 @@ class UnknownView(Report):
         records, env = load("exits")
         env["views"] = [{"view": "nope"}]
         _, _, md = self.write(records, env)
-        self.assertIn("No view named 'nope' (views: exits, isolation).", md)
+        self.assertIn("No view named 'nope' (views: exits, isolation, levels).", md)
 
 
 if __name__ == "__main__":

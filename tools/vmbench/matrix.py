@@ -91,6 +91,25 @@ PRESETS = {
         "views": [{"view": "exits", "test": "vmexit", "subject": "vmm",
                    "baseline": "qemu-guest"}],
     },
+    # The same benchmarks with vmm on this host (L0), inside a Linux VM
+    # (L1) and inside a Linux VM inside that one (L2), side by side, as DVH
+    # (ASPLOS 2020) compares levels; each level's accelerator, CPU model and
+    # kind of KVM are recorded (vmbench.levels).  Two vCPUs: vmexit's IPIs
+    # need a second one.
+    "levels": {
+        "platforms": ["nested-0", "nested-1", "nested-2"],
+        "shapes": [[2, 256]],
+        "tests": [
+            {"test": "cpu", "options": [{"cpu-max-prime": 10000}]},
+            {"test": "memory", "options": [{"memory-block-size": "1M",
+                                            "memory-total-size": "4G"}]},
+            {"test": "fileio", "disks": ["raw"], "options": [
+                {"file-test-mode": "rndrw", "file-total-size": "256M", "file-num": 4}]},
+            {"test": "vmexit", "options": [{"threads": 1}]},
+        ],
+        "reps": 3, "time": 10,
+        "views": [{"view": "levels", "platforms": ["nested-0", "nested-1", "nested-2"]}],
+    },
 }
 
 # What --quick shrinks sizes to.

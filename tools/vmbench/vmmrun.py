@@ -52,10 +52,13 @@ class VmmRunner:
     `binaries` (with their libraries), `libraries` vmm loads with dlopen,
     `files` and `shares` as linuxvm.Session takes them, `mem` and `smp`.
     note: a line printed on stderr when the VM starts.  scratch_dir: the
-    directory for files on this host (default: a fresh one under build/)."""
+    directory for files on this host (default: a fresh one under build/).
+    make_session: builds the VM's session from those keyword arguments
+    instead of linuxvm.Session (vmbench.levels: a VM under KVM, or a VM in
+    a VM)."""
 
     def __init__(self, vmm=VMM, mode=None, *, binaries=(), libraries=(CAPSTONE,), files=(),
-                 shares=(), mem="4G", smp=2, note=None, scratch_dir=None):
+                 shares=(), mem="4G", smp=2, note=None, scratch_dir=None, make_session=None):
         mode = mode or os.environ.get("VMBENCH_KVM") or "auto"
         if mode not in MODES:
             raise ValueError(f"VMBENCH_KVM={mode}: expected host, nested or auto")
@@ -69,6 +72,7 @@ class VmmRunner:
                                   libraries=list(libraries), files=list(files),
                                   shares=list(shares), mem=mem, smp=smp)
         self._note = note
+        self._make_session = make_session or linuxvm.Session
         self._scratch_parent = scratch_dir
         self._scratch = None
 
@@ -78,7 +82,7 @@ class VmmRunner:
         if self.session is None:
             if self._note:
                 print(self._note, file=sys.stderr, flush=True)
-            self.session = linuxvm.Session(**self._session_args)
+            self.session = self._make_session(**self._session_args)
             self.kvm_kind, _ = kvmkind.check(self.vmm, kvmkind.session_runner(self.session))
         return self.session
 

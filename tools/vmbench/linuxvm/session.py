@@ -43,17 +43,21 @@ class Session:
     libraries they load with dlopen, which ldd does not list (vmm's
     libcapstone.so.4), by soname or path. files: (host path, VM path) pairs
     copied in; shares: more (host dir, VM dir) pairs over 9p.
-    The VM runs under TCG; cpu defaults to "max" (SVM with nested paging).
+    The VM runs under TCG unless accel="kvm" (a host whose KVM offers nested
+    virtualization: vmbench.levels); cpu defaults to "max" under TCG (SVM with
+    nested paging), "host" under KVM.  accel_used (what QEMU said over QMP) and
+    cpu_model record what it ran with.
     Calls from several threads run one after the other."""
 
     def __init__(self, *, cache_dir=None, nested_kvm: bool = True, smp: int = 2, mem: str = "8G",
                  binaries=(), libraries=(), files=(), shares=(), cpu: str | None = None,
-                 boot_timeout: float = 120):
+                 boot_timeout: float = 120, accel: str = "tcg"):
         self._lock = threading.Lock()
         self._qemu = self._control = None
         self._ended_because = None  # once set, run() raises LinuxVMError with it
         self._next_id = 0
         self._received = b""  # control channel bytes after the last complete line
+        self.accel_used = self.cpu_model = None
         self._private = Path(tempfile.mkdtemp(prefix="linuxvm-session-"))
         (REPO_ROOT / "build").mkdir(exist_ok=True)
         self._shared = Path(tempfile.mkdtemp(prefix="linuxvm-session-", dir=REPO_ROOT / "build"))
@@ -64,7 +68,7 @@ class Session:
         try:
             self._boot(cache_dir or default_cache_dir(), nested_kvm=nested_kvm, smp=smp, mem=mem,
                        binaries=binaries, libraries=libraries, files=files, shares=shares, cpu=cpu,
-                       boot_timeout=boot_timeout)
+                       boot_timeout=boot_timeout, accel=accel)
         except BaseException:
             self.close()
             raise
@@ -76,7 +80,7 @@ class Session:
         self.close()
 
     def _boot(self, cache_dir, *, nested_kvm, smp, mem, binaries, libraries, files, shares, cpu,
-              boot_timeout):
+              boot_timeout, accel):
         deadline = time.monotonic() + boot_timeout
         linux = kernel(cache_dir)
         library_paths = [library if "/" in str(library) else find_library(library) for library in libraries]
@@ -85,7 +89,7 @@ class Session:
                                  nested_kvm=nested_kvm, init_script=_session_script(self._requests))
         control_path = str(self._private / "control")
         qmp_path = str(self._private / "qmp")
-        argv = _qemu_argv(linux, initrd, accel="tcg", cpu=cpu, smp=smp, mem=mem, append_extra="",
+        argv = _qemu_argv(linux, initrd, accel=accel, cpu=cpu, smp=smp, mem=mem, append_extra="",
                           drives=(), shares=[(REPO_ROOT, str(REPO_ROOT)), *shares],
                           nested_kvm=nested_kvm, qmp_path=qmp_path)
         argv += ["-chardev", f"socket,id=control,path={_option_value(control_path)},server=on,wait=off",
@@ -95,7 +99,8 @@ class Session:
             self._qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=errors)
         # Connected before the VM starts: what it sends on an unconnected socket is lost.
         self._control = _connect(control_path, self._qemu, deadline, self._qemu_errors)
-        _start_through_qmp(_connect(qmp_path, self._qemu, deadline, self._qemu_errors))
+        self.cpu_model = argv[argv.index("-cpu") + 1]
+        self.accel_used = _start_through_qmp(_connect(qmp_path, self._qemu, deadline, self._qemu_errors))
         ready = self._answer_line(deadline, "while booting")
         if ready != "ready":
             raise self._end(f"the VM's session loop said {ready!r} instead of ready")
@@ -132,15 +137,7 @@ class Session:
             except OSError:  # QEMU exited since the last answer
                 raise self._stopped(doing) from None
             outcome = self._outcome(request_id, time.monotonic() + timeout + _ANSWER_GRACE_S, doing)
-            if outcome == "no-cwd":
-                shutil.rmtree(folder)
-                raise LinuxVMError(f"cwd {cwd}: no such directory in the VM")
-            stdout, stderr = (folder / "stdout").read_bytes(), (folder / "stderr").read_bytes()
-            shutil.rmtree(folder)
-        if outcome == "timeout":
-            return subprocess.CompletedProcess(
-                argv, 124, stdout, stderr + f"linuxvm: timed out after {timeout:g} s: killed\n".encode())
-        return subprocess.CompletedProcess(argv, int(outcome), stdout, stderr)
+            return _completed(folder, outcome, argv, cwd, timeout)
 
     def _outcome(self, request_id: str, deadline: float, doing: str) -> str:
         """The VM's answer to request_id: an exit status, "timeout" or "no-cwd"."""
@@ -200,6 +197,20 @@ class Session:
         self._end("the linuxvm session is closed")
         shutil.rmtree(self._private, ignore_errors=True)
         shutil.rmtree(self._shared, ignore_errors=True)
+
+
+def _completed(folder: Path, outcome: str, argv, cwd, timeout) -> subprocess.CompletedProcess:
+    """What a request's folder holds once the VM answered `outcome` (an exit
+    status, "timeout" or "no-cwd"), as run() returns it; the folder is deleted."""
+    if outcome == "no-cwd":
+        shutil.rmtree(folder)
+        raise LinuxVMError(f"cwd {cwd}: no such directory in the VM")
+    stdout, stderr = (folder / "stdout").read_bytes(), (folder / "stderr").read_bytes()
+    shutil.rmtree(folder)
+    if outcome == "timeout":
+        return subprocess.CompletedProcess(
+            argv, 124, stdout, stderr + f"linuxvm: timed out after {timeout:g} s: killed\n".encode())
+    return subprocess.CompletedProcess(argv, int(outcome), stdout, stderr)
 
 
 def _command_script(argv: list[str], env: dict) -> str:

@@ -14,7 +14,7 @@ __all__ = ["NAMES", "DEFAULTS", "add_options", "create", "names", "registry"]
 
 # Importing a platform's module registers it: this order is NAMES'.
 from vmbench.platforms import native, container, qemu_linux, qemu_guest, vmm  # noqa: E402,F401
-from vmbench.platforms import vmm_pinned  # noqa: E402,F401
+from vmbench.platforms import vmm_pinned, nested  # noqa: E402,F401
 
 NAMES = registry.names()
 DEFAULTS = registry.defaults()

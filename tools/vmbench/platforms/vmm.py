@@ -34,6 +34,9 @@ VCPU_KEYS = ("vcpu", "host_cpu", "affinity", "policy", "rt_priority")
 # vmm's options about placement, as its --json "config" records them
 # (--pin, --io-pin, --rt); --mlock is the top-level "mlock" object.
 PLACEMENT_KEYS = ("pin", "io_pin", "rt_priority")
+# What vmm --json may say of the level it runs at (how many hypervisors lie
+# below it, and which): kept when this vmm reports them, in "host" or at the top.
+LEVEL_KEYS = ("virt_level", "hypervisor_below")
 
 
 def vcpu_placement(host):
@@ -67,17 +70,26 @@ class VmmPlatform(Platform):
         self.where = None
         self.kvm_kind = None
 
-    def _find_place(self, cases):
-        """Decides where vmm runs (this host, or nested), starting nothing."""
+    def _check_products(self):
         guest.check_products()
         if not VMM.exists():
-            raise PlatformError(f"vmm: {VMM} is missing: run make")
-        # Room for the largest guest plus the VM's own needs, but never more
-        # than this host has: a case too big for it then fails inside with
-        # vmm's own message.
+            raise PlatformError(f"{self.name}: {VMM} is missing: run make")
+
+    @staticmethod
+    def vm_mem_gib(cases, vms=1):
+        """GiB for a Linux VM that runs vmm (`vms` nested VMs, each taking
+        half of the one around it): room for the largest guest plus each
+        VM's own needs, but never more than this host has: a case too big
+        for it then fails inside with vmm's own message."""
         host_gib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 30
-        mem_gib = min(max(c.mem_mib for c in cases) // 1024 + 2, max(host_gib * 3 // 4, 2))
-        self.place = vmmrun.VmmRunner(VMM, mem=f"{mem_gib}G", scratch_dir=self.scratch_dir)
+        need = (max(c.mem_mib for c in cases) // 1024 + 2) * vms
+        return min(need, max(host_gib * 3 // 4, 2))
+
+    def _find_place(self, cases):
+        """Decides where vmm runs (this host, or nested), starting nothing."""
+        self._check_products()
+        self.place = vmmrun.VmmRunner(VMM, mem=f"{self.vm_mem_gib(cases)}G",
+                                      scratch_dir=self.scratch_dir)
         self.where = "host" if self.place.host else "nested-kvm-in-tcg"
         self.why = self.place.why
 
@@ -144,6 +156,10 @@ class VmmPlatform(Platform):
                                 "wall_time_s": host["wall_time_s"],
                                 "exits": host["exits"]["total"], "rss_kib": host["rss_kib"],
                                 "kvm_kind": kvmkind.from_vmm_json(host) or self.kvm_kind}
+        for key in LEVEL_KEYS:
+            value = (host.get("host") or {}).get(key, host.get(key))
+            if value is not None:
+                record["env"]["vmm"][key] = value
         if disk:
             record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
                                  disk_direct=guest.direct(case),
@@ -164,12 +180,17 @@ class VmmPlatform(Platform):
             words = (["direct"] if guest.direct(case) else []) + list(self.disk_options)
             options += ["--disk", ",".join([str(disk), *words])]
         argv = [str(VMM), *options, str(guest.GUEST), *guest.guest_args(case, command)]
-        limit = 3 * int(case.option("time", 10)) + 300 + extra_s
+        limit = self.time_limit(3 * int(case.option("time", 10)) + 300 + extra_s)
         try:
             res = self.place.run(argv, timeout=limit)
         except (subprocess.TimeoutExpired, linuxvm.LinuxVMError) as e:
             raise PlatformError(f"{self.name}: {e}") from None
         return res.stdout, res.returncode, res.stderr
+
+    def time_limit(self, seconds):
+        """The host's limit on one vmm run (a guard against a hang); a
+        variant with a time budget (nested) may lower it."""
+        return seconds
 
     def close(self):
         if self.place:

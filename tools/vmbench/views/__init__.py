@@ -10,15 +10,16 @@ Markdown lines and gnuplot plots; report.py puts them after the tables.
 The views: `isolation` (scenarios of pinning and host isolation: latency
 spread and jitter; vmbench.views.isolation) and `exits` (the cost of each
 kind of exit on two platforms, with published figures beside them;
-vmbench.views.exits).  The views take the tests and platforms they compare
+vmbench.views.exits) and `levels` (the same benchmarks with vmm at each
+depth of nesting, vmbench.views.levels).  The views take the tests and platforms they compare
 from their parameters; compare, the runner and the platforms know nothing
 of them.
 """
 
-from vmbench.views import exits, isolation
+from vmbench.views import exits, isolation, levels
 from vmbench.views.common import Section
 
-VIEWS = {"isolation": isolation.render, "exits": exits.render}
+VIEWS = {"isolation": isolation.render, "exits": exits.render, "levels": levels.render}
 
 
 def render(view, records, environment, out_dir, program=None, why_not=None):
