@@ -52,6 +52,11 @@ static const struct capstone_api *capstone(void)
 	return &api;
 }
 
+void dump_preload(void)
+{
+	capstone();
+}
+
 static void print_raw_bytes(FILE *out, const uint8_t *code, size_t len, uint64_t addr,
 			    uint64_t rip)
 {

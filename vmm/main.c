@@ -10,6 +10,7 @@
 #include "vmm.h"
 
 #include "options.h"
+#include "sandbox.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +46,19 @@ int main(int argc, char **argv)
 		break;
 	}
 
-	if (vm_build(&vm, &cfg, err, sizeof(err))) {
+	/* The sandbox (sandbox.h): prepared before any thread exists, the
+	 * --json file opened before --user's drop, which comes once every
+	 * file is open; the filters go on as the vCPUs start (vm_run). */
+	if (sandbox_prepare(&cfg, err, sizeof(err)) ||
+	    report_prepare(cfg.json_path, err, sizeof(err))) {
 		vmm_error("%s", err);
+		options_free(&cfg);
+		return VMM_STATUS_SETUP;
+	}
+	if (vm_build(&vm, &cfg, err, sizeof(err)) ||
+	    sandbox_drop_privileges(err, sizeof(err))) {
+		vmm_error("%s", err);
+		report_discard();
 		vm_destroy(&vm);
 		options_free(&cfg);
 		return VMM_STATUS_SETUP;
