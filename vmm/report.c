@@ -354,9 +354,9 @@ static void read_host(void)
 
 int report_prepare(const char *path, char *errbuf, size_t errlen)
 {
-	read_host();
 	if (!path)
 		return 0;
+	read_host();
 	host.file = fopen(path, "w");
 	if (!host.file) {
 		snprintf(errbuf, errlen, "cannot write --json file '%s': %s", path,
