@@ -34,6 +34,7 @@
 #include <grp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -439,6 +440,11 @@ int sandbox_prepare(const struct vmm_config *cfg, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "sandbox: cannot handle SIGSYS: %s", strerror(errno));
 		return -1;
 	}
+	/* One malloc arena: when a thread's own arena gives memory back,
+	 * glibc reads /proc/sys/vm/overcommit_memory (once), which no filter
+	 * allows; found with a ,direct disk's bounce buffer.  vmm's threads
+	 * allocate rarely, so sharing the main arena costs nothing. */
+	mallopt(M_ARENA_MAX, 1);
 	/* Crash dumps and --trace disassemble with Capstone, loaded by dlopen:
 	 * after the filter nothing can be opened or mapped executable. */
 	dump_preload();
