@@ -198,7 +198,6 @@ int thread_start_placed(pthread_t *thread, const struct cpuset *cpus, int rt_pri
 static void *io_thread_main(void *arg)
 {
 	struct io_thread *t = arg;
-
 	char err[160];
 
 	pthread_setname_np(pthread_self(), t->name);

@@ -221,7 +221,6 @@ void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 	sigset_t kick;
-
 	char name[16], why[160];
 
 	thread_state_read(&vcpu->state);
