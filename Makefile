@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 HOST_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -pthread
-HOST_LDLIBS := -pthread -ldl
+HOST_LDLIBS := -pthread -ldl -lseccomp
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 VMM_SRCS := $(wildcard vmm/*.c) isolation/cpulist.c

@@ -20,6 +20,7 @@ enum vmm_status {
 	VMM_STATUS_NO_EXIT = 123,     /* guest halted forever or stopped without status */
 	VMM_STATUS_TIMEOUT = 124,
 	VMM_STATUS_SETUP = 125,       /* bad option, file, missing KVM ... */
+	VMM_STATUS_SANDBOX = 126,     /* a thread made a system call its seccomp filter forbids */
 	VMM_STATUS_SIGNAL_BASE = 128, /* 128 + signal number */
 };
 

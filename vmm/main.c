@@ -11,6 +11,7 @@
 #include "vmm.h"
 
 #include "options.h"
+#include "sandbox.h"
 #include "setup_watchdog.h"
 
 #include <stdlib.h>
@@ -48,19 +49,30 @@ int main(int argc, char **argv)
 		break;
 	}
 
+	/* The sandbox (sandbox.h): prepared before any thread exists, the
+	 * --json file opened before --user's drop, which comes once every
+	 * file is open; the filters go on as the vCPUs start (vm_run). */
+	if (sandbox_prepare(&cfg, err, sizeof(err)) ||
+	    report_prepare(cfg.json_path, err, sizeof(err))) {
+		vmm_error("%s", err);
+		options_free(&cfg);
+		return VMM_STATUS_SETUP;
+	}
 	/* --timeout counts from the start: set-up is watched too. */
 	if (cfg.timeout_s > 0 &&
 	    setup_watchdog_start(&watchdog, vm.timeline.start + (uint64_t)(cfg.timeout_s * 1e9),
 				 cfg.timeout_s)) {
 		vmm_error("cannot start the --timeout watchdog");
+		report_discard();
 		options_free(&cfg);
 		return VMM_STATUS_SETUP;
 	}
 	int built = vm_build(&vm, &cfg, err, sizeof(err));
 
 	setup_watchdog_stop(&watchdog);
-	if (built) {
+	if (built || sandbox_drop_privileges(err, sizeof(err))) {
 		vmm_error("%s", err);
+		report_discard();
 		vm_destroy(&vm);
 		options_free(&cfg);
 		return VMM_STATUS_SETUP;

@@ -29,6 +29,10 @@ struct vmm_config {
 	bool nested;               /* --nested: offer the guest VMX or SVM */
 	const char *json_path;
 	double timeout_s;          /* 0 = none */
+	bool no_seccomp;           /* --no-seccomp: no filters (debugging) */
+	const char *user;          /* --user USER[:GROUP], or NULL */
+	int seccomp_violate;       /* test only: enum sandbox_kind that makes a
+	                            * forbidden call, or SANDBOX_NONE (-1) */
 };
 
 /* --rt without a value: above every SCHED_OTHER thread, below the

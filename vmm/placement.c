@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "options.h"
+#include "sandbox.h"
 #include "stats.h"
 #include "vmm.h"
 
@@ -197,9 +198,15 @@ int thread_start_placed(pthread_t *thread, const struct cpuset *cpus, int rt_pri
 static void *io_thread_main(void *arg)
 {
 	struct io_thread *t = arg;
+	char err[160];
 
 	pthread_setname_np(pthread_self(), t->name);
 	thread_state_read(&t->state);
+	if (sandbox_enter(SANDBOX_IO, t->name, err, sizeof(err))) {
+		vmm_error("%s", err);
+		vm_request_stop(t->vm, STOP_KVM_ERROR, VMM_STATUS_SETUP);
+		return NULL;
+	}
 	return t->fn(t->arg);
 }
 
@@ -218,6 +225,7 @@ int io_thread_start(struct vm *vm, struct io_thread *t, const char *name,
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->fn = fn;
 	t->arg = arg;
+	t->vm = vm;
 	cpuset_clear(&cpus);
 	for (unsigned i = 0; cfg->io_pin_cpus && i < cfg->io_pin_count; i++)
 		cpuset_add(&cpus, cfg->io_pin_cpus[i]);

@@ -75,6 +75,7 @@ struct io_thread {
 	char name[16];             /* as in top -H (the kernel's limit) */
 	void *(*fn)(void *);
 	void *arg;
+	struct vm *vm;             /* stopped if the thread cannot be sandboxed */
 	pthread_t thread;
 	bool started;
 	struct thread_state state;

@@ -2,16 +2,20 @@
  * reaper.c - the process that releases the VM after vmm exits (reaper.h
  * says why).
  *
- * The child does three things only, all async-signal-safe, because vmm may
+ * The child does four things only, all async-signal-safe, because vmm may
  * have threads by the time it forks: it drops every descriptor it
  * inherited, leaves vmm's session (a harness that kills vmm's process
- * group after vmm exited should not find it), and waits on its socket.
+ * group after vmm exited should not find it), installs its own seccomp
+ * filter (sandbox.h: recvmsg, close, exit), and waits on its socket.
  * A descriptor arriving there is the VM: closing it - by exiting - runs
  * the kernel's VM destruction.  End-of-file (vmm exited or was killed
  * without handing anything over) ends it as well, so it never outlives
  * vmm by more than the VM's release.
  */
 #include "reaper.h"
+
+#include "error.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +26,7 @@
 
 __attribute__((noreturn)) static void reaper_main(int sock)
 {
-	char byte;
+	char byte, why[128];
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -38,6 +42,10 @@ __attribute__((noreturn)) static void reaper_main(int sock)
 	close_range((unsigned)sock + 1, ~0U, 0);
 	setsid();
 	prctl(PR_SET_NAME, "vmm-reaper", 0, 0, 0);
+	/* Its own seccomp filter (sandbox.c's reaper list), if the sandbox
+	 * is on; a failure leaves nothing to report to (stderr is closed). */
+	if (sandbox_enter(SANDBOX_REAPER, "vmm-reaper", why, sizeof(why)))
+		_exit(VMM_STATUS_SANDBOX);
 	while (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0 && errno == EINTR)
 		;
 	/* Exiting closes the VM descriptor, if one came, and the socket. */

@@ -298,7 +298,7 @@ static void put_placement(FILE *f, const struct vm *vm)
 	}
 	fprintf(f, "],\"mlock\":{\"requested\":%s,\"locked_kib\":%llu}",
 		vm->cfg->mlock ? "true" : "false",
-		(unsigned long long)placement_locked_kib());
+		(unsigned long long)vm->locked_kib);
 }
 
 static void put_exits(FILE *f, const struct vm *vm)
@@ -332,31 +332,74 @@ static void put_exits(FILE *f, const struct vm *vm)
 	fputs("]}", f);
 }
 
+/* What the document says of the host, read before the sandbox closes
+ * /proc and /sys to vmm. */
+static struct {
+	bool known;
+	char cpu[256];
+	struct utsname uts;
+	long cpus_online;
+	FILE *file;             /* the prepared --json file, or NULL */
+	const char *path;
+} host;
+
+static void read_host(void)
+{
+	host_cpu_model(host.cpu, sizeof(host.cpu));
+	if (uname(&host.uts))
+		snprintf(host.uts.release, sizeof(host.uts.release), "unknown");
+	host.cpus_online = sysconf(_SC_NPROCESSORS_ONLN);
+	host.known = true;
+}
+
+int report_prepare(const char *path, char *errbuf, size_t errlen)
+{
+	if (!path)
+		return 0;
+	read_host();
+	host.file = fopen(path, "w");
+	if (!host.file) {
+		snprintf(errbuf, errlen, "cannot write --json file '%s': %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	host.path = path;
+	return 0;
+}
+
+void report_discard(void)
+{
+	if (!host.file)
+		return;
+	fclose(host.file);
+	unlink(host.path);
+	host.file = NULL;
+}
+
 int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		      char *errbuf, size_t errlen)
 {
 	const struct vmm_config *cfg = vm->cfg;
-	char cpu[256];
-	struct utsname uts;
-	FILE *f = fopen(path, "w");
+	FILE *f = host.file && !strcmp(path, host.path) ? host.file : fopen(path, "w");
 
+	if (f == host.file)
+		host.file = NULL;
 	if (!f) {
 		snprintf(errbuf, errlen, "cannot write --json file '%s': %s", path,
 			 strerror(errno));
 		return -1;
 	}
-	host_cpu_model(cpu, sizeof(cpu));
-	if (uname(&uts))
-		snprintf(uts.release, sizeof(uts.release), "unknown");
+	if (!host.known)
+		read_host();
 
 	fputs("{\"schema\":\"vmbench.vmm/1\",\"vmm_version\":\"" VMM_VERSION "\",\"guest\":", f);
 	json_put_string(f, cfg->guest_path);
 	fputs(",\"cmdline\":", f);
 	json_put_string(f, cfg->guest_cmdline);
 	fputs(",\"host\":{\"cpu\":", f);
-	json_put_string(f, cpu);
-	fprintf(f, ",\"cpus_online\":%ld,\"kernel\":", sysconf(_SC_NPROCESSORS_ONLN));
-	json_put_string(f, uts.release);
+	json_put_string(f, host.cpu);
+	fprintf(f, ",\"cpus_online\":%ld,\"kernel\":", host.cpus_online);
+	json_put_string(f, host.uts.release);
 	/* Which kind of KVM ran the guest (kvm_kind.c), the module behind
 	 * /dev/kvm and the hypervisor the host itself runs under. */
 	fprintf(f, ",\"kvm_kind\":\"%s\",\"kvm_module\":", kvm_kind_name(vm->kvm_kind.kind));

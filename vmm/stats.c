@@ -151,7 +151,7 @@ void stats_print(const struct vm *vm, FILE *out)
 		(unsigned long long)rss.peak_kib, (unsigned long long)rss.guest_kib,
 		(unsigned long long)(rss.peak_kib - rss.guest_kib));
 	fprintf(out, "vmm: memory locked (VmLck): %llu KiB; --mlock %s\n",
-		(unsigned long long)placement_locked_kib(), vm->cfg->mlock ? "on" : "off");
+		(unsigned long long)vm->locked_kib, vm->cfg->mlock ? "on" : "off");
 }
 
 void stats_print_timeline(const struct vm *vm, FILE *out)

@@ -51,7 +51,13 @@ void stats_print_timeline(const struct vm *vm, FILE *out);
 uint64_t now_ns(void);
 
 
-/* report.c: the --json document. */
+/* report.c: the --json document.  report_prepare, before the sandbox's
+ * filters, opens the file (before --user's drop, too) and reads what the
+ * document says of the host; report_write_json then writes into that file
+ * (or opens `path` itself when nothing was prepared). */
+int report_prepare(const char *path, char *errbuf, size_t errlen);
+/* Closes and removes the prepared file of a run that never started. */
+void report_discard(void);
 int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		      char *errbuf, size_t errlen);
 /* Writes s as a JSON string (escaped; NULL as null), for devices' members. */

@@ -16,6 +16,7 @@
 #include "vmm.h"
 
 #include "options.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -220,11 +221,19 @@ void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 	sigset_t kick;
+	char name[16], why[160];
 
 	thread_state_read(&vcpu->state);
 	sigemptyset(&kick);
 	sigaddset(&kick, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	snprintf(name, sizeof(name), "vcpu %u", vcpu->index);
+	if (sandbox_enter(SANDBOX_VCPU, name, why, sizeof(why))) {
+		vmm_error("%s", why);
+		vm_request_stop(vm, STOP_KVM_ERROR, VMM_STATUS_SETUP);
+	}
+	/* The guest runs once the main thread is filtered too. */
+	sandbox_wait_sealed();
 
 	while (!atomic_load(&vm->stopping)) {
 		uint64_t t0 = now_ns();

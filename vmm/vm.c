@@ -13,6 +13,7 @@
 
 #include "input_file.h"
 #include "options.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -272,7 +273,14 @@ int vm_run(struct vm *vm, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "cannot set up signal handling: %s", strerror(errno));
 		return -1;
 	}
+	vm->locked_kib = placement_locked_kib();   /* /proc: before the filter */
 	if (vcpu_start_all(vm, errbuf, errlen)) {
+		char scratch[160];
+
+		sandbox_seal(scratch, sizeof(scratch));   /* lets started vCPUs end */
+		vm_request_stop(vm, STOP_KVM_ERROR, VMM_STATUS_SETUP);
+		ret = -1;
+	} else if (sandbox_seal(errbuf, errlen)) {
 		vm_request_stop(vm, STOP_KVM_ERROR, VMM_STATUS_SETUP);
 		ret = -1;
 	} else {

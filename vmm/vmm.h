@@ -42,6 +42,8 @@
  *                 RAM: --pin, --io-pin, --rt, --mlock (placement.h)
  *   stats.c       per-vCPU exit counters with latency; --stats (stats.h)
  *   report.c      --json output (stats.h)
+ *   sandbox.c     seccomp filters per thread kind, no_new_privs, --user
+ *                 (sandbox.h)
  *
  * Every address the guest hands us goes through guest_ptr(), which returns
  * NULL unless the whole range lies inside guest RAM.
@@ -213,6 +215,10 @@ struct vm {
 	 * reports; each is owned by the device that started it. */
 	struct io_thread *io_threads[VMM_MAX_IO_THREADS];
 	unsigned nio_threads;
+
+	/* VmLck when the vCPUs start (placement_locked_kib): read then, as
+	 * the sandbox lets no thread open /proc at report time. */
+	uint64_t locked_kib;
 };
 
 /* vm.c: the state every VM starts from (locks, no descriptors), before
@@ -249,5 +255,7 @@ void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out);
 /* Disassembles one instruction of guest code at RIP into buf (for --trace);
  * for a port-I/O exit (io not NULL), the instruction that made it. */
 void dump_instruction(struct vcpu *vcpu, const struct io_access *io, char *buf, size_t len);
+/* Loads Capstone now (the sandbox: nothing can be loaded after its filter). */
+void dump_preload(void);
 
 #endif /* VMM_H */

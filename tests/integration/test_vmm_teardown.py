@@ -69,6 +69,9 @@ class Teardown(unittest.TestCase):
                [ "$(awk '{{print $4}}' $p/stat 2>/dev/null)" = "$v" ]; then r=${{p#/proc/}}; fi
         done
         [ -n "$r" ] || {{ echo "no reaper"; kill -9 $v; exit 1; }}
+        # Once it waits in recvmsg (47), its own seccomp filter is on.
+        while [ "$(cut -d' ' -f1 /proc/$r/syscall 2>/dev/null)" != 47 ]; do sleep 0.01; done
+        echo "seccomp: $(awk '/^Seccomp:/{{print $2}}' /proc/$r/status)"
         echo "fds: $(ls /proc/$r/fd | wc -l)"
         ls -l /proc/$r/fd | grep -c socket: | sed 's/^/sockets: /'
         kill -9 $v
@@ -79,6 +82,7 @@ class Teardown(unittest.TestCase):
         """
         out = run_sh(script, timeout=T)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("seccomp: 2\n", out.stdout)
         self.assertIn("fds: 1\n", out.stdout)
         self.assertIn("sockets: 1\n", out.stdout)
         self.assertIn("vmm status 137\n", out.stdout)

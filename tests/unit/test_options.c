@@ -11,6 +11,7 @@
 #include "error.h"
 #include "options.h"
 #include "pci_testdev.h"
+#include "sandbox.h"
 #include "virtio_blk.h"
 
 #define MAX_WORDS 4200
@@ -352,6 +353,35 @@ static void test_rt_priority(void **state)
 	snprintf(want, sizeof(want), "--rt=%d", max + 1);
 	PARSE(p, want, "g");
 	assert_parse_error(p, "expected a SCHED_FIFO priority");
+}
+
+/* The sandbox's options: on by default, --no-seccomp, --user, and the
+ * test-only --debug-seccomp-violate (sandbox_kind_parse). */
+static void test_sandbox_options(void **state)
+{
+	struct parsed *p = *state;
+
+	PARSE(p, "g");
+	assert_parse_ok(p);
+	assert_false(p->cfg.no_seccomp);
+	assert_null(p->cfg.user);
+	assert_int_equal(p->cfg.seccomp_violate, SANDBOX_NONE);
+	PARSE(p, "--no-seccomp", "--user", "nobody:nogroup", "--debug-seccomp-violate=io", "g");
+	assert_parse_ok(p);
+	assert_true(p->cfg.no_seccomp);
+	assert_string_equal(p->cfg.user, "nobody:nogroup");
+	assert_int_equal(p->cfg.seccomp_violate, SANDBOX_IO);
+	PARSE(p, "--debug-seccomp-violate", "main", "g");
+	assert_parse_ok(p);
+	assert_int_equal(p->cfg.seccomp_violate, SANDBOX_MAIN);
+	PARSE(p, "--debug-seccomp-violate=disk", "g");
+	assert_parse_error(p, "--debug-seccomp-violate 'disk': expected main, vcpu or io");
+	PARSE(p, "--user=", "g");
+	assert_parse_error(p, "--user '': expected USER or USER:GROUP");
+	PARSE(p, "--user", ":wheel", "g");
+	assert_parse_error(p, "--user ':wheel': expected USER or USER:GROUP");
+	PARSE(p, "--no-seccomp=1", "g");
+	assert_parse_error(p, "option '--no-seccomp' takes no value");
 }
 
 static void test_mlock_flag(void **state)
@@ -745,6 +775,7 @@ int main(void)
 		T(test_pin_needs_one_cpu_per_vcpu),
 		T(test_pin_bad_lists),
 		T(test_io_pin_cpulist),
+		T(test_sandbox_options),
 		T(test_rt_priority),
 		T(test_mlock_flag),
 		T(test_nested_flag),

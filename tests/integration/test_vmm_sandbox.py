@@ -1,0 +1,192 @@
+"""vmm's sandbox (docs/sandbox.md): every thread runs under its seccomp
+filter with no_new_privs, a forbidden system call stops vmm with one line
+and status 126, --no-seccomp turns the filters off, --user drops every
+thread to another user.  The rest of the integration suite runs with the
+filters on (they are the default), which shows the allow-lists suffice."""
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+import unittest
+
+import guest_runner
+from guest_runner import GUEST, run_vmm
+
+T = guest_runner.HANG_GUARD_S
+SANDBOX_STATUS = 126
+NOBODY = 65534
+
+
+def host_only(test):
+    """These tests read vmm's /proc entries: vmm must run on this host."""
+    return unittest.skipUnless(guest_runner.kvm().mode == "host",
+                               "vmm runs in a Linux VM here: its /proc is not ours")(test)
+
+
+def thread_status(pid):
+    """{thread name: {field: value}} from /proc/PID/task/*/status."""
+    threads = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            fields = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        threads[fields["Name"]] = fields
+    return threads
+
+
+class Sandbox(unittest.TestCase):
+    def setUp(self):
+        self.dir = guest_runner.kvm().scratch_dir
+        self.disk = self.dir / f"sandbox-{os.getpid()}.img"
+        with open(self.disk, "wb") as f:
+            f.truncate(16 << 20)
+        self.addCleanup(self.disk.unlink)
+
+    def start_long_run(self, *options):
+        """vmm with 2 vCPUs and a disk, its guest busy for a minute: returns
+        the process once the guest has printed its first lines (every thread
+        is up and filtered by then)."""
+        proc = subprocess.Popen(
+            [str(guest_runner.VMM), "--smp", "2", "--timeout", "300", "--disk", str(self.disk),
+             *options, str(GUEST), "cpu", "--threads=2", "--time=120"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, **guest_runner.SANITIZER_ENV))
+        def end():
+            proc.kill()
+            proc.communicate()
+        self.addCleanup(end)
+        seen = ""
+        deadline = time.monotonic() + T
+        while "Number of threads" not in seen:
+            ready, _, _ = select.select([proc.stdout], [], [], max(0, deadline - time.monotonic()))
+            line = proc.stdout.readline() if ready else ""
+            if not line:
+                self.fail(f"vmm ended or hung before the guest started: {seen}\n"
+                          f"{proc.stderr.read() if proc.poll() is not None else ''}")
+            seen += line
+        return proc
+
+    def stop(self, proc):
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=T)
+        self.assertEqual(proc.returncode, 128 + signal.SIGTERM, err)
+        self.assertNotIn("sandbox", err)
+        self.assertNotIn("Sanitizer", err)
+        return err
+
+    @host_only
+    def test_every_thread_is_filtered(self):
+        proc = self.start_long_run()
+        threads = thread_status(proc.pid)
+        self.assertLessEqual({"vcpu 0", "vcpu 1", "blk 0"}, set(threads), threads.keys())
+        for name, fields in threads.items():
+            # 2 is SECCOMP_MODE_FILTER; one filter, the thread kind's own.
+            self.assertEqual(fields["Seccomp"], "2", name)
+            self.assertEqual(fields.get("Seccomp_filters", "1"), "1", name)
+            self.assertEqual(fields["NoNewPrivs"], "1", name)
+        # The stop path (signalfd, kicks, joins, --stats) works filtered.
+        self.stop(proc)
+
+    @host_only
+    def test_no_seccomp_leaves_no_new_privs_only(self):
+        proc = self.start_long_run("--no-seccomp")
+        for name, fields in thread_status(proc.pid).items():
+            self.assertEqual(fields["Seccomp"], "0", name)
+            self.assertEqual(fields["NoNewPrivs"], "1", name)
+        self.stop(proc)
+
+    def test_forbidden_call_stops_vmm_with_one_line(self):
+        for kind, thread in (("main", "main"), ("vcpu", "vcpu 0"), ("io", "blk 0")):
+            with self.subTest(kind=kind):
+                res = run_vmm("--timeout", "60", "--disk", self.disk,
+                              "--debug-seccomp-violate", kind, GUEST, "cpu", "--time=30",
+                              timeout=T)
+                self.assertEqual(res.returncode, SANDBOX_STATUS, res.stderr)
+                self.assertRegex(
+                    res.stderr,
+                    rf"(?m)^vmm: sandbox: thread '{thread}' \({kind}\) made system call "
+                    rf"uname \(\d+\), which its seccomp filter forbids; vmm stops "
+                    rf"\(status 126\)$")
+                self.assertNotIn("Sanitizer", res.stderr)
+
+    def test_release_build_serves_a_direct_disk(self):
+        # The sanitizer build has its own allocator: only the release build
+        # shows what glibc's malloc does under the filters (a thread arena
+        # giving memory back read /proc/sys/vm/overcommit_memory: status
+        # 126 from 'blk 0' for a ,direct disk's bounce buffers).
+        for options in (",direct", ",poll,direct", ""):
+            with self.subTest(options=options):
+                res = run_vmm("--mem", "256M", "--timeout", "300", "--disk",
+                              f"{self.disk}{options}", GUEST, "fileio", "--file-num=2",
+                              "--file-total-size=8M", "prepare",
+                              vmm=guest_runner.RELEASE_VMM, timeout=T)
+                self.assertEqual(res.returncode, 0, res.stderr)
+                self.assertNotIn("sandbox", res.stderr)
+
+    def test_no_seccomp_lets_the_call_through(self):
+        res = run_vmm("--no-seccomp", "--debug-seccomp-violate", "vcpu", GUEST, "info",
+                      timeout=T)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("uname was allowed (no filter)", res.stderr)
+
+    def test_bad_violate_kind(self):
+        res = run_vmm("--debug-seccomp-violate", "disk", GUEST, "info", timeout=T)
+        self.assertEqual(res.returncode, 125)
+        self.assertEqual(res.stderr.strip(), "vmm: --debug-seccomp-violate 'disk': expected "
+                         "main, vcpu or io")
+
+    @host_only
+    def test_user_drops_every_thread(self):
+        json_path = self.dir / f"sandbox-{os.getpid()}.json"
+        self.addCleanup(lambda: json_path.unlink(missing_ok=True))
+        proc = self.start_long_run("--user", "nobody", "--json", str(json_path))
+        threads = thread_status(proc.pid)
+        self.assertIn("blk 0", threads)
+        for name, fields in threads.items():
+            self.assertEqual(fields["Uid"].split(), [str(NOBODY)] * 4, name)
+            self.assertEqual(fields["Gid"].split()[0], str(NOBODY), name)
+            self.assertEqual(fields["Groups"].strip(), "", name)
+            self.assertEqual(fields["Seccomp"], "2", name)
+        self.stop(proc)
+        # Opened as root before the drop, written at the end as nobody.
+        self.assertIn('"schema":"vmbench.vmm/1"', json_path.read_text())
+
+    def test_user_refusals(self):
+        cases = [
+            (("--user", "no-such-user-vmbench"), r"^vmm: --user 'no-such-user-vmbench': no such user$"),
+            (("--user", "nobody:no-such-group"),
+             r"^vmm: --user 'nobody:no-such-group': no such group 'no-such-group'$"),
+            (("--user", ":x"), r"^vmm: --user ':x': expected USER or USER:GROUP$"),
+        ]
+        for args, message in cases:
+            with self.subTest(args=args):
+                res = run_vmm(*args, GUEST, "info", timeout=T)
+                self.assertEqual(res.returncode, 125, res.stderr)
+                self.assertRegex(res.stderr.strip(), message)
+
+    @host_only
+    def test_user_needs_root(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to start vmm as another user")
+        res = subprocess.run([str(guest_runner.VMM), "--user", "nobody", str(GUEST), "info"],
+                             capture_output=True, text=True, timeout=T, user=NOBODY,
+                             env=dict(os.environ, **guest_runner.SANITIZER_ENV))
+        self.assertEqual(res.returncode, 125, res.stderr)
+        self.assertRegex(res.stderr.strip(), r"^vmm: --user 'nobody' needs vmm to start as "
+                         r"root \(it runs as uid 65534\); otherwise run vmm as that user$")
+
+    def test_json_of_a_refused_run_is_removed(self):
+        # --json is opened before the VM is built (for --user): a run that
+        # never started leaves no empty file behind.
+        json_path = self.dir / f"sandbox-refused-{os.getpid()}.json"
+        res = run_vmm("--json", json_path, "--mem", "1M", GUEST, "info", timeout=T)
+        self.assertEqual(res.returncode, 125)
+        res = run_vmm("--json", json_path, "--disk", "/no/such/disk", GUEST, "info", timeout=T)
+        self.assertEqual(res.returncode, 125)
+        self.assertFalse(json_path.exists())
+
+
+if __name__ == "__main__":
+    unittest.main()
