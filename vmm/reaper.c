@@ -24,18 +24,32 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-__attribute__((noreturn)) static void reaper_main(int sock)
-{
-	char byte, why[128];
+/* One byte and room for one descriptor (SCM_RIGHTS): the only message
+ * between vmm and its reaper. */
+struct fd_message {
+	char byte;
+	struct iovec iov;
+	struct msghdr msg;
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	} control;   /* last: clang counts CMSG_SPACE as a variable size */
+};
+
+static void fd_message_init(struct fd_message *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->iov = (struct iovec){.iov_base = &m->byte, .iov_len = 1};
+	m->msg = (struct msghdr){
+		.msg_iov = &m->iov, .msg_iovlen = 1,
+		.msg_control = m->control.buf, .msg_controllen = sizeof(m->control.buf),
 	};
+}
+
+__attribute__((noreturn)) static void reaper_main(int sock)
+{
+	struct fd_message m;
+	char why[128];
 
 	if (sock > 0)
 		close_range(0, (unsigned)sock - 1, 0);
@@ -46,7 +60,8 @@ __attribute__((noreturn)) static void reaper_main(int sock)
 	 * is on; a failure leaves nothing to report to (stderr is closed). */
 	if (sandbox_enter(SANDBOX_REAPER, "vmm-reaper", why, sizeof(why)))
 		_exit(VMM_STATUS_SANDBOX);
-	while (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0 && errno == EINTR)
+	fd_message_init(&m);
+	while (recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC) < 0 && errno == EINTR)
 		;
 	/* Exiting closes the VM descriptor, if one came, and the socket. */
 	_exit(0);
@@ -80,27 +95,18 @@ int reaper_start(struct reaper *r, char *errbuf, size_t errlen)
 
 int reaper_hand_over(struct reaper *r, int vm_fd)
 {
-	char byte = 0;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-	};
+	struct fd_message m;
 
 	if (r->sock < 0 || vm_fd < 0)
 		return -1;
-	memset(control.buf, 0, sizeof(control.buf));
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	fd_message_init(&m);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &vm_fd, sizeof(int));
 	/* MSG_NOSIGNAL: a reaper that died must not take vmm with it. */
-	if (sendmsg(r->sock, &msg, MSG_NOSIGNAL) != 1)
+	if (sendmsg(r->sock, &m.msg, MSG_NOSIGNAL) != 1)
 		return -1;
 	r->handed_over = true;
 	return 0;

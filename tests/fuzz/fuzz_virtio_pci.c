@@ -232,14 +232,16 @@ static void check(void)
 
 		FUZZ_CHECK(vp->queue_vector[q] < VIRTIO_PCI_MSIX_VECTORS ||
 			   vp->queue_vector[q] == VIRTIO_MSI_NO_VECTOR, "queue vector");
-		FUZZ_CHECK(n && n <= vp->max_queue_size && !(n & (n - 1)), "queue size %llu",
-			   (unsigned long long)n);
 		FUZZ_CHECK(doorbell[q] == (base ? base + VIRTIO_PCI_NOTIFY +
 					   VIRTIO_PCI_NOTIFY_MULT * q : 0),
 			   "doorbell %u at 0x%llx with BAR 0 at 0x%llx", q,
 			   (unsigned long long)doorbell[q], (unsigned long long)base);
 		if (!v->ready)
 			continue;
+		/* The driver may write any size (the register keeps it); only an
+		 * enabled queue must have one the device can serve. */
+		FUZZ_CHECK(n && n <= vp->max_queue_size && !(n & (n - 1)),
+			   "queue %u enabled with size %llu", q, (unsigned long long)n);
 		FUZZ_CHECK(ring_ok(v->desc_gpa, 16 * n, 16) && ring_ok(v->avail_gpa, 6 + 2 * n, 2) &&
 			   ring_ok(v->used_gpa, 6 + 8 * n, 4), "queue %u enabled with rings "
 			   "outside RAM or misaligned", q);
