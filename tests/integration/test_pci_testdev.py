@@ -99,7 +99,8 @@ class PciTestdev(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         kind = doc["host"]["kvm_kind"]
         flags = 3 if kind == "pvm" else 0        # ring 0 emulated, no hypercalls
-        self.assertIn(f"vmm cpuid: kind {KIND_NUMBERS[kind]} flags {flags} ecx 0 edx 0\n",
+        level = doc["virt_level"] + 1            # ECX: hypervisors below the guest
+        self.assertIn(f"vmm cpuid: kind {KIND_NUMBERS[kind]} flags {flags} ecx {level} edx 0\n",
                       res.stdout)
 
     def test_no_testdev_leaves_it_out(self):
