@@ -82,13 +82,33 @@ static int drop_read_only_pages(struct dl_phdr_info *info, size_t size, void *da
 	return 1;
 }
 
-void dump_preload(void)
+static pthread_t preload_thread;
+static bool preload_started;
+
+static void *preload(void *arg)
 {
+	(void)arg;
 	/* Loaded before the sandbox's filter, which lets nothing be opened or
 	 * mapped executable later: this costs every run the library's
 	 * relocated tables (about 1.4 MiB), not the pages read to relocate. */
 	if (capstone())
 		dl_iterate_phdr(drop_read_only_pages, NULL);
+	return NULL;
+}
+
+void dump_preload_start(void)
+{
+	/* No thread, no overlap: load it here and now. */
+	preload_started = !pthread_create(&preload_thread, NULL, preload, NULL);
+	if (!preload_started)
+		preload(NULL);
+}
+
+void dump_preload_wait(void)
+{
+	if (preload_started)
+		pthread_join(preload_thread, NULL);
+	preload_started = false;
 }
 
 static void print_raw_bytes(FILE *out, const uint8_t *code, size_t len, uint64_t addr,

@@ -60,10 +60,17 @@ __attribute__((noreturn)) static void reaper_main(int sock)
 	 * is on; a failure leaves nothing to report to (stderr is closed). */
 	if (sandbox_enter(SANDBOX_REAPER, "vmm-reaper", why, sizeof(why)))
 		_exit(VMM_STATUS_SANDBOX);
-	fd_message_init(&m);
-	while (recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC) < 0 && errno == EINTR)
-		;
-	/* Exiting closes the VM descriptor, if one came, and the socket. */
+	/* The VM's descriptor, then the socket's end: vmm closes its own copy
+	 * of the descriptor before its end of the socket, so when this one
+	 * closes, by exiting, it is the last and the kernel destroys the VM
+	 * here.  (Exiting as soon as the descriptor came would race vmm's
+	 * close, and whichever came second would pay for the destruction.) */
+	for (int got = 1; got != 0;) {
+		fd_message_init(&m);
+		got = (int)recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
+		if (got < 0 && errno != EINTR)
+			break;
+	}
 	_exit(0);
 }
 

@@ -32,8 +32,10 @@ struct reaper {
  * why, for --stats. */
 int reaper_start(struct reaper *r, char *errbuf, size_t errlen);
 
-/* Passes vm_fd to the reaper (SCM_RIGHTS); the caller still closes its own
- * copy, which then no longer is the last.  Returns 0 when handed over. */
+/* Passes vm_fd to the reaper (SCM_RIGHTS).  The caller then closes its own
+ * copy and only after that calls reaper_stop(): the reaper holds its copy
+ * until the socket ends, so its copy is the last.  Returns 0 when handed
+ * over. */
 int reaper_hand_over(struct reaper *r, int vm_fd);
 
 /* Lets the reaper go without a VM (a failed build, or after the hand-over):

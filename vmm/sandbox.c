@@ -452,7 +452,7 @@ int sandbox_prepare(const struct vmm_config *cfg, char *errbuf, size_t errlen)
 	mallopt(M_ARENA_MAX, 1);
 	/* Crash dumps and --trace disassemble with Capstone, loaded by dlopen:
 	 * after the filter nothing can be opened or mapped executable. */
-	dump_preload();
+	dump_preload_start();
 	gate_closed = true;
 	sb.active = true;
 	return 0;

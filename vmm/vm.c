@@ -322,9 +322,13 @@ void vm_destroy(struct vm *vm)
 	    reaper_hand_over(&vm->reaper, vm->vm_fd))
 		snprintf(vm->reaper_off, sizeof(vm->reaper_off),
 			 "the reaper (pid %d) is gone", (int)vm->reaper.pid);
-	reaper_stop(&vm->reaper);
+	/* Our copy goes first, then the socket: the reaper keeps its copy
+	 * until it sees the socket's end, so its copy is the last one and the
+	 * VM is destroyed there, not here. */
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
+	vm->vm_fd = -1;
+	reaper_stop(&vm->reaper);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	if (vm->stop_fd >= 0)

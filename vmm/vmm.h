@@ -255,7 +255,10 @@ void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out);
 /* Disassembles one instruction of guest code at RIP into buf (for --trace);
  * for a port-I/O exit (io not NULL), the instruction that made it. */
 void dump_instruction(struct vcpu *vcpu, const struct io_access *io, char *buf, size_t len);
-/* Loads Capstone now (the sandbox: nothing can be loaded after its filter). */
-void dump_preload(void);
+/* Loads Capstone now (the sandbox: nothing can be loaded after its filter),
+ * on a thread of its own, so that the 3-4 ms it takes overlap vm_build's
+ * KVM set-up; dump_preload_wait() joins it (before any vCPU runs). */
+void dump_preload_start(void);
+void dump_preload_wait(void);
 
 #endif /* VMM_H */
