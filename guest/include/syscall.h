@@ -69,6 +69,11 @@ enum nested_op {
 /* COM1's scratch register: where L1 writes too (an exit to the VMM, which
  * keeps the byte), and harmless should an L2 write ever get past L1. */
 #define NESTED_PORT 0x3ff
+/* The most L2 exits per op, and the highest prime limit, a request may
+ * ask for: ring 0 runs them with interrupts off and no deadline, so the
+ * caps keep a run to minutes even where every exit is emulated. */
+#define NESTED_MAX_EXITS 1000000ull
+#define NESTED_MAX_PRIMES 10000000ull
 
 struct nested_bench {
 	uint32_t op;             /* enum nested_op */

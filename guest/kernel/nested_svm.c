@@ -412,7 +412,7 @@ long nested_svm_run(struct nested_bench *rq)
 	bool nrips;
 	long err;
 
-	if (rq->op >= NESTED_OPS || rq->iterations == 0 || rq->iterations > (1ull << 32))
+	if (rq->op >= NESTED_OPS || rq->iterations == 0 || rq->iterations > NESTED_MAX_PRIMES)
 		return -SYS_ERR_INVAL;
 	cpuid(0x80000000, 0, r);
 	if (r[0] < 0x8000000a)

@@ -25,11 +25,15 @@ static int print_pattern(uint64_t bytes)
 {
 	static const size_t chunks[] = {1, 7, 64, 169, 170, 171, 500, 4096};
 	static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	char *buf = heap_alloc(bytes + 1, 64);
+	char *buf;
 	uint64_t at = 0;
 
-	if (!buf)
-		return STATUS_FAILED;
+	/* bytes + 1 must not wrap, and the buffer must fit in the heap. */
+	if (bytes >= heap_free_bytes() || !(buf = heap_alloc(bytes + 1, 64))) {
+		printf("FATAL: --bytes=%llu: more than the guest's free memory\n",
+		       (unsigned long long)bytes);
+		return STATUS_USAGE;
+	}
 	for (uint64_t line = 0; at < bytes; line++) {
 		char text[65];
 		int n = snprintf(text, sizeof(text), "%06llu ", (unsigned long long)(line % 1000000));

@@ -507,7 +507,11 @@ static int case_ports(struct outcome *o, const char *spec)
 	uint64_t r[16][2], n = 0, t0 = rdtsc();
 	unsigned nr = parse_ranges(spec, r, 16);
 
-	if (!nr || r[nr - 1][1] > 0xffff) {
+	bool in_range = nr > 0;
+
+	for (unsigned i = 0; i < nr; i++)
+		in_range = in_range && r[i][1] <= 0xffff;   /* every range: a port is 16 bits */
+	if (!in_range) {
 		observed(o, false, "--ports=%s: expected FIRST-LAST[,...] within 0-0xffff", spec);
 		return STATUS_USAGE;
 	}
@@ -516,11 +520,12 @@ static int case_ports(struct outcome *o, const char *spec)
 		       "the exit port)\n", (unsigned long long)r[i][0], (unsigned long long)r[i][1],
 		       DEBUG_EXIT_PORT, DEBUG_EXIT_PORT + 3);
 		for (uint64_t p = r[i][0]; p <= r[i][1]; p++) {
-			if (p >= DEBUG_EXIT_PORT && p < DEBUG_EXIT_PORT + 4)
-				continue;
 			for (unsigned w = 1; w <= 4; w *= 2) {
 				if (p + w - 1 > r[i][1])
 					break;
+				/* No access that reaches the exit port, whatever its width. */
+				if (p < DEBUG_EXIT_PORT + 4 && p + w > DEBUG_EXIT_PORT)
+					continue;
 				port_access((uint16_t)p, w, false);
 				port_access((uint16_t)p, w, true);
 				n += 2;
@@ -581,6 +586,17 @@ static int case_mmio(struct outcome *o, const char *spec)
 			observed(o, false, "--mmio=%s: expected FIRST-LAST[,...]", spec);
 			return STATUS_USAGE;
 		}
+		/* Writes of all ones into RAM would wreck the guest itself. */
+		for (unsigned i = 0; i < l.n; i++)
+			for (unsigned k = 0; k < sys->nram; k++)
+				if (l.r[i][0] < sys->ram[k].base + sys->ram[k].size &&
+				    sys->ram[k].base <= l.r[i][1]) {
+					observed(o, false, "--mmio=%s: 0x%llx-0x%llx is RAM, not "
+						 "device memory", spec,
+						 (unsigned long long)l.r[i][0],
+						 (unsigned long long)l.r[i][1]);
+					return STATUS_USAGE;
+				}
 	} else {
 		pci_scan(add_bars, &l);
 		if (l.n + 2 <= ARRAY_SIZE(l.r)) {

@@ -194,8 +194,9 @@ static int nested_run(const struct test_args *args, const char *command)
 	bool failed = false, completed;
 
 	(void)command;
-	if (exits == 0 || exits > (1ull << 32) || limit < 2 || limit > (1ull << 32)) {
-		printf("vmbench: --nested-exits must be 1..2^32 and --nested-primes 2..2^32\n");
+	if (exits == 0 || exits > NESTED_MAX_EXITS || limit < 2 || limit > NESTED_MAX_PRIMES) {
+		printf("vmbench: --nested-exits must be 1..%llu and --nested-primes 2..%llu\n",
+		       NESTED_MAX_EXITS, NESTED_MAX_PRIMES);
 		return STATUS_USAGE;
 	}
 	detect(&h);

@@ -151,6 +151,15 @@ class HostileGuest(unittest.TestCase):
         self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
         self.assertIn("vmbench: --ports=0x10-0x1: expected FIRST-LAST[,...] within 0-0xffff",
                       res.stdout)
+        # Every range is checked, not only the last (a first one past 0xffff
+        # wrapped and wrote the exit port); no MMIO sweep over the guest's RAM.
+        res = self.boot("ports", "--ports=0-0x1ffff,0-1", disk_options=None)
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        self.assertIn("expected FIRST-LAST[,...] within 0-0xffff", res.stdout)
+        res = self.boot("mmio", "--mmio=0x200000-0x2fffff", disk_options=None)
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        self.assertIn("--mmio=0x200000-0x2fffff: 0x200000-0x2fffff is RAM, not device memory",
+                      res.stdout)
 
     # ---- a guest that never stops ------------------------------------------------
 

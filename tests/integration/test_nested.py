@@ -177,12 +177,14 @@ class UnderQemuTcg(unittest.TestCase):
         self.assertIn("QEMU: -cpu ...,+svm", n["skipped"])
 
     def test_bad_values_are_usage_errors(self):
-        for arg in ("--nested-exits=0", "--nested-primes=1"):
+        # Capped: ring 0 runs them with interrupts off and no deadline.
+        for arg in ("--nested-exits=0", "--nested-primes=1", "--nested-exits=1000001",
+                    "--nested-primes=10000001"):
             with self.subTest(arg=arg):
                 status, out, _ = guest_runner.run_qemu_guest(f"nested {arg}",
                                                              extra=["-cpu", "max"], timeout=T)
                 self.assertEqual(status, 2, out)
-                self.assertIn("--nested-exits must be 1..2^32", out)
+                self.assertIn("--nested-exits must be 1..1000000 and --nested-primes 2..10000000", out)
 
 
 if __name__ == "__main__":

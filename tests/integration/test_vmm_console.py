@@ -50,6 +50,15 @@ class Console(unittest.TestCase):
             self.assertGreater(doc["coalesced_io"]["replayed"], doc["coalesced_io"]["ring_entries"])
             self.assertEqual(doc["serial"]["coalesced_writes"], doc["coalesced_io"]["replayed"])
 
+    def test_more_bytes_than_the_guest_holds_is_a_usage_error(self):
+        # bytes + 1 once wrapped to 0 and the pattern was written past a
+        # zero-size buffer.
+        res = guest_runner.run_vmm("--mem", "64M", GUEST, "selftest", "--kind=print",
+                                   "--bytes=18446744073709551615", timeout=T)
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        self.assertIn("FATAL: --bytes=18446744073709551615: more than the guest's free memory",
+                      res.stdout)
+
     def test_timestamps_turn_the_ring_off_and_lose_nothing(self):
         res, doc = self.run_json("stamps.json", "--timestamps", "--mem", "64M", GUEST,
                                  "selftest", "--kind=print", "--bytes=1000")
