@@ -123,6 +123,19 @@ class DurabilityCheck(unittest.TestCase):
         self.assertEqual(fi.check_durability(self.img.path, "")[0],
                          ["the image was not prepared with --file-flush-log=on --validate=on"])
 
+    def test_images_that_are_not_the_guests_are_refused_not_crashed_on(self):
+        # Once: OSError on a short image, struct.error on a layout that
+        # reaches past the end of the file, a traceback for a missing file.
+        short = self.img.path.with_name("short")
+        short.write_bytes(b"x" * 100)
+        self.assertIsNone(fi.read_layout(short))
+        with open(self.img.path, "r+b") as f:
+            f.seek(NBLOCKS * BLOCK)
+            f.write(fi.layout_block(50, NBLOCKS * BLOCK, BLOCK,
+                                    fi.FLAG_VALIDATE | fi.FLAG_GENERATIONS))
+        self.assertIsNone(fi.read_layout(self.img.path))
+        self.assertEqual(fi.main(["fileio_image", str(short.with_name("missing"))]), 2)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -266,6 +266,7 @@ class NestedResults(unittest.TestCase):
         cases = ((("route",), "ept"), (("host",), None), (("iterations",), 0),
                  (("ops", 0, "ratio"), 0), (("ops", 1, "l2_ns"), None),
                  (("ops", 1, "l2_exits"), 1.5), (("ops", 3, "name"), "cpuid"),
+                 (("ops", 3, "name"), None), (("ops", 3), 7),   # once a TypeError
                  (("l2_workload", "completed"), "yes"), (("skipped",), ""))
         for path, value in cases:
             r = nested_result()

@@ -66,6 +66,8 @@ def read_layout(image):
     """The layout block of `image` as a dict, or None when there is none."""
     with open(image, "rb") as f:
         size = f.seek(0, 2)
+        if size < LAYOUT_SIZE:
+            return None
         f.seek(size - LAYOUT_SIZE)
         raw = f.read(LAYOUT_SIZE)
     if raw[:16] != MAGIC:
@@ -73,6 +75,10 @@ def read_layout(image):
     version, num, file_size, stride, block, flags = struct.unpack_from("<IIQQQI", raw, 16)
     crc, = struct.unpack_from("<I", raw, 52)
     if crc != zlib.crc32(raw[:52]):
+        return None
+    # A layout whose files do not fit before it, or whose blocks cannot
+    # hold their check header, describes no image the guest wrote.
+    if block <= CHECK_LEN or stride < file_size or num * stride > size - LAYOUT_SIZE:
         return None
     return {"version": version, "num": num, "file_size": file_size, "stride": stride,
             "block": block, "validate": bool(flags & FLAG_VALIDATE),
@@ -145,8 +151,13 @@ def main(argv):
     if len(argv) not in (2, 3):
         print("usage: python3 -m vmbench.fileio_image IMAGE [LOG]", file=sys.stderr)
         return 2
-    log = open(argv[2], encoding="utf-8", errors="replace").read() if len(argv) == 3 else ""
-    problems, summary = check_durability(argv[1], log)
+    try:
+        log = (open(argv[2], encoding="utf-8", errors="replace").read()
+               if len(argv) == 3 else "")
+        problems, summary = check_durability(argv[1], log)
+    except OSError as e:
+        print(f"fileio_image: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
     for p in problems:
         print(p)
     if summary:

@@ -138,6 +138,22 @@ def validate_result(obj, guest=False):
     return obj
 
 
+def _named_ops(block, test, names):
+    """The block's "ops": a list of objects, each named one of `names`, none
+    twice.  Returns the list."""
+    ops = block.get("ops")
+    if not isinstance(ops, list):
+        raise ResultError(f"'{test}.ops' must be a list")
+    seen = set()
+    for op in ops:
+        name = op.get("name") if isinstance(op, dict) else None
+        if name not in names or name in seen:
+            raise ResultError(f"'{test}.ops': {name!r} is not an op, or comes twice "
+                              f"(ops: {', '.join(names)})")
+        seen.add(name)
+    return ops
+
+
 def _validate_vmexit(obj):
     """The "vmexit" block: every op either measured (ring, iterations,
     cycles and ns per op; wait where it waits for an interrupt) or skipped
@@ -159,16 +175,8 @@ def _validate_vmexit(obj):
                           f"{', '.join(VMEXIT_HOST_SOURCES)}, not {host.get('source')!r}")
     if not isinstance(host.get("ring0_emulated"), bool):
         raise ResultError("'vmexit.host.ring0_emulated' must be true or false")
-    ops = v.get("ops")
-    if not isinstance(ops, list):
-        raise ResultError("'vmexit.ops' must be a list")
-    seen = set()
-    for op in ops:
-        name = op.get("name") if isinstance(op, dict) else None
-        if name not in VMEXIT_OPS or name in seen:
-            raise ResultError(f"'vmexit.ops': {name!r} is not an op, or comes twice "
-                              f"(ops: {', '.join(VMEXIT_OPS)})")
-        seen.add(name)
+    for op in _named_ops(v, "vmexit", VMEXIT_OPS):
+        name = op["name"]
         if "skipped" in op:
             if not (isinstance(op["skipped"], str) and op["skipped"]) or "cycles" in op:
                 raise ResultError(f"vmexit op {name}: a skipped op has a reason and no figures")
@@ -212,9 +220,8 @@ def _validate_nested(obj):
         return
     if not (_is_int(v.get("iterations")) and v["iterations"] > 0):
         raise ResultError("'nested.iterations' must be a whole number > 0")
-    ops = v.get("ops")
-    if not isinstance(ops, list) or sorted(o.get("name") for o in ops
-                                           if isinstance(o, dict)) != sorted(NESTED_OPS):
+    ops = _named_ops(v, "nested", NESTED_OPS)
+    if len(ops) != len(NESTED_OPS):
         raise ResultError(f"'nested.ops' must hold each of {', '.join(NESTED_OPS)} once")
     for op in ops:
         if "error" in op:
