@@ -70,6 +70,17 @@ class Table(unittest.TestCase):
         self.assertIn("- vmexit hypercall at L1: skipped by the guest: vmcall in ring 0 hangs "
                       "KVM_RUN on this kind of KVM (pvm)", self.md)
 
+    def test_nested_ops_are_rows_with_their_l2_figure(self):
+        # nested's ops carry l2_cycles, not vmexit's cycles; a failed op
+        # gives its error as the reason (every cell was "—" before).
+        rec = {"schema": "vmbench.result/1", "test": "nested", "platform": "nested-1",
+               "rep": 1, "case": {"test": "nested", "options": {}},
+               "nested": {"ops": [{"name": "cpuid", "l2_cycles": 5000.0},
+                                  {"name": "hlt", "error": "exit code 0x7f"}]}}
+        rows = {r[0]: r for r in levels_view._rows([rec], ["nested-1"])}
+        self.assertEqual(rows["nested cpuid"][3], {"nested-1": [5000.0]})
+        self.assertEqual(rows["nested hlt"][4], {"nested-1": "exit code 0x7f"})
+
     def test_where_each_level_ran(self):
         rows = where_rows(self.md)
         self.assertIn(("L0 (this host)", "nested-0", "vmm on this host", "kvm",

@@ -26,6 +26,9 @@ from vmbench.views import common
 TITLE = "Levels: the same benchmarks one and two Linux VMs down"
 # The order of the rows' tests; tests not named here follow as met.
 ROW_TESTS = ("cpu", "memory", "fileio", "vmexit", "nested")
+# Each op's figure, per test: vmexit's cycles per op; nested's are the
+# cycles of one L2 exit round trip (docs/guest.md).
+OP_CYCLES = {"nested": "l2_cycles"}
 
 
 def label(depth):
@@ -57,10 +60,13 @@ def _rows(records, platforms):
                         ops.append(e["name"])
         if ops:
             for op in ops:
-                values = {p: [common.field(r, f"{test}.ops.{op}.cycles") for r in rs]
+                key = OP_CYCLES.get(test, "cycles")
+                values = {p: [common.field(r, f"{test}.ops.{op}.{key}") for r in rs]
                           for p, rs in runs.items()}
-                why = {p: next((w for r in rs for w in [common.field(r, f"{test}.ops.{op}.skipped")]
-                                if w), None) for p, rs in runs.items()}
+                # A skipped op says why; a failed one (nested) its error.
+                why = {p: next((w for r in rs for k in ("skipped", "error")
+                                for w in [common.field(r, f"{test}.ops.{op}.{k}")] if w), None)
+                       for p, rs in runs.items()}
                 rows.append((f"{test} {op}", "cycles/op", True, values, why))
             continue
         spec = specs.get(test)
