@@ -13,6 +13,7 @@
  * The test target adds build/guest.elf to DIR/loader when it exists.
  */
 #include "elf_builder.h"
+#include "le.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -121,12 +122,6 @@ static void options_seeds(void)
 	put_text("options", "disk", "--disk\nx.img,direct\n-d\ny,readonly,format=raw\n--disk=z\ng");
 }
 
-static void put_le(uint8_t *p, unsigned n, uint64_t v)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* fuzz_virtqueue's input: 6 bytes of queue set-up (size 16, descriptors
  * at 0, avail ring at 0x1000, used ring at 0x2000), then guest RAM. */
 static void virtqueue_seeds(void)
@@ -143,22 +138,22 @@ static void virtqueue_seeds(void)
 		uint8_t *d = ram + 16 * (3 * r);
 		uint64_t hdr = 0x3000 + 0x100 * r;
 
-		put_le(d, 8, hdr);
-		put_le(d + 8, 4, 16);
-		put_le(d + 12, 2, 1);
-		put_le(d + 14, 2, 3 * r + 1);
-		put_le(d + 16, 8, 0x3000 + 0x400);
-		put_le(d + 24, 4, types[r] == 4 ? 0 : 512);
-		put_le(d + 28, 2, types[r] == 1 ? 1 : 3);
-		put_le(d + 30, 2, 3 * r + 2);
-		put_le(d + 32, 8, 0x3300 + r);
-		put_le(d + 40, 4, 1);
-		put_le(d + 44, 2, 2);
-		put_le(ram + 0x1000 + 4 + 2 * r, 2, 3 * r);
-		put_le(ram + hdr, 4, types[r]);
-		put_le(ram + hdr + 8, 8, r);
+		le_put(d, 8, hdr);
+		le_put(d + 8, 4, 16);
+		le_put(d + 12, 2, 1);
+		le_put(d + 14, 2, 3 * r + 1);
+		le_put(d + 16, 8, 0x3000 + 0x400);
+		le_put(d + 24, 4, types[r] == 4 ? 0 : 512);
+		le_put(d + 28, 2, types[r] == 1 ? 1 : 3);
+		le_put(d + 30, 2, 3 * r + 2);
+		le_put(d + 32, 8, 0x3300 + r);
+		le_put(d + 40, 4, 1);
+		le_put(d + 44, 2, 2);
+		le_put(ram + 0x1000 + 4 + 2 * r, 2, 3 * r);
+		le_put(ram + hdr, 4, types[r]);
+		le_put(ram + hdr + 8, 8, r);
 	}
-	put_le(ram + 0x1000 + 2, 2, 3);
+	le_put(ram + 0x1000 + 2, 2, 3);
 	put("virtqueue", "three-requests", in, sizeof(in));
 }
 
@@ -170,8 +165,8 @@ static unsigned testdev_op(uint8_t *p, unsigned kind, bool write, unsigned size_
 {
 	p[0] = (uint8_t)kind;
 	p[1] = (uint8_t)(write | size_code << 1);
-	put_le(p + 2, 2, off);
-	put_le(p + 4, 8, value);
+	le_put(p + 2, 2, off);
+	le_put(p + 4, 8, value);
 	return 12;
 }
 
@@ -241,8 +236,8 @@ static void pc_op(struct ops *o, unsigned kind, bool write, unsigned size_code, 
 
 	p[0] = (uint8_t)(kind | write << 2 | size_code << 3 | 3u << 5);
 	p[1] = sel;
-	put_le(p + 2, 2, off);
-	put_le(p + 4, 4, value);
+	le_put(p + 2, 2, off);
+	le_put(p + 4, 4, value);
 }
 
 /* The virtio function's capabilities as virtio_pci_init lays them out:
@@ -301,8 +296,8 @@ static uint8_t *op12(struct ops *o, uint8_t kind, uint8_t sel, unsigned off, uin
 
 	p[0] = kind;
 	p[1] = sel;
-	put_le(p + 2, 2, off);
-	put_le(p + 4, 8, data);
+	le_put(p + 2, 2, off);
+	le_put(p + 4, 8, data);
 	return p;
 }
 
