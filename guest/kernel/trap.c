@@ -127,6 +127,7 @@ void trap_dispatch(struct trap_frame *tf)
 		if (tf->vector < 32 && (exitbench_catch_fault(tf) || sched_catch_exception(tf)))
 			break;
 		if (tf->vector < 32) {
+			syscall_flush_user_output();    /* what ring 3 printed first */
 			report_exception(tf);
 			platform_exit(GUEST_STATUS_CRASH);
 		}
