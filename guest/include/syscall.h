@@ -10,7 +10,7 @@
 enum syscall_number {
 	SYS_WRITE = 1,        /* (buf, len): to the console */
 	SYS_EXIT = 2,         /* (status): end the run */
-	SYS_SYSINFO = 3,      /* () -> const struct sysinfo * */
+	SYS_SYSINFO = 3,      /* (struct user_output * or 0) -> const struct sysinfo * */
 	SYS_SPAWN = 4,        /* (cpu or SCHED_ANY_CPU, entry, arg, stack_top) -> tid */
 	SYS_JOIN = 5,         /* (tid) -> the thread's exit value */
 	SYS_THREAD_EXIT = 6,  /* (value) */
@@ -52,6 +52,17 @@ enum syscall_number {
 	 * one operation in an L2 guest, for workloads/nested.c (see
 	 * kernel/nested_svm.c). */
 	SYS_NESTED_BENCH = 17,
+};
+
+/* Ring 3's output buffer, named to ring 0 by SYS_SYSINFO's argument.
+ * Ring 3 writes it out itself (before each of its other system calls, at
+ * exit, when it fills); ring 0 writes out its first `len` bytes (at most
+ * `size`) only before it reports an exception that ends the run, so the
+ * report comes after what ring 3 printed. */
+struct user_output {
+	uint64_t buf;            /* address of the bytes */
+	uint32_t size;           /* the buffer's capacity */
+	volatile uint32_t len;   /* bytes not yet written */
 };
 
 /* SYS_NESTED_BENCH's operations: what L2 does `iterations` times (each

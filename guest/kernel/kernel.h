@@ -274,8 +274,11 @@ bool sched_catch_exception(struct trap_frame *tf);
 void sched_irq(unsigned slot);
 void sched_irq_wait(struct trap_frame *tf, unsigned slot, uint64_t seen);
 
-/* syscall.c */
+/* syscall.c.  syscall_flush_user_output writes out what ring 3 left in
+ * the output buffer it named with SYS_SYSINFO (nothing if it named none):
+ * called before an exception report that ends the run. */
 void syscall_dispatch(struct trap_frame *tf);
+void syscall_flush_user_output(void);
 
 /* exitbench.c: SYS_EXIT_BENCH (syscall.h; the request is checked to lie in
  * user memory), its two interrupt vectors (their generic path: x2APIC

@@ -15,6 +15,22 @@ static bool user_range_ok(uint64_t p, uint64_t len)
 	return len <= WRITE_MAX && p >= 4096 && p + len >= p && p + len <= sysinfo.mapped_bytes;
 }
 
+/* Ring 3's output buffer (SYS_SYSINFO's argument), or NULL. */
+static const struct user_output *user_output;
+
+void syscall_flush_user_output(void)
+{
+	const struct user_output *o = user_output;
+	uint32_t len;
+
+	if (!o)
+		return;
+	/* Ring 3 may have scribbled on it since: check again what it names. */
+	len = o->len < o->size ? o->len : o->size;
+	if (len && user_range_ok(o->buf, len))
+		console_write((const char *)o->buf, len);
+}
+
 /* Failing on purpose, for the tests of vmm's error paths. */
 static void crash(uint64_t kind)
 {
@@ -93,6 +109,8 @@ void syscall_dispatch(struct trap_frame *tf)
 	case SYS_EXIT:
 		platform_exit((int)a0);
 	case SYS_SYSINFO:
+		if (a0 && user_range_ok(a0, sizeof(struct user_output)))
+			user_output = (const struct user_output *)a0;
 		tf->rax = (uint64_t)&sysinfo;
 		return;
 	case SYS_SPAWN:

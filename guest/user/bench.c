@@ -166,6 +166,7 @@ static void start_barrier(struct bench *b)
 	if (__atomic_add_fetch(&b->arrived, 1, __ATOMIC_ACQ_REL) == b->threads) {
 		b->t_start = rdtsc();
 		printf("Threads started!\n\n");
+		stdout_flush();     /* the run makes no system call until it ends */
 		__atomic_store_n(&b->go, 1, __ATOMIC_RELEASE);
 		return;
 	}

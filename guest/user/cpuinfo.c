@@ -9,7 +9,7 @@ static void copy_regs(char *dst, const uint32_t *regs, unsigned n)
 	dst[n * 4] = 0;
 }
 
-void cpu_identify(struct cpu_identity *id)
+static void identify(struct cpu_identity *id)
 {
 	uint32_t r[4], max_ext;
 
@@ -52,6 +52,20 @@ void cpu_identify(struct cpu_identity *id)
 			copy_regs(id->hypervisor, sig, 3);
 		}
 	}
+}
+
+/* Asked once and kept: the answers do not change, and each CPUID is an
+ * exit to the hypervisor (a test and its result line both want them). */
+void cpu_identify(struct cpu_identity *id)
+{
+	static struct cpu_identity known;
+	static volatile bool asked;
+
+	if (!__atomic_load_n(&asked, __ATOMIC_ACQUIRE)) {
+		identify(&known);      /* two threads may both ask: same answer */
+		__atomic_store_n(&asked, true, __ATOMIC_RELEASE);
+	}
+	*id = known;
 }
 
 uint32_t cpu_apic_id(void)

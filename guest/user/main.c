@@ -119,7 +119,7 @@ void user_main(void *arg)
 	unsigned nwords;
 
 	(void)arg;
-	sys = sys_sysinfo();
+	sys = sys_sysinfo(&stdout_output);
 	time_init(sys->tsc_hz);
 	heap_init();
 	if (!cmdline_split(sys->cmdline, storage, sizeof(storage), words, &nwords))

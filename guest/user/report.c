@@ -173,10 +173,10 @@ void result_emit(struct json *j)
 	json_end(j);
 	if (j->len >= j->size)
 		die(STATUS_FAILED, "internal error: result line longer than %zu bytes", j->size);
-	/* Written as it is, not through printf, whose buffer would cut a line
-	 * longer than 4 KiB (jitter's, with many vCPUs).  Three writes: only
-	 * one thread is left when a test reports. */
-	sys_write(RESULT_PREFIX, strlen(RESULT_PREFIX));
-	sys_write(j->buf, j->len);
-	sys_write("\n", 1);
+	/* Appended as it is, not through printf, whose buffer would cut a
+	 * line longer than 4 KiB (jitter's, with many vCPUs).  Three appends:
+	 * only one thread is left when a test reports. */
+	stdout_write(RESULT_PREFIX, strlen(RESULT_PREFIX));
+	stdout_write(j->buf, j->len);
+	stdout_write("\n", 1);
 }

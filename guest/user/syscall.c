@@ -4,10 +4,16 @@
  * Always `int $0x80`, whatever the host: the kernel takes it through the
  * gate where the CPU delivers it and, where the host raises #UD or #GP at
  * the instruction instead, recognizes these two bytes (kernel/trap.c).
+ *
+ * Every call that may print, wait or end the run first writes out what
+ * printf has buffered (stdio.c), so the output comes before whatever the
+ * call prints, waits for or ends with.  The others (stdio's own write,
+ * SYS_CPU, a thread's own end) leave the buffer to the thread that fills
+ * it: on the PVM-style KVM a write is a system call of 100 us or more.
  */
 #include "user.h"
 
-static inline long syscall4(long n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+static inline long raw_syscall4(long n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
 	long ret;
 
@@ -16,6 +22,17 @@ static inline long syscall4(long n, uint64_t a0, uint64_t a1, uint64_t a2, uint6
 			 : "a"(n), "D"(a0), "S"(a1), "d"(a2), "c"(a3)
 			 : "memory");
 	return ret;
+}
+
+static inline long syscall4(long n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	stdout_flush();
+	return raw_syscall4(n, a0, a1, a2, a3);
+}
+
+long sys_write_unbuffered(const void *buf, size_t len)
+{
+	return raw_syscall4(SYS_WRITE, (uintptr_t)buf, len, 0, 0);
 }
 
 long sys_write(const void *buf, size_t len)
@@ -30,9 +47,9 @@ void sys_exit(int status)
 		;
 }
 
-const struct sysinfo *sys_sysinfo(void)
+const struct sysinfo *sys_sysinfo(const struct user_output *output)
 {
-	return (const struct sysinfo *)syscall4(SYS_SYSINFO, 0, 0, 0, 0);
+	return (const struct sysinfo *)syscall4(SYS_SYSINFO, (uintptr_t)output, 0, 0, 0);
 }
 
 long sys_spawn(unsigned cpu, void (*entry)(void *), void *arg, void *stack_top)
@@ -47,7 +64,7 @@ long sys_join(long tid)
 
 void sys_thread_exit(uint64_t value)
 {
-	syscall4(SYS_THREAD_EXIT, value, 0, 0, 0);
+	raw_syscall4(SYS_THREAD_EXIT, value, 0, 0, 0);
 	for (;;)
 		;
 }
@@ -59,7 +76,7 @@ long sys_crash(int kind)
 
 unsigned sys_cpu(void)
 {
-	return (unsigned)syscall4(SYS_CPU, 0, 0, 0, 0);
+	return (unsigned)raw_syscall4(SYS_CPU, 0, 0, 0, 0);
 }
 
 void sys_yield(void)

@@ -26,9 +26,16 @@ enum guest_status {
 
 /* ---- system calls (syscall.c) ---------------------------------------------- */
 
+/* Every call but sys_write_unbuffered, sys_cpu and sys_thread_exit writes
+ * out stdout's buffer first (stdio.c); sys_write too, so bytes written
+ * directly follow what printf buffered. */
 long sys_write(const void *buf, size_t len);
+/* SYS_WRITE without that: stdio's own write of its buffer. */
+long sys_write_unbuffered(const void *buf, size_t len);
 __attribute__((noreturn)) void sys_exit(int status);
-const struct sysinfo *sys_sysinfo(void);
+/* Also names stdout's buffer to ring 0, which writes it out before it
+ * reports an exception that ends the run. */
+const struct sysinfo *sys_sysinfo(const struct user_output *output);
 long sys_spawn(unsigned cpu, void (*entry)(void *), void *arg, void *stack_top);
 long sys_join(long tid);
 __attribute__((noreturn)) void sys_thread_exit(uint64_t value);
@@ -77,9 +84,19 @@ struct caught {
 
 /* ---- output (stdio.c) ------------------------------------------------------- */
 
-/* One console write per call, so lines from several threads never mix. */
+/* stdout is fully buffered: printf appends to one buffer (whole, so
+ * lines from several threads never mix), which goes to the console in one
+ * system call when the next text does not fit, before any other system
+ * call of ring 3 (exit included), on stdout_flush(), and from ring 0
+ * before an exception report (docs/guest.md, "Output").  A test that
+ * then runs natively for long without a system call calls stdout_flush()
+ * so its lines show before it. */
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int puts(const char *s);
+void stdout_write(const void *buf, size_t len);
+void stdout_flush(void);
+/* The buffer's descriptor, for SYS_SYSINFO. */
+extern struct user_output stdout_output;
 /* Prints "vmbench: <message>" and exits with `status`. */
 __attribute__((noreturn)) void die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

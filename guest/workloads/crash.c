@@ -19,11 +19,12 @@ static const struct {
 
 /* --kind=print: `bytes` bytes of a pattern the test suites rebuild (lines of
  * 64: a 6-digit line number, a space, 56 letters rotated by the line
- * number, a newline), written in chunks of sizes around the console's
- * limits (KVM's coalesced ring holds 170 writes, a burst is a page). */
-static int print_pattern(uint64_t bytes)
+ * number, a newline), in chunks of sizes around the console's limits (KVM's
+ * coalesced ring holds 170 writes, a burst is a page) written directly
+ * (--print-with=write), or around stdout's buffer (16 KiB, stdio.c)
+ * appended to it (stdout).  NULL when it does not fit in free memory. */
+static char *make_pattern(uint64_t bytes)
 {
-	static const size_t chunks[] = {1, 7, 64, 169, 170, 171, 500, 4096};
 	static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	char *buf;
 	uint64_t at = 0;
@@ -32,7 +33,7 @@ static int print_pattern(uint64_t bytes)
 	if (bytes >= heap_free_bytes() || !(buf = heap_alloc(bytes + 1, 64))) {
 		printf("FATAL: --bytes=%llu: more than the guest's free memory\n",
 		       (unsigned long long)bytes);
-		return STATUS_USAGE;
+		return NULL;
 	}
 	for (uint64_t line = 0; at < bytes; line++) {
 		char text[65];
@@ -44,13 +45,29 @@ static int print_pattern(uint64_t bytes)
 		for (int i = 0; i < n + 57 && at < bytes; i++)
 			buf[at++] = text[i];
 	}
-	at = 0;
+	return buf;
+}
+
+static int print_pattern(uint64_t bytes, bool via_stdout)
+{
+	static const size_t write_chunks[] = {1, 7, 64, 169, 170, 171, 500, 4096};
+	static const size_t stdout_chunks[] = {1, 7, 4096, 16383, 16384, 16385, 40000};
+	const size_t *chunks = via_stdout ? stdout_chunks : write_chunks;
+	unsigned nchunks = via_stdout ? ARRAY_SIZE(stdout_chunks) : ARRAY_SIZE(write_chunks);
+	char *buf = make_pattern(bytes);
+	uint64_t at = 0;
+
+	if (!buf)
+		return STATUS_USAGE;
 	for (unsigned c = 0; at < bytes; c++) {
-		size_t n = chunks[c % ARRAY_SIZE(chunks)];
+		size_t n = chunks[c % nchunks];
 
 		if (n > bytes - at)
 			n = (size_t)(bytes - at);
-		sys_write(buf + at, n);
+		if (via_stdout)
+			stdout_write(buf + at, n);
+		else
+			sys_write(buf + at, n);
 		at += n;
 	}
 	return STATUS_OK;
@@ -69,7 +86,11 @@ int selftest_crash(const struct test_args *args, const char *kind)
 		return STATUS_OK;
 	}
 	if (!strcmp(kind, "print"))
-		return print_pattern(opt_u64(args, "bytes"));
+		return print_pattern(opt_u64(args, "bytes"),
+				     !strcmp(opt_str(args, "print-with"), "stdout"));
+	/* What a failure must not lose: output still in stdout's buffer. */
+	if (opt_u64(args, "bytes-first") && print_pattern(opt_u64(args, "bytes-first"), true))
+		return STATUS_USAGE;
 	printf("vmbench: failing on purpose: %s\n", kind);
 	if (!strcmp(kind, "user-page-fault")) {
 		volatile uint8_t *null = NULL;

@@ -539,6 +539,7 @@ static int fileio_prepare(const struct test_args *args)
 			continue;
 		}
 		printf("Creating file test_file.%u\n", i);
+		stdout_flush();     /* polled writes make no system call: show it now */
 		/* Whole blocks, as sysbench writes them (so up to stride). */
 		for (uint64_t off = 0; off < F.file_size;) {
 			uint64_t n = F.stride - off < chunk ? F.stride - off : chunk;

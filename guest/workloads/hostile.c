@@ -660,6 +660,7 @@ static int hostile_run(const struct test_args *args, const char *command)
 	printf("vmbench: hostile guest, case %s\n", name);
 	if (!strcmp(name, "spin")) {
 		printf("hostile: spinning forever in ring 3; only the monitor can end this\n");
+		stdout_flush();
 		for (;;)
 			__asm__ volatile("pause");
 	}

@@ -398,6 +398,11 @@ static const struct option_def selftest_options[] = {
 	{"status", OPT_INT, "0", "exit status for --kind=status", NULL},
 	{"ms", OPT_INT, "200", "milliseconds for --kind=spin", NULL},
 	{"bytes", OPT_INT, "65536", "bytes of a known pattern for --kind=print", NULL},
+	{"print-with", OPT_STRING, "write",
+	 "--kind=print: write: each chunk a system call; stdout: through stdout's buffer",
+	 "write,stdout"},
+	{"bytes-first", OPT_INT, "0",
+	 "bytes of the pattern put in stdout's buffer before a failing kind fails", NULL},
 	{NULL, 0, NULL, NULL, NULL},
 };
 

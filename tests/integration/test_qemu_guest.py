@@ -14,6 +14,7 @@ class QemuInfo(unittest.TestCase):
         r = guest_runner.one_result(self, out)
         self.assertEqual(r["platform"], "qemu-guest")
         self.assertTrue(r["ram_ok"])
+        guest_runner.assert_info_syscalls_bounded(self, r, smp)
         return r
 
     def check_same_as_vmm(self, smp, mem):

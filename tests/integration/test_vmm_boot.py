@@ -36,6 +36,7 @@ class InfoMatrix(unittest.TestCase):
         self.assertGreater(env["tsc_hz"], 100_000_000)
         self.assertTrue(env["boot_loader"].startswith("vmbench vmm"))
         self.assertTrue(env["cpu_brand"], "the brand string is filled in")
+        guest_runner.assert_info_syscalls_bounded(self, r, smp)
         return r
 
     def test_smp1_mem64m(self):

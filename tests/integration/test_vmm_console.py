@@ -50,6 +50,30 @@ class Console(unittest.TestCase):
             self.assertGreater(doc["coalesced_io"]["replayed"], doc["coalesced_io"]["ring_entries"])
             self.assertEqual(doc["serial"]["coalesced_writes"], doc["coalesced_io"]["replayed"])
 
+    def test_output_through_stdout_arrives_byte_for_byte(self):
+        # Appends of 1 byte to well past stdout's 16 KiB buffer (which then
+        # goes out directly): every byte once, in order, written at exit.
+        nbytes = 200000
+        res = run_vmm("--mem", "64M", GUEST, "selftest", "--kind=print", "--print-with=stdout",
+                      f"--bytes={nbytes}", timeout=T)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stdout, pattern(nbytes))
+
+    def test_buffered_output_comes_before_a_crash_report(self):
+        # Output still in stdout's buffer when ring 3 faults (ring 0 writes
+        # it out before its report) or makes the system call that crashes
+        # (written out before the call).
+        nbytes = 50000
+        for kind, ring in (("user-page-fault", 3), ("kernel-page-fault", 0)):
+            with self.subTest(kind=kind):
+                res = run_vmm("--mem", "64M", GUEST, "selftest", f"--kind={kind}",
+                              f"--bytes-first={nbytes}", timeout=T)
+                self.assertEqual(res.returncode, 4, res.stderr)
+                head = pattern(nbytes) + f"vmbench: failing on purpose: {kind}\n"
+                self.assertEqual(res.stdout[:len(head)], head)
+                self.assertRegex(res.stdout[len(head):],
+                                 rf"^vmbench: exception #PF page fault .* in ring {ring}, ")
+
     def test_more_bytes_than_the_guest_holds_is_a_usage_error(self):
         # bytes + 1 once wrapped to 0 and the pattern was written past a
         # zero-size buffer.
