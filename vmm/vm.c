@@ -102,8 +102,57 @@ void vm_init(struct vm *vm, const struct vmm_config *cfg)
 	coalesced_init(&vm->coalesced);
 }
 
+/* KVM's side of vm_build, on a thread of its own: on a PVM-style host the
+ * first memory slot sleeps 4-10 ms in an SRCU grace period (not CPU time),
+ * which the guest's loading can overlap. */
+struct kvm_lane {
+	struct vm *vm;
+	pthread_t thread;
+	bool started;
+	int status;
+	char err[512];
+};
+
+static void *kvm_lane_run(void *arg)
+{
+	struct kvm_lane *lane = arg;
+	struct vm *vm = lane->vm;
+	const struct vmm_config *cfg = vm->cfg;
+
+	lane->status = -1;
+	if (kvm_open(&vm->kvm_fd, &vm->max_vcpus, lane->err, sizeof(lane->err)))
+		return NULL;
+	vm->timeline.kvm_open = now_ns();
+	if (cfg->vcpus > vm->max_vcpus) {
+		snprintf(lane->err, sizeof(lane->err), "--smp %u is more than KVM allows here (%u)",
+			 cfg->vcpus, vm->max_vcpus);
+		return NULL;
+	}
+	if (ensure_fd_limit(cfg->vcpus, lane->err, sizeof(lane->err)) ||
+	    kvm_create_vm(vm, lane->err, sizeof(lane->err)))
+		return NULL;
+	vm->timeline.vm_ready = now_ns();
+	lane->status = 0;
+	return NULL;
+}
+
+/* Waits for the lane (if it ever ran); its error goes to errbuf, if any. */
+static int kvm_lane_join(struct kvm_lane *lane, char *errbuf, size_t errlen)
+{
+	if (lane->started) {
+		pthread_join(lane->thread, NULL);
+		lane->started = false;
+	}
+	if (!lane->status)
+		return 0;
+	if (errbuf)
+		snprintf(errbuf, errlen, "%s", lane->err);
+	return -1;
+}
+
 int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
 {
+	struct kvm_lane lane = {.status = 0};
 	uint8_t *image;
 	size_t image_size;
 	char why[256];
@@ -129,6 +178,13 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 	memory_layout(cfg->mem_bytes, &vm->mem);
 	if (memory_map(&vm->mem, cfg->hugepages, errbuf, errlen))
 		goto fail;
+	/* KVM's lane: the VM and its memory slots, while this thread loads
+	 * the guest into the same RAM.  Its errors wait for the guest's, so a
+	 * bad image reads the same with or without /dev/kvm. */
+	lane.vm = vm;
+	lane.started = !pthread_create(&lane.thread, NULL, kvm_lane_run, &lane);
+	if (!lane.started)
+		kvm_lane_run(&lane);
 	if (multiboot_load(&vm->mem, image, image_size, cfg->guest_cmdline, &vm->boot,
 			   why, sizeof(why))) {
 		snprintf(errbuf, errlen, "cannot boot '%s': %s", cfg->guest_path, why);
@@ -140,23 +196,13 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 		       vm->nvcpus) < 0) {
 		snprintf(errbuf, errlen, "ACPI tables for %u vCPUs do not fit in the BIOS area",
 			 vm->nvcpus);
-		return -1;
+		goto fail;
 	}
 	vm->timeline.guest_loaded = now_ns();
-
-	if (kvm_open(&vm->kvm_fd, &vm->max_vcpus, errbuf, errlen))
+	if (kvm_lane_join(&lane, errbuf, errlen))
 		return -1;
-	vm->timeline.kvm_open = now_ns();
-	if (cfg->vcpus > vm->max_vcpus) {
-		snprintf(errbuf, errlen, "--smp %u is more than KVM allows here (%u)",
-			 cfg->vcpus, vm->max_vcpus);
+	if (cpuid_nested_setup(vm, errbuf, errlen))
 		return -1;
-	}
-	if (ensure_fd_limit(cfg->vcpus, errbuf, errlen))
-		return -1;
-	if (kvm_create_vm(vm, errbuf, errlen) || cpuid_nested_setup(vm, errbuf, errlen))
-		return -1;
-	vm->timeline.vm_ready = now_ns();
 	/* Before the devices' threads and the vCPUs: the guest never takes a
 	 * host page fault on its RAM. */
 	if (cfg->mlock && placement_lock_memory(&vm->mem, errbuf, errlen))
@@ -196,6 +242,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 
 fail:
 	free(image);
+	kvm_lane_join(&lane, NULL, 0);
 	return -1;
 }
 
