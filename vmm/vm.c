@@ -102,96 +102,96 @@ void vm_init(struct vm *vm, const struct vmm_config *cfg)
 	coalesced_init(&vm->coalesced);
 }
 
-/* KVM's side of vm_build, on a thread of its own: on a PVM-style host the
- * first memory slot sleeps 4-10 ms in an SRCU grace period (not CPU time),
- * which the guest's loading can overlap. */
-struct kvm_lane {
-	struct vm *vm;
-	pthread_t thread;
-	bool started;
-	int status;
-	char err[512];
-};
-
+/* KVM's lane of the set-up (struct vm): on a PVM-style host the first
+ * memory slot sleeps 4-10 ms in an SRCU grace period (not CPU time), which
+ * the rest of the set-up and the guest's loading overlap. */
 static void *kvm_lane_run(void *arg)
 {
-	struct kvm_lane *lane = arg;
-	struct vm *vm = lane->vm;
+	struct vm *vm = arg;
 	const struct vmm_config *cfg = vm->cfg;
+	char *err = vm->kvm_lane.err;
+	size_t errlen = sizeof(vm->kvm_lane.err);
 
-	lane->status = -1;
-	if (kvm_open(&vm->kvm_fd, &vm->max_vcpus, lane->err, sizeof(lane->err)))
+	vm->kvm_lane.status = -1;
+	if (kvm_open(&vm->kvm_fd, &vm->max_vcpus, err, errlen))
 		return NULL;
 	vm->timeline.kvm_open = now_ns();
 	if (cfg->vcpus > vm->max_vcpus) {
-		snprintf(lane->err, sizeof(lane->err), "--smp %u is more than KVM allows here (%u)",
+		snprintf(err, errlen, "--smp %u is more than KVM allows here (%u)",
 			 cfg->vcpus, vm->max_vcpus);
 		return NULL;
 	}
-	if (ensure_fd_limit(cfg->vcpus, lane->err, sizeof(lane->err)) ||
-	    kvm_create_vm(vm, lane->err, sizeof(lane->err)))
+	if (ensure_fd_limit(cfg->vcpus, err, errlen) || kvm_create_vm(vm, err, errlen))
 		return NULL;
 	vm->timeline.vm_ready = now_ns();
-	lane->status = 0;
+	vm->kvm_lane.status = 0;
 	return NULL;
 }
 
-/* Waits for the lane (if it ever ran); its error goes to errbuf, if any. */
-static int kvm_lane_join(struct kvm_lane *lane, char *errbuf, size_t errlen)
+void vm_start_kvm(struct vm *vm, const struct vmm_config *cfg)
 {
-	if (lane->started) {
-		pthread_join(lane->thread, NULL);
-		lane->started = false;
+	vm_init(vm, cfg);
+	vm->nvcpus = cfg->vcpus;
+	memory_layout(cfg->mem_bytes, &vm->mem);
+	if (memory_map(&vm->mem, cfg->hugepages, vm->kvm_lane.err, sizeof(vm->kvm_lane.err))) {
+		vm->kvm_lane.map_failed = true;
+		vm->kvm_lane.status = -1;
+		return;
 	}
-	if (!lane->status)
+	/* The reaper is forked after this: guest RAM is not its to copy. */
+	madvise(vm->mem.base, vm->mem.size, MADV_DONTFORK);
+	vm->kvm_lane.started = !pthread_create(&vm->kvm_lane.thread, NULL, kvm_lane_run, vm);
+	if (!vm->kvm_lane.started)
+		kvm_lane_run(vm);
+}
+
+/* Waits for KVM's lane; its error, if any, goes to errbuf (if given). */
+static int kvm_lane_join(struct vm *vm, char *errbuf, size_t errlen)
+{
+	if (vm->kvm_lane.started) {
+		pthread_join(vm->kvm_lane.thread, NULL);
+		vm->kvm_lane.started = false;
+	}
+	if (!vm->kvm_lane.status)
 		return 0;
 	if (errbuf)
-		snprintf(errbuf, errlen, "%s", lane->err);
+		snprintf(errbuf, errlen, "%s", vm->kvm_lane.err);
 	return -1;
 }
 
 int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
 {
-	struct kvm_lane lane = {.status = 0};
 	uint8_t *image;
 	size_t image_size;
 	char why[256];
 
-	vm_init(vm, cfg);
-
 	/* Everything that can be checked without KVM comes first - the host
 	 * CPUs and policy asked for, the file, the memory size, the image - so
-	 * those errors are reported the same on a machine without /dev/kvm,
-	 * and before any thread runs: nothing is half applied. */
+	 * those errors are reported the same on a machine without /dev/kvm
+	 * (KVM's lane, started earlier, waits to be joined), and before any
+	 * vCPU or device thread runs: nothing is half applied. */
 	if (placement_check(cfg, errbuf, errlen))
-		return -1;
-	/* The reaper is forked while vmm holds nothing: no disk (and so no
-	 * image lock), no guest RAM for fork to copy. */
+		goto fail;
+	/* The reaper is forked while vmm holds nothing worth inheriting: no
+	 * disk (and so no image lock); guest RAM is MADV_DONTFORK; it closes
+	 * the descriptors KVM's lane may have opened. */
 	if (cfg->sync_teardown)
 		snprintf(vm->reaper_off, sizeof(vm->reaper_off), "--sync-teardown");
 	else if (reaper_start(&vm->reaper, why, sizeof(why)))
 		memcpy(vm->reaper_off, why, sizeof(why));
 	image = guest_file_read(cfg->guest_path, &image_size, errbuf, errlen);
 	if (!image)
-		return -1;
-	vm->nvcpus = cfg->vcpus;
-	memory_layout(cfg->mem_bytes, &vm->mem);
-	if (memory_map(&vm->mem, cfg->hugepages, errbuf, errlen))
 		goto fail;
-	/* KVM's lane: the VM and its memory slots, while this thread loads
-	 * the guest into the same RAM.  Its errors wait for the guest's, so a
-	 * bad image reads the same with or without /dev/kvm. */
-	lane.vm = vm;
-	lane.started = !pthread_create(&lane.thread, NULL, kvm_lane_run, &lane);
-	if (!lane.started)
-		kvm_lane_run(&lane);
+	if (vm->kvm_lane.map_failed) {
+		kvm_lane_join(vm, errbuf, errlen);
+		goto fail_image;
+	}
 	if (multiboot_load(&vm->mem, image, image_size, cfg->guest_cmdline, &vm->boot,
 			   why, sizeof(why))) {
 		snprintf(errbuf, errlen, "cannot boot '%s': %s", cfg->guest_path, why);
-		goto fail;
+		goto fail_image;
 	}
 	free(image);
-	image = NULL;
 	if (acpi_build(guest_ptr(&vm->mem, ACPI_GPA, ACPI_SIZE), ACPI_GPA, ACPI_SIZE,
 		       vm->nvcpus) < 0) {
 		snprintf(errbuf, errlen, "ACPI tables for %u vCPUs do not fit in the BIOS area",
@@ -199,7 +199,7 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 		goto fail;
 	}
 	vm->timeline.guest_loaded = now_ns();
-	if (kvm_lane_join(&lane, errbuf, errlen))
+	if (kvm_lane_join(vm, errbuf, errlen))
 		return -1;
 	if (cpuid_nested_setup(vm, errbuf, errlen))
 		return -1;
@@ -240,9 +240,10 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 		return -1;
 	return 0;
 
-fail:
+fail_image:
 	free(image);
-	kvm_lane_join(&lane, NULL, 0);
+fail:
+	kvm_lane_join(vm, NULL, 0);
 	return -1;
 }
 
