@@ -102,61 +102,107 @@ void vm_init(struct vm *vm, const struct vmm_config *cfg)
 	coalesced_init(&vm->coalesced);
 }
 
+/* KVM's lane of the set-up (struct vm): on a PVM-style host the first
+ * memory slot sleeps 4-10 ms in an SRCU grace period (not CPU time), which
+ * the rest of the set-up and the guest's loading overlap. */
+static void *kvm_lane_run(void *arg)
+{
+	struct vm *vm = arg;
+	const struct vmm_config *cfg = vm->cfg;
+	char *err = vm->kvm_lane.err;
+	size_t errlen = sizeof(vm->kvm_lane.err);
+
+	vm->kvm_lane.status = -1;
+	if (kvm_open(&vm->kvm_fd, &vm->max_vcpus, err, errlen))
+		return NULL;
+	vm->timeline.kvm_open = now_ns();
+	if (cfg->vcpus > vm->max_vcpus) {
+		snprintf(err, errlen, "--smp %u is more than KVM allows here (%u)",
+			 cfg->vcpus, vm->max_vcpus);
+		return NULL;
+	}
+	if (ensure_fd_limit(cfg->vcpus, err, errlen) || kvm_create_vm(vm, err, errlen))
+		return NULL;
+	vm->timeline.vm_ready = now_ns();
+	vm->kvm_lane.status = 0;
+	return NULL;
+}
+
+void vm_start_kvm(struct vm *vm, const struct vmm_config *cfg)
+{
+	vm_init(vm, cfg);
+	vm->nvcpus = cfg->vcpus;
+	memory_layout(cfg->mem_bytes, &vm->mem);
+	if (memory_map(&vm->mem, cfg->hugepages, vm->kvm_lane.err, sizeof(vm->kvm_lane.err))) {
+		vm->kvm_lane.map_failed = true;
+		vm->kvm_lane.status = -1;
+		return;
+	}
+	/* The reaper is forked after this: guest RAM is not its to copy. */
+	madvise(vm->mem.base, vm->mem.size, MADV_DONTFORK);
+	vm->kvm_lane.started = !pthread_create(&vm->kvm_lane.thread, NULL, kvm_lane_run, vm);
+	if (!vm->kvm_lane.started)
+		kvm_lane_run(vm);
+}
+
+/* Waits for KVM's lane; its error, if any, goes to errbuf (if given). */
+static int kvm_lane_join(struct vm *vm, char *errbuf, size_t errlen)
+{
+	if (vm->kvm_lane.started) {
+		pthread_join(vm->kvm_lane.thread, NULL);
+		vm->kvm_lane.started = false;
+	}
+	if (!vm->kvm_lane.status)
+		return 0;
+	if (errbuf)
+		snprintf(errbuf, errlen, "%s", vm->kvm_lane.err);
+	return -1;
+}
+
 int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen)
 {
 	uint8_t *image;
 	size_t image_size;
 	char why[256];
 
-	vm_init(vm, cfg);
-
 	/* Everything that can be checked without KVM comes first - the host
 	 * CPUs and policy asked for, the file, the memory size, the image - so
-	 * those errors are reported the same on a machine without /dev/kvm,
-	 * and before any thread runs: nothing is half applied. */
+	 * those errors are reported the same on a machine without /dev/kvm
+	 * (KVM's lane, started earlier, waits to be joined), and before any
+	 * vCPU or device thread runs: nothing is half applied. */
 	if (placement_check(cfg, errbuf, errlen))
-		return -1;
-	/* The reaper is forked while vmm holds nothing: no disk (and so no
-	 * image lock), no guest RAM for fork to copy. */
+		goto fail;
+	/* The reaper is forked while vmm holds nothing worth inheriting: no
+	 * disk (and so no image lock); guest RAM is MADV_DONTFORK; it closes
+	 * the descriptors KVM's lane may have opened. */
 	if (cfg->sync_teardown)
 		snprintf(vm->reaper_off, sizeof(vm->reaper_off), "--sync-teardown");
 	else if (reaper_start(&vm->reaper, why, sizeof(why)))
 		memcpy(vm->reaper_off, why, sizeof(why));
 	image = guest_file_read(cfg->guest_path, &image_size, errbuf, errlen);
 	if (!image)
-		return -1;
-	vm->nvcpus = cfg->vcpus;
-	memory_layout(cfg->mem_bytes, &vm->mem);
-	if (memory_map(&vm->mem, cfg->hugepages, errbuf, errlen))
 		goto fail;
+	if (vm->kvm_lane.map_failed) {
+		kvm_lane_join(vm, errbuf, errlen);
+		goto fail_image;
+	}
 	if (multiboot_load(&vm->mem, image, image_size, cfg->guest_cmdline, &vm->boot,
 			   why, sizeof(why))) {
 		snprintf(errbuf, errlen, "cannot boot '%s': %s", cfg->guest_path, why);
-		goto fail;
+		goto fail_image;
 	}
 	free(image);
-	image = NULL;
 	if (acpi_build(guest_ptr(&vm->mem, ACPI_GPA, ACPI_SIZE), ACPI_GPA, ACPI_SIZE,
 		       vm->nvcpus) < 0) {
 		snprintf(errbuf, errlen, "ACPI tables for %u vCPUs do not fit in the BIOS area",
 			 vm->nvcpus);
-		return -1;
+		goto fail;
 	}
 	vm->timeline.guest_loaded = now_ns();
-
-	if (kvm_open(&vm->kvm_fd, &vm->max_vcpus, errbuf, errlen))
+	if (kvm_lane_join(vm, errbuf, errlen))
 		return -1;
-	vm->timeline.kvm_open = now_ns();
-	if (cfg->vcpus > vm->max_vcpus) {
-		snprintf(errbuf, errlen, "--smp %u is more than KVM allows here (%u)",
-			 cfg->vcpus, vm->max_vcpus);
+	if (cpuid_nested_setup(vm, errbuf, errlen))
 		return -1;
-	}
-	if (ensure_fd_limit(cfg->vcpus, errbuf, errlen))
-		return -1;
-	if (kvm_create_vm(vm, errbuf, errlen) || cpuid_nested_setup(vm, errbuf, errlen))
-		return -1;
-	vm->timeline.vm_ready = now_ns();
 	/* Before the devices' threads and the vCPUs: the guest never takes a
 	 * host page fault on its RAM. */
 	if (cfg->mlock && placement_lock_memory(&vm->mem, errbuf, errlen))
@@ -194,8 +240,10 @@ int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t e
 		return -1;
 	return 0;
 
-fail:
+fail_image:
 	free(image);
+fail:
+	kvm_lane_join(vm, NULL, 0);
 	return -1;
 }
 
@@ -315,13 +363,21 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nresults; i++)
 		free(vm->results[i]);
 	free(vm->results);
-	/* RAM first, by vmm itself: the memory is free when vmm's exit status
-	 * is out, whoever releases the rest of the VM. */
-	memory_unmap(&vm->mem);
-	if (vm->vm_fd >= 0 && vm->reaper.sock >= 0 &&
-	    reaper_hand_over(&vm->reaper, vm->vm_fd))
-		snprintf(vm->reaper_off, sizeof(vm->reaper_off),
-			 "the reaper (pid %d) is gone", (int)vm->reaper.pid);
+	bool handed_over = false;
+
+	if (vm->vm_fd >= 0 && vm->reaper.sock >= 0) {
+		handed_over = !reaper_hand_over(&vm->reaper, vm->vm_fd);
+		if (!handed_over)
+			snprintf(vm->reaper_off, sizeof(vm->reaper_off),
+				 "the reaper (pid %d) is gone", (int)vm->reaper.pid);
+	}
+	/* Guest RAM is free when vmm's exit status is out, whoever releases
+	 * the rest of the VM.  Once the reaper holds the VM, vmm's exit frees
+	 * it (exit_mm comes before the parent is told): munmap here would make
+	 * KVM's MMU notifier walk the slot's rmaps page by page, 0.8 ms for
+	 * 2 GiB on PVM-style KVM, where exit's notifier release zaps at once. */
+	if (!handed_over)
+		memory_unmap(&vm->mem);
 	/* Our copy goes first, then the socket: the reaper keeps its copy
 	 * until it sees the socket's end, so its copy is the last one and the
 	 * VM is destroyed there, not here. */

@@ -219,14 +219,31 @@ struct vm {
 	/* VmLck when the vCPUs start (placement_locked_kib): read then, as
 	 * the sandbox lets no thread open /proc at report time. */
 	uint64_t locked_kib;
+
+	/* KVM's lane of the set-up (vm_start_kvm): guest RAM mapped, then a
+	 * thread opens /dev/kvm and creates the VM and its memory slots while
+	 * main goes on; vm_build joins it.  Its error (err, status -1) is
+	 * reported where the old sequence would have met it. */
+	struct {
+		pthread_t thread;
+		bool started, map_failed;
+		int status;
+		char err[512];
+	} kvm_lane;
 };
 
 /* vm.c: the state every VM starts from (locks, no descriptors), before
  * anything is built: vm_build's first step, and all the device fuzzer
  * (tests/fuzz/fuzz_devices.c) needs before devices_setup() without KVM. */
 void vm_init(struct vm *vm, const struct vmm_config *cfg);
-/* Build the VM described by cfg (errbuf says what failed), run it
- * until it stops (returns -1 only if it could not start), free it. */
+/* vm_init, then maps guest RAM and starts KVM's lane of the set-up (see
+ * struct vm): as early as the sandbox allows (after sandbox_prepare's
+ * single malloc arena), since on PVM-style KVM the first memory slot
+ * sleeps 4-10 ms in an SRCU grace period that the rest can overlap. */
+void vm_start_kvm(struct vm *vm, const struct vmm_config *cfg);
+/* Build the VM described by cfg (after vm_start_kvm; errbuf says what
+ * failed): placement, reaper, guest image, then KVM's lane joined, the
+ * devices and the vCPUs. */
 int vm_build(struct vm *vm, const struct vmm_config *cfg, char *errbuf, size_t errlen);
 /* Runs the vCPUs until the VM stops, then stops the devices (their last
  * output flushed, their threads joined: counters are final). */

@@ -29,6 +29,15 @@ class Goals(unittest.TestCase):
         self.assertRegex(text, r"faster than qemu-microvm-kvm\s+15\.0x\s+goal >= 10x\s+ratio  1\.50 met")
         self.assertRegex(text, r"vmm's own RSS\s+1\.5 MiB\s+goal <= 2 MiB\s+ratio  1\.33 met")
 
+    def test_exits_and_rss_come_from_the_report_runs(self):
+        # vmm is timed without --json; its report comes from vmm-report.
+        vmm = Run("vmm", "host", [20, 22, 24])
+        report = Run("vmm-report", "host", [23, 25, 27], exits=9, vmm_rss_kib=2048)
+        microvm = Run("qemu-microvm-kvm", "host", [220])
+        measured = boot.goals(vmm, [vmm, report, microvm])
+        self.assertEqual(measured, {"exits": 9, "wall_ms": 22, "vs_microvm_kvm": 10.0,
+                                    "vmm_rss_mib": 2.0})
+
     def test_missed_goal_and_other_host(self):
         vmm = Run("vmm", "host", [50], exits=1365, vmm_rss_kib=4096)
         microvm = Run("qemu-microvm-kvm", "nested VM (TCG L1)", [300])

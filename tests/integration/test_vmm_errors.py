@@ -57,6 +57,24 @@ class BadInput(unittest.TestCase):
         self.assert_refused(run_vmm(self.scratch("truncated.elf", data), timeout=T),
                             r"cannot boot .*: segment at 0x100000 extends past the end of the file")
 
+    def test_image_errors_come_before_kvm_errors(self):
+        # vmm creates the VM on a thread while it loads the guest: a bad
+        # image must still be the error reported where KVM fails too, the
+        # same as on a machine without /dev/kvm.  /dev/kvm is hidden in a
+        # mount namespace of its own.
+        bad = self.scratch("truncated-nokvm.elf", GUEST.read_bytes()[:6000])
+        hide = ("command -v unshare >/dev/null || exit 99\n"
+                "exec unshare --mount sh -c 'mount --bind /dev/null /dev/kvm && exec \"$@\"' "
+                f"sh {guest_runner.VMM} --timeout 20 ")
+        res = run_sh(hide + f"{bad} info\n", timeout=T)
+        if res.returncode == 99:
+            self.skipTest("no unshare(1) where vmm runs")
+        self.assert_refused(res, r"cannot boot .*: segment at 0x100000 extends past the end")
+        res = run_sh(hide + f"{GUEST} info\n", timeout=T)
+        self.assertEqual(res.returncode, 125, res.stderr)
+        self.assertRegex(res.stderr, r"KVM")
+        self.assertNotIn("cannot boot", res.stderr)
+
     def test_bad_mem_values(self):
         for value, message in [("0", r"--mem '0': the guest needs at least 2M"),
                                ("lots", r"--mem 'lots': expected a size such as 512M or 2G"),
