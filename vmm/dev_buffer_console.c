@@ -94,12 +94,15 @@ static bool buffer_console_io(struct vcpu *vcpu, uint64_t port, bool is_write, u
 				 &desc_gpa, &addr, &len);
 	if (v != BUFFER_CONSOLE_OK) {
 		pthread_mutex_lock(&bc->lock);
-		if (!bc->rejected++)
-			vmm_error("buffer-console: vCPU %u wrote 0x%" PRIx64 " (%u bytes) to port "
-				  "0x%" PRIx64 ": %s (descriptor: 0x%" PRIx64 ", %" PRIu64
-				  " bytes); ignored, and later ones are only counted",
-				  vcpu->index, desc_gpa, size, port, buffer_console_why(v), addr,
-				  len);
+		if (!bc->rejected++ && v == BUFFER_CONSOLE_BAD_WIDTH)
+			vmm_error("buffer-console: vCPU %u made a %u-byte write to port 0x%" PRIx64
+				  ": %s; ignored (later bad writes are only counted)", vcpu->index,
+				  size, port, buffer_console_why(v));
+		else if (bc->rejected == 1)
+			vmm_error("buffer-console: vCPU %u: descriptor at 0x%" PRIx64 " (buffer 0x%"
+				  PRIx64 ", %" PRIu64 " bytes): %s; ignored (later bad writes are "
+				  "only counted)", vcpu->index, desc_gpa, addr, len,
+				  buffer_console_why(v));
 		pthread_mutex_unlock(&bc->lock);
 		return true;
 	}
