@@ -9,6 +9,7 @@
 
 #include "buffer_console.h"
 #include "options.h"
+#include "unit_devices.h"
 #include "vmm.h"
 
 #define COM1 0x3f8
@@ -20,17 +21,6 @@ static struct vm vm;
 static struct vcpu vcpu0;
 static const struct io_region *port;
 
-static const struct vmm_device *find_device(const char *name)
-{
-	unsigned n;
-	const struct vmm_device *const *devs = vmm_devices(&n);
-
-	for (unsigned i = 0; i < n; i++)
-		if (!strcmp(devs[i]->name, name))
-			return devs[i];
-	return NULL;
-}
-
 static int setup(void **state)
 {
 	static const char *const names[] = {"serial", "buffer-console"};
@@ -39,17 +29,14 @@ static int setup(void **state)
 
 	(void)state;
 	memset(&vm, 0, sizeof(vm));
-	pthread_mutex_init(&vm.stop_lock, NULL);
-	pthread_mutex_init(&vm.results_lock, NULL);
-	coalesced_init(&vm.coalesced);
-	vm.stop_fd = vm.kvm_fd = vm.vm_fd = -1;
+	vm_init(&vm, NULL);
 	vm.nvcpus = 1;
 	vm.vcpus = &vcpu0;
 	vcpu0 = (struct vcpu){.vm = &vm, .index = 0, .fd = -1, .host_cpu = -1};
 	if (guest_map_noreserve(RAM, &vm.mem))
 		return -1;
 	for (unsigned i = 0; i < 2; i++) {
-		const struct vmm_device *d = find_device(names[i]);
+		const struct vmm_device *d = unit_find_device(names[i]);
 
 		if (!d || d->setup(&vm, NULL, err, sizeof(err))) {
 			fprintf(stderr, "%s setup: %s\n", names[i], d ? err : "not found");
@@ -66,11 +53,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	find_device("serial")->stop(&vm);
+	unit_find_device("serial")->stop(&vm);
 	for (unsigned i = 0; i < vm.nresults; i++)
 		free(vm.results[i]);
 	free(vm.results);
 	munmap(vm.mem.base, RAM);
+	pthread_mutex_destroy(&vm.irq_lock);
 	pthread_mutex_destroy(&vm.results_lock);
 	pthread_mutex_destroy(&vm.stop_lock);
 	return 0;
@@ -111,7 +99,7 @@ static char *stats_line(void)
 	FILE *f = fmemopen(line, sizeof(line), "w");
 
 	assert_non_null(f);
-	find_device("buffer-console")->print_stats(&vm, f);
+	unit_find_device("buffer-console")->print_stats(&vm, f);
 	fclose(f);
 	return line;
 }
@@ -222,7 +210,7 @@ static void test_bad_writes_are_counted_and_ignored(void **state)
 	memset(v, 0xee, sizeof(v));
 	assert_true(port->fn(&vcpu0, BUFFER_CONSOLE_PORT + 2, false, v, 2, port->opaque));
 	assert_int_equal(v[0] | v[1], 0);
-	find_device("serial")->stop(&vm);
+	unit_find_device("serial")->stop(&vm);
 	out = capture_end(&c, &n);
 	assert_int_equal(n, 0);
 	assert_contains(stats_line(), "0 writes, 0 bytes, 3 bad writes ignored");
@@ -237,7 +225,7 @@ static void test_json_members(void **state)
 
 	(void)state;
 	assert_non_null(f);
-	find_device("buffer-console")->write_json(&vm, f);
+	unit_find_device("buffer-console")->write_json(&vm, f);
 	fclose(f);
 	assert_string_equal(buf, ",\"buffer_console\":{\"writes\":0,\"bytes\":0,\"rejected\":0}");
 }
