@@ -10,9 +10,11 @@
  * defined and QEMU also fills (EAX = TSC kHz, EBX = LAPIC timer kHz), so
  * the guest knows its TSC frequency without calibrating; and vmm's own
  * leaves at 0x40000100 (kvm.h), which tell the guest what kind of KVM it
- * runs on, so that it can avoid what hangs there (vmcall on PVM hosts).
+ * runs on, so that it can avoid what hangs there (vmcall on PVM hosts),
+ * and where the buffer console is (buffer_console.h).
  */
 #include "vmm.h"
+#include "buffer_console.h"
 #include "options.h"
 
 #include <cpuid.h>
@@ -118,6 +120,7 @@ void cpuid_vmm_leaf(unsigned i, enum kvm_kind kind, unsigned virt_level,
 	e->ecx = virt_level + 1;   /* the guest's level: vmm's, plus vmm */
 	if (kind == KVM_KIND_PVM)
 		e->ebx = VMM_CPUID_F_RING0_EMULATED | VMM_CPUID_F_NO_HYPERCALL;
+	e->edx = BUFFER_CONSOLE_PORT;   /* every vmm VM has the buffer console */
 }
 
 /* Some KVMs report the brand-string leaves as zeros; the guest should

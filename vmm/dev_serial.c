@@ -10,11 +10,13 @@
  * No interrupts are raised: the guest polls, as early consoles do.
  * Writes to the data port may also come from KVM's coalesced ring
  * (coalesced.h): replayed in order to the same register logic, counted
- * apart.
+ * apart.  The buffer console (dev_buffer_console.c) feeds the same output
+ * path through serial_output() (serial.h).
  */
 #include "vmm.h"
 
 #include "options.h"
+#include "serial.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -171,6 +173,14 @@ static bool uart_burst(struct vcpu *vcpu, uint64_t addr, bool is_write, uint8_t 
 		uart_write(u, UART_RBR_THR, data[i]);
 	pthread_mutex_unlock(&u->lock);
 	return true;
+}
+
+void serial_output(const uint8_t *bytes, size_t n)
+{
+	pthread_mutex_lock(&com1.lock);
+	for (size_t i = 0; i < n; i++)
+		put_byte(&com1, bytes[i]);
+	pthread_mutex_unlock(&com1.lock);
 }
 
 /* A data-port write KVM kept in the coalesced ring: the same register

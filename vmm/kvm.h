@@ -142,7 +142,8 @@ void kvm_kind_describe(const struct kvm_kind_info *info, char *buf, size_t len);
  *               2 pvm, 3 nested-tcg, 4 nested), EBX = VMM_CPUID_F_* flags,
  *               ECX = the guest's level: hypervisors below the guest,
  *               vmm's virt_level + 1 (0 from a vmm older than this field),
- *               EDX = 0
+ *               EDX = the buffer console's port (buffer_console.h; 0 from a
+ *               vmm older than it)
  * A guest trusts 0x40000101 only after finding the signature. */
 #define VMM_CPUID_BASE 0x40000100u
 #define VMM_CPUID_KIND 0x40000101u

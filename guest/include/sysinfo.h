@@ -48,6 +48,7 @@ struct sysinfo {
 	char loader[64];             /* the boot loader's name */
 	char cmdline[SYSINFO_CMDLINE_MAX];
 	bool virtual_uart;           /* the UART never fills (vmm) */
+	bool console_com1;           /* --console=com1: not vmm's buffer console */
 	bool x2apic;
 	bool acpi;                   /* CPUs came from an MADT */
 	char acpi_oem[7];

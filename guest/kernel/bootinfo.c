@@ -43,7 +43,7 @@ void bootinfo_parse(uint32_t magic, uint32_t info_addr)
 	const struct mb_info *mbi = (const struct mb_info *)(uintptr_t)info_addr;
 
 	if (magic != MULTIBOOT_BOOT_MAGIC) {
-		console_init(false);
+		console_init(false, true);
 		panic("not started by a Multiboot loader (EAX = 0x%x)", magic);
 	}
 	if (mbi->flags & MBI_FLAG_CMDLINE)
@@ -71,6 +71,7 @@ void bootinfo_parse(uint32_t magic, uint32_t info_addr)
 	 * interrupt (main.c).  Ring 3 checks their values. */
 	sysinfo.syscall_gate_closed = word_in_list("--syscall-gate=closed", sysinfo.cmdline, ' ');
 	sysinfo.x2apic_asked = word_in_list("--apic=x2apic", sysinfo.cmdline, ' ');
+	sysinfo.console_com1 = word_in_list("--console=com1", sysinfo.cmdline, ' ');
 	/* vmm names itself; its UART takes any amount of output at once. */
 	sysinfo.virtual_uart = !strncmp(sysinfo.loader, "vmbench vmm", 11);
 }

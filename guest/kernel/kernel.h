@@ -185,7 +185,7 @@ static inline void spin_unlock(volatile int *l)
 
 /* console.c: COM1, polled; kprintf is for boot and failure messages only
  * (formatting in ring 0 is slow where ring 0 is emulated). */
-void console_init(bool virtual_uart);
+void console_init(bool virtual_uart, bool com1_only);
 void console_write(const char *s, size_t len);
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void panic(const char *fmt, ...)

@@ -25,6 +25,9 @@ static const struct option_def general_options[] = {
 	{"apic", OPT_STRING, "auto",
 	 "auto: xAPIC unless an APIC ID needs x2APIC; x2apic: x2APIC where the CPU has it "
 	 "(read by the kernel at boot)", "auto,x2apic"},
+	{"console", OPT_STRING, "auto",
+	 "auto: vmm's buffer console where CPUID 0x40000101 offers it, else COM1; com1: "
+	 "COM1 always (read by the kernel at boot)", "auto,com1"},
 	{NULL, 0, NULL, NULL, NULL},
 };
 

@@ -31,7 +31,7 @@
 static const struct option_def hostile_options[] = {
 	{"case", OPT_STRING, "", "what to do wrong",
 	 "desc-loop,desc-index,bad-buffers,avail-ahead,used-outside,queue-size,reset-inflight,"
-	 "doorbell-storm,ipi-storm,timer-storm,ports,mmio,spin"},
+	 "doorbell-storm,ipi-storm,timer-storm,ports,mmio,console,spin"},
 	{"seconds", OPT_INT, "2", "how long a storm lasts", NULL},
 	{"rounds", OPT_INT, "10", "reset-inflight: resets with requests in flight", NULL},
 	{"ports", OPT_STRING, "0-0xffff",
@@ -642,6 +642,83 @@ static int case_mmio(struct outcome *o, const char *spec)
 	return STATUS_OK;
 }
 
+/* ---- vmm's buffer console (docs/design.md) ---------------------------------------- */
+
+#define BUFFER_CONSOLE_MAX 65536
+
+/* A descriptor the port reads; ring 3's memory is identity-mapped, so its
+ * address is guest-physical. */
+static struct {
+	uint64_t addr, len;
+} console_desc __attribute__((aligned(16)));
+
+static void pio_write(uint16_t port, unsigned width, uint32_t value)
+{
+	struct exit_bench rq = {.op = EXIT_BENCH_PIO_WRITE, .width = width, .iterations = 1,
+				.arg = port, .data = value};
+
+	sys_exit_bench(&rq);
+}
+
+static void console_put(uint16_t port, uint64_t addr, uint64_t len)
+{
+	console_desc.addr = addr;
+	console_desc.len = len;
+	pio_write(port, 4, (uint32_t)(uintptr_t)&console_desc);
+}
+
+/* --case=console: COM1 bytes (ring 0's `outb`, which KVM may keep in its
+ * coalesced ring without an exit) and buffer-console writes interleaved
+ * must come out in the order written; then descriptors no driver would
+ * write, each of which vmm must ignore; then the port must still work. */
+static int case_console(struct outcome *o)
+{
+	static const char order[] = "abcdefghij", head[] = "hostile: order ";
+	static const char after[] = "hostile: the buffer console still writes\n";
+	const struct sysinfo_ram *top = &sys->ram[sys->nram - 1];
+	uint64_t ram_end = top->base + top->size, t0 = rdtsc();
+	uint32_t kind[4];
+	uint16_t port;
+	unsigned bad = 0;
+
+	if (!cpu_vmm_leaf(kind) || !(port = (uint16_t)kind[3])) {
+		observed(o, false, "no buffer console here (CPUID 0x40000101 EDX is 0)");
+		return STATUS_UNAVAILABLE;
+	}
+	stdout_flush();   /* printf's bytes before the port's */
+	console_put(port, (uintptr_t)head, sizeof(head) - 1);
+	for (unsigned i = 0; i < sizeof(order) - 1; i++) {
+		pio_write(COM1, 1, '0' + i);
+		console_put(port, (uintptr_t)&order[i], 1);
+	}
+	pio_write(COM1, 1, '\n');
+
+	/* Widths the port does not take. */
+	console_desc.addr = (uintptr_t)after;
+	console_desc.len = sizeof(after) - 1;
+	pio_write(port, 1, (uint32_t)(uintptr_t)&console_desc), bad++;
+	pio_write(port, 2, (uint32_t)(uintptr_t)&console_desc), bad++;
+	pio_write(port + 1, 1, 0), bad++;
+	/* Descriptors outside RAM: past its end, the LAPIC, the last bytes of 4 GiB. */
+	pio_write(port, 4, (uint32_t)ram_end < ram_end ? 0xfffffff0u : (uint32_t)ram_end), bad++;
+	pio_write(port, 4, 0xfee00000u), bad++;
+	pio_write(port, 4, 0xfffffff8u), bad++;
+	/* Lengths: one past the limit, 2^40, 2^64 - 1. */
+	console_put(port, (uintptr_t)after, BUFFER_CONSOLE_MAX + 1), bad++;
+	console_put(port, (uintptr_t)after, 1ULL << 40), bad++;
+	console_put(port, (uintptr_t)after, ~0ULL), bad++;
+	/* Buffers: across the end of RAM, in the hole, wrapping past 2^64. */
+	console_put(port, ram_end - 2, 4), bad++;
+	console_put(port, 0xc0000000u, 16), bad++;
+	console_put(port, ~0ULL - 7, 16), bad++;
+
+	console_put(port, (uintptr_t)after, sizeof(after) - 1);
+	o->ticks = rdtsc() - t0;
+	o->count = bad;
+	observed(o, true, "%u bad writes to port 0x%x, the guest still running", bad, port);
+	return STATUS_OK;
+}
+
 /* ---- the run ---------------------------------------------------------------------- */
 
 static int hostile_run(const struct test_args *args, const char *command)
@@ -672,6 +749,8 @@ static int hostile_run(const struct test_args *args, const char *command)
 		st = case_ports(&o, opt_str(args, "ports"));
 	} else if (!strcmp(name, "mmio")) {
 		st = case_mmio(&o, opt_str(args, "mmio"));
+	} else if (!strcmp(name, "console")) {
+		st = case_console(&o);
 	} else if ((st = open_disk(&o)) == STATUS_OK) {
 		if (!strcmp(name, "desc-loop"))
 			case_desc_loop(&o);

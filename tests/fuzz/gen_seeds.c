@@ -352,6 +352,29 @@ static void virtio_pci_seeds(void)
 	put_ops("virtio_pci", "reset-mid-setup", &o);
 }
 
+/* fuzz_buffer_console: 12 bytes: kind (0 RAM, 1 descriptor, 2 port), flags,
+ * offset (le16), 8 bytes of data. */
+static void buffer_console_seeds(void)
+{
+	struct ops o = {.width = 12};
+
+	/* "hello\n" at 0x100, its descriptor at 0x40, written to the port. */
+	op12(&o, 0, 0, 0x100, 0x0a6f6c6c6568ull);
+	op12(&o, 1, 2, 0x40, 0x100 | 6ull << 32);
+	op12(&o, 2, 0x10 | 2, 0x40, 0);
+	/* The buffer in high RAM, across its end, and a length near 2^64. */
+	op12(&o, 1, 1 | 2, 0x80, 0x7ffc | 16ull << 32);
+	op12(&o, 2, 0x10 | 2, 0x80, 0);
+	op12(&o, 1, 4, 0xc0, 0x100);
+	op12(&o, 2, 0x10 | 2, 0xc0, 0);
+	/* Wrong widths and offsets, a descriptor outside RAM. */
+	op12(&o, 2, 0x10 | 0, 0x40, 0);
+	op12(&o, 2, 0x10 | 1, 0x40, 0);
+	op12(&o, 2, 0x10 | 2 | 1 << 2, 0x40, 0);
+	op12(&o, 2, 2, 0, 0xfffffff8u);
+	put_ops("buffer_console", "descriptors", &o);
+}
+
 /* fuzz_devices picks port regions in registration order: debug-exit and
  * the serial port come first (VMM_INIT_CORE, link order). */
 #define SEED_DEBUG_EXIT 0
@@ -413,6 +436,16 @@ static void devices_seeds(void)
 	}
 	put_ops("devices", "testdev", &o);
 
+	/* The buffer console (selector 0xe0: the port as given): "hi\n" at
+	 * 0x300 through a descriptor at 0x200, then a bad one. */
+	op12(&o, 5, 0, 0x300, 0x0a6968);
+	op12(&o, 5, 0, 0x200, 0x300);
+	op12(&o, 5, 0, 0x208, 3);
+	op12(&o, 0 | 8 | 2 << 4, 0xe0, 0x4f8, 0x200);
+	op12(&o, 5, 0, 0x208, ~0ull);
+	op12(&o, 0 | 8 | 2 << 4, 0xe0, 0x4f8, 0x200);
+	put_ops("devices", "buffer-console", &o);
+
 	/* A port no device has: vmm stops the guest. */
 	op12(&o, 0, 0xff, 0x80, 0);
 	put_ops("devices", "stray-port", &o);
@@ -434,6 +467,7 @@ int main(int argc, char **argv)
 	make_dir("pci_config");
 	make_dir("virtio_pci");
 	make_dir("devices");
+	make_dir("buffer_console");
 	loader_seeds();
 	json_seeds();
 	options_seeds();
@@ -442,5 +476,6 @@ int main(int argc, char **argv)
 	pci_config_seeds();
 	virtio_pci_seeds();
 	devices_seeds();
+	buffer_console_seeds();
 	return 0;
 }

@@ -122,8 +122,9 @@ class HostileGuest(unittest.TestCase):
     # ---- every port and MMIO address -------------------------------------------
 
     def test_every_port_of_vmm_devices_with_every_width(self):
-        # Serial, PCI configuration, pci-testdev's I/O BAR: what vmm handles.
-        res = self.boot("ports", "--ports=0x3f8-0x3ff,0xcf8-0xcff,0xc000-0xc0ff")
+        # Serial, the buffer console, PCI configuration, pci-testdev's I/O
+        # BAR: what vmm handles.
+        res = self.boot("ports", "--ports=0x3f8-0x3ff,0x4f8-0x4fb,0xcf8-0xcff,0xc000-0xc0ff")
         result = self.assert_observed(res, "ports")
         self.assertGreater(result["count"], 1000)
 
@@ -141,12 +142,31 @@ class HostileGuest(unittest.TestCase):
                                 3, res.stdout)
         self.assertGreater(result["count"], 290000)
 
+    # ---- vmm's buffer console -------------------------------------------------
+
+    def test_buffer_console_ignores_bad_descriptors_and_keeps_order(self):
+        # COM1 bytes from ring 0 (KVM keeps them in its coalesced ring) and
+        # buffer-console writes alternate and come out as written; twelve
+        # bad writes (widths, descriptors outside RAM, lengths up to 2^64,
+        # buffers across RAM's end, in the hole, wrapping) are ignored, one
+        # line says so, and the port still works.
+        res = self.boot("console", disk_options=None, vmm_args=("--stats",))
+        result = self.assert_observed(res, "console")
+        self.assertEqual(result["count"], 12)
+        self.assertIn("hostile: order 0a1b2c3d4e5f6g7h8i9j\n", res.stdout)
+        self.assertIn("hostile: the buffer console still writes\n", res.stdout)
+        self.assertEqual(res.stderr.count("vmm: buffer-console: vCPU 0"), 1, res.stderr)
+        self.assertIn("vmm: buffer-console: vCPU 0 made a 1-byte write to port 0x4f8: not a "
+                      "4-byte write of a descriptor's address; ignored", res.stderr)
+        self.assertRegex(res.stderr, r"vmm: buffer-console: \d+ writes, \d+ bytes, "
+                         r"12 bad writes ignored")
+
     def test_bad_arguments_are_one_line_and_status_2(self):
         res = self.boot("nope", disk_options=None)
         self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
         self.assertIn("invalid value 'nope' for option '--case': expected one of desc-loop,"
                       "desc-index,", res.stdout)
-        self.assertRegex(res.stdout, r",spin\n")       # the whole list
+        self.assertRegex(res.stdout, r",console,spin\n")       # the whole list
         res = self.boot("ports", "--ports=0x10-0x1", disk_options=None)
         self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
         self.assertIn("vmbench: --ports=0x10-0x1: expected FIRST-LAST[,...] within 0-0xffff",

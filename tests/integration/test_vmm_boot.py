@@ -158,23 +158,34 @@ class Reports(unittest.TestCase):
                          r"exit [\d.]+$")
 
     def test_trace_shows_exits_with_instructions(self):
+        # Every exit names the device and the guest instruction behind it.
+        # Through COM1: one exit per byte of output, then the status.
         res = run_vmm("--trace", "--mem", "64M", GUEST, "selftest", "--kind=spin", "--ms=1",
-                      timeout=KVM_TIMEOUT)
+                      "--console=com1", timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn("spun for 1 ms", res.stdout)
-        # Every exit names the device and the guest instruction behind it:
-        # one per byte of output, then the status.
         serial = re.findall(r"\[vcpu 0\] io out port 0x3f8 size 1 count 1 "
                             r"\(serial\)\s+<- [0-9a-f]+: rep outsb", res.stderr)
         self.assertEqual(len(serial), len("vmbench: spun for 1 ms\n"), res.stderr)
         self.assertRegex(res.stderr, r"\[vcpu 0\] io out port 0xf4 size 4 count 1 "
                                      r"\(debug-exit\)\s+<- [0-9a-f]+: out 0xf4, eax")
+        # Through the buffer console: one exit for the line, and what it wrote.
+        res = run_vmm("--trace", "--mem", "64M", GUEST, "selftest", "--kind=spin", "--ms=1",
+                      timeout=KVM_TIMEOUT)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("spun for 1 ms", res.stdout)
+        port = re.findall(r"\[vcpu 0\] io out port 0x4f8 size 4 count 1 "
+                          r"\(buffer-console\)\s+<- [0-9a-f]+: out dx, eax", res.stderr)
+        self.assertEqual(len(port), 1, res.stderr)
+        self.assertRegex(res.stderr, r"\[vcpu 0\] buffer-console: descriptor 0x[0-9a-f]+: "
+                         rf"{len('vmbench: spun for 1 ms')+1} bytes at 0x[0-9a-f]+\n")
+        self.assertNotIn("(serial)", res.stderr)
 
     def test_trace_names_the_io_instruction_wherever_kvm_leaves_rip(self):
         # Hardware KVM exits with RIP at the in/out instruction, PVM-style
         # KVM with RIP past it; either way the trace names the instruction.
         res = run_vmm("--trace", "--smp", 1, "--mem", "64M", GUEST, "info",
-                      timeout=KVM_TIMEOUT)
+                      "--console=com1", timeout=KVM_TIMEOUT)
         self.assertEqual(res.returncode, 0, res.stderr[-3000:])
         io_lines = [l for l in res.stderr.splitlines() if re.match(r"\[vcpu \d+\] io ", l)]
         self.assertTrue(io_lines, res.stderr[-3000:])

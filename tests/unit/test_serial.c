@@ -7,6 +7,7 @@
 #include "unit.h"
 
 #include "options.h"
+#include "unit_devices.h"
 #include "vmm.h"
 
 #define COM1 0x3f8
@@ -26,17 +27,6 @@ static struct vcpu vcpu0;
 static const struct vmm_device *serial;
 static const struct io_region *uart;
 
-static const struct vmm_device *find_device(const char *name)
-{
-	unsigned n;
-	const struct vmm_device *const *devs = vmm_devices(&n);
-
-	for (unsigned i = 0; i < n; i++)
-		if (devs[i]->name && !strcmp(devs[i]->name, name))
-			return devs[i];
-	return NULL;
-}
-
 static int setup(void **state)
 {
 	char err[256];
@@ -50,7 +40,7 @@ static int setup(void **state)
 	vm.nvcpus = 1;
 	vm.vcpus = &vcpu0;
 	vcpu0 = (struct vcpu){.vm = &vm, .index = 0, .fd = -1, .host_cpu = -1};
-	serial = find_device("serial");
+	serial = unit_find_device("serial");
 	if (!serial || !serial->setup)
 		return -1;
 	if (serial->setup(&vm, NULL, err, sizeof(err))) {
@@ -125,8 +115,8 @@ static void test_devices_are_found_in_the_section(void **state)
 				 devs[d - 1]->name);
 	}
 	assert_true(n >= 2);
-	assert_non_null(find_device("serial"));
-	assert_non_null(find_device("debug-exit"));
+	assert_non_null(unit_find_device("serial"));
+	assert_non_null(unit_find_device("debug-exit"));
 }
 
 static void test_setup_registers_com1_with_burst_handler(void **state)
