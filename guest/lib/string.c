@@ -1,10 +1,35 @@
 /*
- * string.c - memory and string functions.  The bulk copies use rep movsb
- * and rep stosb: fast on modern CPUs (ERMS) and, where ring 0 is
- * emulated, one instruction however long the copy.
+ * string.c - memory and string functions.  The bulk copies use rep string
+ * instructions: in ring 3 rep movsb and rep stosb, fast on modern CPUs
+ * (ERMS); in ring 0 rep movsq and rep stosq, because where ring 0 is
+ * emulated (PVM-style KVM) a rep instruction costs per iteration, about
+ * 0.8 us for a byte and 0.5 us for a quadword: eight bytes per iteration
+ * make a copy some 12 times cheaper there, and cost nothing elsewhere.
  */
 #include "libc.h"
 
+#if GUEST_RING == 0
+void *memcpy(void *dst, const void *src, size_t n)
+{
+	void *d = dst;
+	size_t quads = n / 8, tail = n % 8;
+
+	__asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(quads) : : "memory");
+	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(tail) : : "memory");
+	return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+	void *d = dst;
+	size_t quads = n / 8, tail = n % 8;
+	uint64_t pattern = (uint8_t)c * 0x0101010101010101ULL;
+
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(quads) : "a"(pattern) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(tail) : "a"(pattern) : "memory");
+	return dst;
+}
+#else
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *d = dst;
@@ -12,6 +37,15 @@ void *memcpy(void *dst, const void *src, size_t n)
 	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
 	return dst;
 }
+
+void *memset(void *dst, int c, size_t n)
+{
+	void *d = dst;
+
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	return dst;
+}
+#endif
 
 void *memmove(void *dst, const void *src, size_t n)
 {
@@ -22,14 +56,6 @@ void *memmove(void *dst, const void *src, size_t n)
 		return memcpy(dst, src, n);
 	while (n--)
 		d[n] = s[n];
-	return dst;
-}
-
-void *memset(void *dst, int c, size_t n)
-{
-	void *d = dst;
-
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
 	return dst;
 }
 
