@@ -29,14 +29,6 @@ struct trap_frame {
 
 void trap_dispatch(struct trap_frame *tf);
 __attribute__((noreturn)) void trap_resume(struct trap_frame *tf);
-/* Indexes in trap_stub_table (entry.S): the 32 exceptions, then these. */
-enum trap_stub {
-	TRAP_STUB_SYSCALL = 32, TRAP_STUB_TIMER, TRAP_STUB_WAKE, TRAP_STUB_SPURIOUS,
-	TRAP_STUB_IRQ0,
-	TRAP_STUB_EXIT_BENCH = TRAP_STUB_IRQ0 + SYSINFO_IRQ_SLOTS, TRAP_STUB_EXIT_BENCH_PING,
-	TRAP_STUBS
-};
-extern const uint64_t trap_stub_table[TRAP_STUBS];
 
 /* ---- per-CPU state -------------------------------------------------------- */
 
@@ -200,7 +192,7 @@ extern struct sysinfo sysinfo;     /* facts handed to ring 3 */
 
 /* cpu.c */
 void cpu_init(struct cpu *c);      /* TSS, IDT, GS base; on each CPU */
-void idt_init(void);               /* once, on the BSP */
+void idt_init(void);               /* once, on the BSP: the system call's gate */
 void idt_set_interrupt(unsigned vector, void (*handler)(void));
 uint32_t cpuid_apic_id(void);      /* this CPU's APIC ID, from CPUID */
 bool cpu_has_hypervisor(void);
