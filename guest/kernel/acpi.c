@@ -3,6 +3,7 @@
  * RSDT -> MADT -> one Local APIC or Local x2APIC entry per CPU.  The BSP
  * becomes CPU 0, the rest follow in MADT order.
  */
+#include "byte_sum.h"
 #include "kernel.h"
 
 struct rsdp {
@@ -35,12 +36,27 @@ bool smp_x2apic_ids;
 
 static bool checksum_ok(const void *p, size_t len)
 {
-	const uint8_t *b = p;
-	uint8_t sum = 0;
+	return byte_sum(p, len) == 0;
+}
 
-	while (len--)
-		sum += *b++;
-	return sum == 0;
+/* A 4-byte signature as one load: ring 0 is built -ffreestanding, where
+ * memcmp is a call and a byte loop. */
+static bool signature_is(const char *field, const char *sig)
+{
+	uint32_t a, b;
+
+	__builtin_memcpy(&a, field, 4);
+	__builtin_memcpy(&b, sig, 4);
+	return a == b;
+}
+
+/* A little-endian field of an ACPI table, inline (see signature_is). */
+static uint32_t field32(const uint8_t *p)
+{
+	uint32_t v;
+
+	__builtin_memcpy(&v, p, 4);
+	return v;
 }
 
 static const struct rsdp *scan_rsdp(uintptr_t start, uintptr_t end)
@@ -72,7 +88,7 @@ static const struct sdt_header *table(uint64_t addr, const char *sig)
 {
 	const struct sdt_header *h = (const void *)(uintptr_t)addr;
 
-	if (!addr || addr >= (4ULL << 30) || memcmp(h->signature, sig, 4) ||
+	if (!addr || addr >= (4ULL << 30) || !signature_is(h->signature, sig) ||
 	    h->length < sizeof(*h) || !checksum_ok(h, h->length))
 		return NULL;
 	return h;
@@ -90,10 +106,12 @@ static const struct sdt_header *find_madt(const struct rsdp *r)
 	else
 		return NULL;
 	for (size_t off = sizeof(*root); off + width <= root->length; off += width) {
-		uint64_t addr = 0;
+		const uint8_t *entry = (const uint8_t *)root + off;
+		uint64_t addr = field32(entry);
 		const struct sdt_header *t;
 
-		memcpy(&addr, (const uint8_t *)root + off, width);
+		if (width == 8)
+			addr |= (uint64_t)field32(entry + 4) << 32;
 		if ((t = table(addr, "APIC")))
 			return t;
 	}
@@ -137,18 +155,11 @@ bool acpi_find_cpus(void)
 	const uint8_t *end = (const uint8_t *)madt + madt->length;
 	while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
 		if (p[0] == MADT_LAPIC && p[1] >= 8) {
-			uint32_t flags;
-
-			memcpy(&flags, p + 4, 4);
-			if (flags & (MADT_ENABLED | MADT_ONLINE_CAPABLE))
+			if (field32(p + 4) & (MADT_ENABLED | MADT_ONLINE_CAPABLE))
 				add_cpu(p[3], bsp_id);
 		} else if (p[0] == MADT_X2APIC && p[1] >= 16) {
-			uint32_t id, flags;
-
-			memcpy(&id, p + 4, 4);
-			memcpy(&flags, p + 8, 4);
-			if (flags & (MADT_ENABLED | MADT_ONLINE_CAPABLE))
-				add_cpu(id, bsp_id);
+			if (field32(p + 8) & (MADT_ENABLED | MADT_ONLINE_CAPABLE))
+				add_cpu(field32(p + 4), bsp_id);
 		}
 		p += p[1];
 	}

@@ -38,6 +38,13 @@ $(UNIT_DIR)/test_pit_calibrate: tests/unit/test_pit_calibrate.c guest/kernel/pit
 	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CMOCKA_CFLAGS) -Iguest/kernel -o $@ $< \
 		guest/kernel/pit_calibrate.c $(CMOCKA_LIBS)
 
+# So is its ACPI checksum, quadwords against the byte loop.
+$(UNIT_DIR)/test_byte_sum: tests/unit/test_byte_sum.c guest/kernel/byte_sum.c \
+		guest/kernel/byte_sum.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CMOCKA_CFLAGS) -Iguest/kernel -o $@ $< \
+		guest/kernel/byte_sum.c $(CMOCKA_LIBS)
+
 .PHONY: test-unit unit-build unit-run
 test-unit: unit-run test-fuzz
 
