@@ -30,7 +30,7 @@
 #include "kernel.h"
 #include "syscall.h"
 
-#define MAX_THREADS (4 * MAX_CPUS)   /* bss: costs nothing until used */
+#define MAX_THREADS (4 * MAX_CPUS)   /* bss.sparse: costs nothing until used */
 #define TIMESLICE_NS 10000000ULL   /* 10 ms */
 #define RFLAGS_IF 0x200
 #define RFLAGS_RESERVED 0x2
@@ -54,7 +54,7 @@ struct thread {
 
 #define NO_EXPECTED_EXCEPTION 256
 
-static struct thread threads[MAX_THREADS];
+static struct thread threads[MAX_THREADS] __attribute__((section(".bss.sparse")));
 static struct run_queue shared;     /* threads any CPU may run */
 static struct thread *irq_sleepers[SYSINFO_IRQ_SLOTS];   /* linked by next */
 static volatile int sched_lock;
