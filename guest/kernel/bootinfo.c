@@ -31,6 +31,7 @@ struct mb_mmap_entry {
 #define OPT_X2APIC "--apic=x2apic"
 
 struct sysinfo sysinfo;
+bool boot_loader_is_vmm;
 
 /* Is the word w (len bytes) this option?  Compared only when the lengths
  * agree, so the usual word costs one comparison. */
@@ -104,5 +105,6 @@ void bootinfo_parse(uint32_t magic, uint32_t info_addr)
 	/* vmm names itself; its UART takes any amount of output at once.
 	 * (sysinfo.loader is 64 bytes, zero past the name: one compare of 11
 	 * bytes, which gcc makes two loads instead of a loop.) */
-	sysinfo.virtual_uart = !__builtin_memcmp(sysinfo.loader, VMM_LOADER, sizeof(VMM_LOADER) - 1);
+	boot_loader_is_vmm = !__builtin_memcmp(sysinfo.loader, VMM_LOADER, sizeof(VMM_LOADER) - 1);
+	sysinfo.virtual_uart = boot_loader_is_vmm;
 }

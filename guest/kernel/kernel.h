@@ -189,6 +189,7 @@ __attribute__((noreturn)) void platform_exit(int status);
 /* bootinfo.c: what the loader told us, copied before anything else runs. */
 void bootinfo_parse(uint32_t magic, uint32_t info_addr);
 extern struct sysinfo sysinfo;     /* facts handed to ring 3 */
+extern bool boot_loader_is_vmm;    /* the loader named itself vmbench vmm */
 
 /* cpu.c */
 void cpu_init(struct cpu *c);      /* TSS, IDT, GS base; on each CPU */
@@ -206,8 +207,9 @@ bool cpu_has_x2apic(void);
 void tsc_init(void);               /* fills sysinfo.tsc_hz and its source */
 void tsc_delay_us(uint64_t us);
 
-/* acpi.c: the CPUs from the MADT; false if there is no usable MADT. */
-bool acpi_find_cpus(void);
+/* acpi.c: the CPUs from the MADT; false if there is no usable MADT.
+ * tables_from_vmm: the loader is vmm, whose tables need no checksums. */
+bool acpi_find_cpus(bool tables_from_vmm);
 
 /* pic.c: remap and mask the 8259s (before interrupts are ever enabled). */
 void pic_disable(void);

@@ -30,7 +30,7 @@ void kernel_main(uint32_t magic, uint32_t info)
 	cpu_init(bsp);
 	pic_disable();
 	tsc_init();
-	sysinfo.acpi = acpi_find_cpus();
+	sysinfo.acpi = acpi_find_cpus(boot_loader_is_vmm);
 	sysinfo.ncpus = ncpus;
 	/* x2APIC only where an APIC ID needs it, or --apic=x2apic asks. */
 	sysinfo.x2apic = smp_x2apic_ids || (sysinfo.x2apic_asked && cpu_has_x2apic());
