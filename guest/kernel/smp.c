@@ -28,6 +28,7 @@ void smp_start_aps(void)
 		cpus[i].kstack_top = (uint64_t)stacks + (uint64_t)i * KSTACK_SIZE;
 		ap_stack_top[i] = cpus[i].kstack_top - FRAME_RESERVE;
 	}
+	sysinfo.boot_tsc[BOOT_APS_INIT] = rdtsc();
 	for (unsigned i = 1; i < ncpus; i++)
 		lapic_send_ipi(cpus[i].apic_id, ICR_INIT);
 	if (bare_metal)
