@@ -6,8 +6,8 @@
  * calls ring 3 needs.  It is built with -mgeneral-regs-only: no SSE, no
  * x87, nothing an instruction emulator might not know.  The boot path:
  *
- *   header.S _start -> kernel_main (main.c): bootinfo, cpu, tsc, acpi,
- *   smp (APs: trampoline.S -> ap_main), paging -> sched_start -> ring 3
+ *   header.S _start -> kernel_main (main.c): bootinfo, cpu, acpi,
+ *   smp (APs: trampoline.S -> ap_main), tsc, paging -> sched_start -> ring 3
  */
 #ifndef GUEST_KERNEL_H
 #define GUEST_KERNEL_H
@@ -204,7 +204,7 @@ bool cpu_has_x2apic(void);
 #define FRAME_RESERVE 256
 
 /* tsc.c */
-void tsc_init(void);               /* fills sysinfo.tsc_hz and its source */
+void tsc_init(void);               /* fills sysinfo.tsc_hz and its source, once */
 void tsc_delay_us(uint64_t us);
 
 /* acpi.c: the CPUs from the MADT; false if there is no usable MADT.
@@ -277,7 +277,7 @@ void syscall_dispatch(struct trap_frame *tf);
  * hypercall may raise where no hypervisor answers it (true: the frame now
  * resumes after the instruction). */
 struct exit_bench;
-void exitbench_init(void);         /* once the APIC mode is known, before the APs start */
+void exitbench_init(void);         /* once the APIC mode is known, before ring 3 */
 long exitbench_run(struct exit_bench *rq);
 void exitbench_interrupt(uint64_t vector);
 bool exitbench_catch_fault(struct trap_frame *tf);

@@ -21,6 +21,8 @@ void smp_start_aps(void)
 
 	if (ncpus == 1)
 		return;
+	if (bare_metal)
+		tsc_init();         /* the pauses below count TSC ticks */
 	memcpy(phys_ptr(TRAMPOLINE_ADDR), ap_trampoline_start,
 	       (size_t)(ap_trampoline_end - ap_trampoline_start));
 	stacks = boot_alloc_pages((size_t)(ncpus - 1) * (KSTACK_SIZE / 4096));

@@ -106,6 +106,8 @@ void tsc_init(void)
 {
 	uint32_t r[4];
 
+	if (sysinfo.tsc_hz)
+		return;             /* smp.c needed it first */
 	cpuid(0, 0, r);
 	if (from_hypervisor_leaf() || from_leaf_15(r[0]) || from_pit() || from_leaf_16(r[0]))
 		return;
