@@ -4,6 +4,7 @@
  * it: QEMU, for one, puts the information right after the kernel image,
  * where the boot allocator starts.
  */
+#include "boot_options.h"
 #include "kernel.h"
 
 #define MBI_FLAG_MEM (1u << 0)
@@ -27,41 +28,9 @@ struct mb_mmap_entry {
 } __attribute__((packed));
 
 #define VMM_LOADER "vmbench vmm"
-#define OPT_GATE_CLOSED "--syscall-gate=closed"
-#define OPT_X2APIC "--apic=x2apic"
 
 struct sysinfo sysinfo;
 bool boot_loader_is_vmm;
-
-/* Is the word w (len bytes) this option?  Compared only when the lengths
- * agree, so the usual word costs one comparison. */
-static bool word_is(const char *w, size_t len, const char *option, size_t option_len)
-{
-	return len == option_len && !strncmp(w, option, len);
-}
-
-/* The boot options ring 0 reads itself: the gate must hold before the
- * first system call (cpu.c, idt_init), the APIC mode before the first
- * interrupt (main.c).  Ring 3 checks their values.  One pass over the
- * words: where ring 0 is emulated, word_in_list's strlen, strchr and
- * strncmp for each option cost some 300 us apiece. */
-static void read_ring0_options(const char *p)
-{
-	while (*p) {
-		const char *w = p;
-		size_t len;
-
-		while (*p && *p != ' ')
-			p++;
-		len = (size_t)(p - w);
-		if (word_is(w, len, OPT_GATE_CLOSED, sizeof(OPT_GATE_CLOSED) - 1))
-			sysinfo.syscall_gate_closed = true;
-		else if (word_is(w, len, OPT_X2APIC, sizeof(OPT_X2APIC) - 1))
-			sysinfo.x2apic_asked = true;
-		if (*p)
-			p++;
-	}
-}
 
 static void add_ram(uint64_t base, uint64_t size)
 {
@@ -76,6 +45,7 @@ static void add_ram(uint64_t base, uint64_t size)
 void bootinfo_parse(uint32_t magic, uint32_t info_addr)
 {
 	const struct mb_info *mbi = (const struct mb_info *)(uintptr_t)info_addr;
+	unsigned options;
 
 	if (magic != MULTIBOOT_BOOT_MAGIC) {
 		console_init(false);
@@ -101,7 +71,9 @@ void bootinfo_parse(uint32_t magic, uint32_t info_addr)
 		add_ram(0, (uint64_t)mbi->mem_lower << 10);
 		add_ram(1 << 20, (uint64_t)mbi->mem_upper << 10);
 	}
-	read_ring0_options(sysinfo.cmdline);
+	options = boot_options(sysinfo.cmdline);
+	sysinfo.syscall_gate_closed = options & BOOT_OPT_GATE_CLOSED;
+	sysinfo.x2apic_asked = options & BOOT_OPT_X2APIC;
 	/* vmm names itself; its UART takes any amount of output at once.
 	 * (sysinfo.loader is 64 bytes, zero past the name: one compare of 11
 	 * bytes, which gcc makes two loads instead of a loop.) */
