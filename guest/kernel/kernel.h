@@ -240,7 +240,6 @@ void paging_map_high_ram(void);
 void *boot_alloc_pages(size_t npages);
 
 /* sched.c */
-void sched_init(void);
 __attribute__((noreturn)) void sched_start_cpu(void);  /* this CPU */
 /* cpu: the CPU the thread is bound to, or SCHED_ANY_CPU. */
 int sched_spawn(unsigned cpu, uint64_t entry, uint64_t arg, uint64_t stack_top);

@@ -43,7 +43,6 @@ void kernel_main(uint32_t magic, uint32_t info)
 	pic_disable();          /* the BSP takes no interrupt before ring 3 */
 	exitbench_init();
 	paging_map_high_ram();
-	sched_init();
 	main_stack = boot_alloc_pages(MAIN_STACK_PAGES);
 	if (sched_spawn(0, (uint64_t)user_main, 0,
 			(uint64_t)main_stack + MAIN_STACK_PAGES * 4096) < 0)
