@@ -65,16 +65,25 @@ static uint32_t field32(const uint8_t *p)
 	return v;
 }
 
+/* The RSDP lies on a 16-byte boundary in [start, end): one 8-byte compare
+ * per boundary, the loop unrolled so that its own instructions are paid
+ * once per four boundaries.  vmm's RSDP is the first; SeaBIOS's (QEMU) is
+ * some 5,000 boundaries in, 50,000 ring-0 instructions before this loop
+ * was tightened. */
 static const struct rsdp *scan_rsdp(uintptr_t start, uintptr_t end)
 {
-	for (uintptr_t p = start; p + sizeof(struct rsdp) <= end; p += 16) {
-		const struct rsdp *r = phys_ptr(p);
+	const uint64_t *q = phys_ptr(start);
+	uint64_t sig;
+	size_t steps;
 
-		/* One 8-byte compare per step keeps the scan cheap. */
-		if (*(const uint64_t *)r == *(const uint64_t *)"RSD PTR " &&
-		    checksum_ok(r, 20))
-			return r;
-	}
+	if (end < start + sizeof(struct rsdp))
+		return NULL;
+	__builtin_memcpy(&sig, "RSD PTR ", 8);
+	steps = (end - sizeof(struct rsdp) - start) / 16 + 1;
+#pragma GCC unroll 4
+	for (size_t i = 0; i < steps; i++)
+		if (q[2 * i] == sig && checksum_ok(&q[2 * i], 20))
+			return (const struct rsdp *)&q[2 * i];
 	return NULL;
 }
 
