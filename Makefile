@@ -106,7 +106,7 @@ $(BUILD)/guest/lib/ring3/%.c.o: guest/lib/%.c $(GUEST_HDRS) $(GUEST_FLAGS_STAMP)
 # other's.  Ring 0 never calls ring-3 code; the one ring-3 symbol it names is
 # user_main, the first thread's entry, which it enters with iretq (and
 # _image_end comes from the linker script).  Anything else fails the build.
-GUEST_RING0_EXTERNS := user_main _image_end
+GUEST_RING0_EXTERNS := user_main _image_end trap_stubs_low16 trap_stubs_high16
 $(BUILD)/guest/ring0.o: $(GUEST_RING0_OBJS)
 	ld -r -z noexecstack -o $@.all $^
 	@bad=$$(nm -u $@.all | awk '{print $$2}' | grep -vx $(GUEST_RING0_EXTERNS:%=-e %)); \

@@ -54,6 +54,11 @@
 #define VEC_WAKE 0xf0
 #define VEC_SPURIOUS 0xff
 
+/* IDT gate types (entry.S builds the IDT): a present 64-bit interrupt
+ * gate, DPL 0, and the same callable from ring 3 with `int`. */
+#define IDT_GATE_INTERRUPT 0x8e
+#define IDT_GATE_USER 0xee
+
 #ifdef __ASSEMBLER__
 /* 64-bit code's first act after the far jump into long mode (BSP and APs). */
 .macro LOAD_KERNEL_DATA_SEGMENTS

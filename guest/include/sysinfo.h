@@ -24,7 +24,8 @@ enum syscall_path {
 enum boot_stage {
 	BOOT_ENTRY,          /* first instruction (header.S) */
 	BOOT_LONG_MODE,      /* kernel_main */
-	BOOT_APS_STARTED,    /* SIPIs sent */
+	BOOT_APS_INIT,       /* CPUs and TSC rate known: INIT goes to the APs */
+	BOOT_APS_STARTED,    /* SIPIs sent (after the MP spec's pauses on bare metal) */
 	BOOT_APS_ONLINE,     /* every AP in its scheduler */
 	BOOT_RING3,          /* main thread's first instruction */
 	BOOT_STAGES

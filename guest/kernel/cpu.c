@@ -5,9 +5,8 @@
 #include "kernel.h"
 
 #define MSR_GS_BASE 0xc0000101
-#define GATE_INTERRUPT 0x8e       /* present, DPL 0, 64-bit interrupt gate */
-#define GATE_USER 0xee            /* the same, callable from ring 3 */
 
+/* One 16-byte gate of the IDT, which entry.S builds. */
 struct idt_gate {
 	uint16_t offset_low, selector;
 	uint8_t ist, type;
@@ -22,7 +21,7 @@ struct descriptor_pointer {
 
 struct cpu cpus[MAX_CPUS];
 extern uint64_t gdt[];
-static struct idt_gate idt[256];
+extern struct idt_gate idt[256];
 
 bool cpu_has_hypervisor(void)
 {
@@ -54,39 +53,27 @@ uint32_t cpuid_apic_id(void)
 	return r[1] >> 24;
 }
 
-static void set_gate(unsigned vector, uint64_t handler, uint8_t type)
-{
-	idt[vector] = (struct idt_gate){
-		.offset_low = (uint16_t)handler,
-		.selector = KERNEL_CS,
-		.type = type,
-		.offset_mid = (uint16_t)(handler >> 16),
-		.offset_high = (uint32_t)(handler >> 32),
-	};
-}
-
 /* A handler of its own for an interrupt vector (exitbench.c's). */
 void idt_set_interrupt(unsigned vector, void (*handler)(void))
 {
-	set_gate(vector, (uint64_t)handler, GATE_INTERRUPT);
+	uint64_t address = (uint64_t)handler;
+
+	idt[vector] = (struct idt_gate){
+		.offset_low = (uint16_t)address,
+		.selector = KERNEL_CS,
+		.type = IDT_GATE_INTERRUPT,
+		.offset_mid = (uint16_t)(address >> 16),
+		.offset_high = (uint32_t)(address >> 32),
+	};
 }
 
+/* A closed gate (DPL 0) makes every int $0x80 from ring 3 raise #GP,
+ * which trap.c turns into the system call: the path hosts that do not
+ * deliver the gate take, forced here so every machine can test it. */
 void idt_init(void)
 {
-	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, trap_stub_table[v], GATE_INTERRUPT);
-	/* A closed gate (DPL 0) makes every int $0x80 from ring 3 raise #GP,
-	 * which trap.c turns into the system call: the path hosts that do not
-	 * deliver the gate take, forced here so every machine can test it. */
-	set_gate(VEC_SYSCALL, trap_stub_table[TRAP_STUB_SYSCALL],
-		 sysinfo.syscall_gate_closed ? GATE_INTERRUPT : GATE_USER);
-	set_gate(VEC_TIMER, trap_stub_table[TRAP_STUB_TIMER], GATE_INTERRUPT);
-	set_gate(VEC_WAKE, trap_stub_table[TRAP_STUB_WAKE], GATE_INTERRUPT);
-	set_gate(VEC_SPURIOUS, trap_stub_table[TRAP_STUB_SPURIOUS], GATE_INTERRUPT);
-	for (unsigned k = 0; k < SYSINFO_IRQ_SLOTS; k++)
-		set_gate(VEC_IRQ_BASE + k, trap_stub_table[TRAP_STUB_IRQ0 + k], GATE_INTERRUPT);
-	set_gate(VEC_EXIT_BENCH, trap_stub_table[TRAP_STUB_EXIT_BENCH], GATE_INTERRUPT);
-	set_gate(VEC_EXIT_BENCH_PING, trap_stub_table[TRAP_STUB_EXIT_BENCH_PING], GATE_INTERRUPT);
+	if (sysinfo.syscall_gate_closed)
+		idt[VEC_SYSCALL].type = IDT_GATE_INTERRUPT;
 }
 
 void cpu_init(struct cpu *c)

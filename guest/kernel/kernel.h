@@ -6,8 +6,8 @@
  * calls ring 3 needs.  It is built with -mgeneral-regs-only: no SSE, no
  * x87, nothing an instruction emulator might not know.  The boot path:
  *
- *   header.S _start -> kernel_main (main.c): bootinfo, cpu, tsc, acpi,
- *   smp (APs: trampoline.S -> ap_main), paging -> sched_start -> ring 3
+ *   header.S _start -> kernel_main (main.c): bootinfo, cpu, acpi,
+ *   smp (APs: trampoline.S -> ap_main), tsc, paging -> sched_start -> ring 3
  */
 #ifndef GUEST_KERNEL_H
 #define GUEST_KERNEL_H
@@ -29,14 +29,6 @@ struct trap_frame {
 
 void trap_dispatch(struct trap_frame *tf);
 __attribute__((noreturn)) void trap_resume(struct trap_frame *tf);
-/* Indexes in trap_stub_table (entry.S): the 32 exceptions, then these. */
-enum trap_stub {
-	TRAP_STUB_SYSCALL = 32, TRAP_STUB_TIMER, TRAP_STUB_WAKE, TRAP_STUB_SPURIOUS,
-	TRAP_STUB_IRQ0,
-	TRAP_STUB_EXIT_BENCH = TRAP_STUB_IRQ0 + SYSINFO_IRQ_SLOTS, TRAP_STUB_EXIT_BENCH_PING,
-	TRAP_STUBS
-};
-extern const uint64_t trap_stub_table[TRAP_STUBS];
 
 /* ---- per-CPU state -------------------------------------------------------- */
 
@@ -197,10 +189,11 @@ __attribute__((noreturn)) void platform_exit(int status);
 /* bootinfo.c: what the loader told us, copied before anything else runs. */
 void bootinfo_parse(uint32_t magic, uint32_t info_addr);
 extern struct sysinfo sysinfo;     /* facts handed to ring 3 */
+extern bool boot_loader_is_vmm;    /* the loader named itself vmbench vmm */
 
 /* cpu.c */
 void cpu_init(struct cpu *c);      /* TSS, IDT, GS base; on each CPU */
-void idt_init(void);               /* once, on the BSP */
+void idt_init(void);               /* once, on the BSP: the system call's gate */
 void idt_set_interrupt(unsigned vector, void (*handler)(void));
 uint32_t cpuid_apic_id(void);      /* this CPU's APIC ID, from CPUID */
 bool cpu_has_hypervisor(void);
@@ -211,11 +204,12 @@ bool cpu_has_x2apic(void);
 #define FRAME_RESERVE 256
 
 /* tsc.c */
-void tsc_init(void);               /* fills sysinfo.tsc_hz and its source */
+void tsc_init(void);               /* fills sysinfo.tsc_hz and its source, once */
 void tsc_delay_us(uint64_t us);
 
-/* acpi.c: the CPUs from the MADT; false if there is no usable MADT. */
-bool acpi_find_cpus(void);
+/* acpi.c: the CPUs from the MADT; false if there is no usable MADT.
+ * tables_from_vmm: the loader is vmm, whose tables need no checksums. */
+bool acpi_find_cpus(bool tables_from_vmm);
 
 /* pic.c: remap and mask the 8259s (before interrupts are ever enabled). */
 void pic_disable(void);
@@ -246,7 +240,6 @@ void paging_map_high_ram(void);
 void *boot_alloc_pages(size_t npages);
 
 /* sched.c */
-void sched_init(void);
 __attribute__((noreturn)) void sched_start_cpu(void);  /* this CPU */
 /* cpu: the CPU the thread is bound to, or SCHED_ANY_CPU. */
 int sched_spawn(unsigned cpu, uint64_t entry, uint64_t arg, uint64_t stack_top);
@@ -286,7 +279,7 @@ void syscall_flush_user_output(void);
  * hypercall may raise where no hypervisor answers it (true: the frame now
  * resumes after the instruction). */
 struct exit_bench;
-void exitbench_init(void);         /* once the APIC mode is known, before the APs start */
+void exitbench_init(void);         /* once the APIC mode is known, before ring 3 */
 long exitbench_run(struct exit_bench *rq);
 void exitbench_interrupt(uint64_t vector);
 bool exitbench_catch_fault(struct trap_frame *tf);

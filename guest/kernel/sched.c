@@ -30,7 +30,7 @@
 #include "kernel.h"
 #include "syscall.h"
 
-#define MAX_THREADS (4 * MAX_CPUS)   /* bss: costs nothing until used */
+#define MAX_THREADS (4 * MAX_CPUS)   /* bss.sparse: costs nothing until used */
 #define TIMESLICE_NS 10000000ULL   /* 10 ms */
 #define RFLAGS_IF 0x200
 #define RFLAGS_RESERVED 0x2
@@ -39,6 +39,7 @@ enum thread_state { T_FREE, T_RUNNABLE, T_RUNNING, T_BLOCKED, T_DONE };
 
 struct thread {
 	uint8_t fx[512] __attribute__((aligned(16)));   /* fxsave area */
+	bool fx_saved;              /* fx holds its state (else fx_initial is) */
 	struct trap_frame frame;    /* user context while not running */
 	enum thread_state state;
 	int tid;
@@ -54,11 +55,18 @@ struct thread {
 
 #define NO_EXPECTED_EXCEPTION 256
 
-static struct thread threads[MAX_THREADS];
+static struct thread threads[MAX_THREADS] __attribute__((section(".bss.sparse")));
 static struct run_queue shared;     /* threads any CPU may run */
 static struct thread *irq_sleepers[SYSINFO_IRQ_SLOTS];   /* linked by next */
 static volatile int sched_lock;
-static uint8_t fx_initial[512] __attribute__((aligned(16)));
+/* The FPU state FNINIT would give, as fxrstor reads it: x87 control word
+ * 0x37f (bytes 0-1), MXCSR 0x1f80 (bytes 24-27: all exceptions masked,
+ * round to nearest).  A new thread starts from it without a copy of its
+ * own: where ring 0 is emulated, copying 512 bytes per spawn cost tens of
+ * microseconds. */
+static const uint8_t fx_initial[512] __attribute__((aligned(16))) = {
+	[0] = 0x7f, [1] = 0x03, [24] = 0x80, [25] = 0x1f,
+};
 
 static void fxsave(uint8_t *area)
 {
@@ -68,17 +76,6 @@ static void fxsave(uint8_t *area)
 static void fxrstor(const uint8_t *area)
 {
 	__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
-}
-
-void sched_init(void)
-{
-	/* The FPU state FNINIT would give: x87 control word 0x37f, MXCSR
-	 * 0x1f80 (all exceptions masked, round to nearest). */
-	uint16_t fcw = 0x37f;
-	uint32_t mxcsr = 0x1f80;
-
-	memcpy(fx_initial, &fcw, 2);
-	memcpy(fx_initial + 24, &mxcsr, 4);
 }
 
 static struct trap_frame *cpu_frame(struct cpu *c)
@@ -180,7 +177,7 @@ static void run_next(struct cpu *c, struct trap_frame *tf, struct thread *next)
 	c->current = next;
 	__atomic_add_fetch(&sysinfo.context_switches, 1, __ATOMIC_RELAXED);
 	*tf = next->frame;
-	fxrstor(next->fx);
+	fxrstor(next->fx_saved ? next->fx : fx_initial);
 	update_timer(c);
 }
 
@@ -188,6 +185,7 @@ static void save_current(struct cpu *c, const struct trap_frame *tf)
 {
 	c->current->frame = *tf;
 	fxsave(c->current->fx);
+	c->current->fx_saved = true;
 }
 
 /* The current thread hands the CPU to the next in line (a yield, or the
@@ -240,7 +238,7 @@ int sched_spawn(unsigned cpu, uint64_t entry, uint64_t arg, uint64_t stack_top)
 	t->frame.ss = USER_DS;
 	t->frame.rsp = stack_top - 8;   /* as if called: rsp+8 is 16-aligned */
 	t->frame.rflags = RFLAGS_IF | RFLAGS_RESERVED;
-	memcpy(t->fx, fx_initial, sizeof(t->fx));
+	t->fx_saved = false;
 	t->tid = (int)(t - threads) + 1;
 	t->cpu = cpu;
 	t->joiner = NULL;

@@ -21,6 +21,8 @@ void smp_start_aps(void)
 
 	if (ncpus == 1)
 		return;
+	if (bare_metal)
+		tsc_init();         /* the pauses below count TSC ticks */
 	memcpy(phys_ptr(TRAMPOLINE_ADDR), ap_trampoline_start,
 	       (size_t)(ap_trampoline_end - ap_trampoline_start));
 	stacks = boot_alloc_pages((size_t)(ncpus - 1) * (KSTACK_SIZE / 4096));
@@ -28,6 +30,7 @@ void smp_start_aps(void)
 		cpus[i].kstack_top = (uint64_t)stacks + (uint64_t)i * KSTACK_SIZE;
 		ap_stack_top[i] = cpus[i].kstack_top - FRAME_RESERVE;
 	}
+	sysinfo.boot_tsc[BOOT_APS_INIT] = rdtsc();
 	for (unsigned i = 1; i < ncpus; i++)
 		lapic_send_ipi(cpus[i].apic_id, ICR_INIT);
 	if (bare_metal)

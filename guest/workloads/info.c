@@ -104,7 +104,8 @@ static double boot_ms(enum boot_stage s)
 static int info_run(const struct test_args *args, const char *command)
 {
 	static const char *const stage_names[BOOT_STAGES] = {
-		"entry", "long mode", "APs started", "all CPUs online", "ring 3",
+		"entry", "long mode", "INIT sent to APs", "APs started", "all CPUs online",
+		"ring 3",
 	};
 	struct cpu_identity id;
 	long tids[ARRAY_SIZE(reports)];
@@ -160,6 +161,7 @@ static int info_run(const struct test_args *args, const char *command)
 	json_u64(&j, "threads", ran);
 	json_begin(&j, "boot_ms");
 	json_double(&j, "long_mode", boot_ms(BOOT_LONG_MODE));
+	json_double(&j, "aps_init", boot_ms(BOOT_APS_INIT));
 	json_double(&j, "aps_started", boot_ms(BOOT_APS_STARTED));
 	json_double(&j, "cpus_online", boot_ms(BOOT_APS_ONLINE));
 	json_double(&j, "ring3", boot_ms(BOOT_RING3));

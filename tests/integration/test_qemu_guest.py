@@ -66,6 +66,36 @@ class QemuInfo(unittest.TestCase):
         self.assertEqual(r["env"]["tsc_source"], "pit")
 
 
+class QemuApStartup(unittest.TestCase):
+    """The APs start with the MP specification's pauses (10 ms after INIT,
+    200 us before a second SIPI) only where CPUID says no hypervisor runs
+    the guest (guest/kernel/smp.c): a CPU model without the hypervisor bit
+    takes the bare-metal branch, which nothing else here boots.  The
+    pauses are busy waits on the guest's TSC, so the boot timeline shows
+    them as a lower bound, whatever the machine's speed."""
+
+    MP_SPEC_PAUSES_MS = 10.2
+
+    def boot(self, cpu):
+        status, out, err = run_qemu_guest("info", smp=2, mem="256M", extra=("-cpu", cpu))
+        self.assertEqual(status, 0, err + out)
+        return guest_runner.one_result(self, out)
+
+    def test_bare_metal_branch_pauses_and_starts_every_ap(self):
+        r = self.boot("max,-hypervisor")
+        self.assertEqual(r["env"]["hypervisor"], "")
+        self.assertEqual(r["threads"], 2)
+        b = r["boot_ms"]
+        self.assertGreater(b["aps_init"], 0)
+        self.assertGreaterEqual(b["aps_started"] - b["aps_init"], self.MP_SPEC_PAUSES_MS)
+
+    def test_hypervisor_branch_starts_every_ap(self):
+        r = self.boot("max")
+        self.assertNotEqual(r["env"]["hypervisor"], "")
+        self.assertEqual(r["threads"], 2)
+        self.assertGreater(r["boot_ms"]["aps_init"], 0)
+
+
 class QemuFailures(unittest.TestCase):
     def test_ring3_page_fault(self):
         status, out, _ = run_qemu_guest("selftest --kind=user-page-fault")

@@ -38,6 +38,19 @@ $(UNIT_DIR)/test_pit_calibrate: tests/unit/test_pit_calibrate.c guest/kernel/pit
 	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CMOCKA_CFLAGS) -Iguest/kernel -o $@ $< \
 		guest/kernel/pit_calibrate.c $(CMOCKA_LIBS)
 
+# So are its ACPI checksum and its scan for ring 0's boot options, both
+# eight bytes a step.
+$(UNIT_DIR)/test_byte_sum: tests/unit/test_byte_sum.c guest/kernel/byte_sum.c \
+		guest/kernel/byte_sum.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CMOCKA_CFLAGS) -Iguest/kernel -o $@ $< \
+		guest/kernel/byte_sum.c $(CMOCKA_LIBS)
+$(UNIT_DIR)/test_boot_options: tests/unit/test_boot_options.c guest/kernel/boot_options.c \
+		guest/kernel/boot_options.h guest/include/word_scan.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CMOCKA_CFLAGS) -Iguest/kernel -Iguest/include -o $@ $< \
+		guest/kernel/boot_options.c $(CMOCKA_LIBS)
+
 .PHONY: test-unit unit-build unit-run
 test-unit: unit-run test-fuzz
 
