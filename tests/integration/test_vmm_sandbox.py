@@ -90,6 +90,49 @@ class Sandbox(unittest.TestCase):
         self.stop(proc)
 
     @host_only
+    def test_capstone_stays_out_of_vmm(self):
+        # A normal run never maps Capstone: the reaper loads it at the
+        # first disassembly request, and none came.
+        proc = self.start_long_run()
+        with open(f"/proc/{proc.pid}/maps") as f:
+            self.assertFalse("libcapstone" in f.read(), "vmm has mapped libcapstone")
+        self.stop(proc)
+
+    @host_only
+    def test_the_reaper_disassembles_under_a_narrower_filter(self):
+        # --trace disassembles every exit: by the time a trace line is out,
+        # the reaper has loaded Capstone and stacked its second filter;
+        # vmm itself still has no Capstone.
+        trace = self.dir / f"sandbox-trace-{os.getpid()}.txt"
+        self.addCleanup(lambda: trace.unlink(missing_ok=True))
+        script = f"""
+        {guest_runner.VMM} --trace --mem 64M --timeout 300 {GUEST} selftest --kind=hang \
+            </dev/null >/dev/null 2>{trace} &
+        v=$!
+        while ! grep -q ' <- [0-9a-f]*: [a-z]' {trace}; do
+            kill -0 $v 2>/dev/null || {{ echo "vmm ended first"; exit 1; }}
+            sleep 0.01
+        done
+        for p in /proc/[0-9]*; do
+            if [ "$(cat $p/comm 2>/dev/null)" = vmm-reaper ] &&
+               [ "$(awk '{{print $4}}' $p/stat 2>/dev/null)" = "$v" ]; then r=${{p#/proc/}}; fi
+        done
+        echo "reaper $(awk '/^Seccomp_filters:/{{print $2}}' /proc/$r/status) filters"
+        echo "capstone in vmm: $(grep -c libcapstone /proc/$v/maps)"
+        echo "capstone in the reaper: $(grep -c libcapstone /proc/$r/maps)"
+        kill -TERM $v
+        wait $v
+        echo "vmm status $?"
+        """
+        out = guest_runner.run_sh(script, timeout=T)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("reaper 2 filters\n", out.stdout)
+        self.assertIn("capstone in vmm: 0\n", out.stdout)
+        self.assertNotIn("capstone in the reaper: 0\n", out.stdout)
+        self.assertIn("vmm status 143\n", out.stdout)
+        self.assertNotIn("sandbox", trace.read_text())
+
+    @host_only
     def test_no_seccomp_leaves_no_new_privs_only(self):
         proc = self.start_long_run("--no-seccomp")
         for name, fields in thread_status(proc.pid).items():
@@ -135,7 +178,7 @@ class Sandbox(unittest.TestCase):
         res = run_vmm("--debug-seccomp-violate", "disk", GUEST, "info", timeout=T)
         self.assertEqual(res.returncode, 125)
         self.assertEqual(res.stderr.strip(), "vmm: --debug-seccomp-violate 'disk': expected "
-                         "main, vcpu or io")
+                         "main, vcpu, io, reaper or disas")
 
     @host_only
     def test_user_drops_every_thread(self):
