@@ -304,9 +304,14 @@ static int add_kind(scmp_filter_ctx ctx, enum sandbox_kind kind)
 	case SANDBOX_REAPER: {
 		/* Its one prctl: stacking the disas filter. */
 		struct scmp_arg_cmp stack = arg_cmp(0, SCMP_CMP_EQ, PR_SET_SECCOMP, 0);
+		/* Reading a limit, never setting one: in the static build, dlopen
+		 * brings a libc of Capstone's own, whose start asks for the stack
+		 * limit. */
+		struct scmp_arg_cmp read_only = arg_cmp(2, SCMP_CMP_EQ, 0, 0);
 
 		return allow_list(ctx, reaper_calls, COUNT(reaper_calls)) ||
-		       allow(ctx, "prctl", 1, &stack) ? -1 : 0;
+		       allow(ctx, "prctl", 1, &stack) || allow(ctx, "prlimit64", 1, &read_only) ?
+		       -1 : 0;
 	}
 	case SANDBOX_DISAS:
 #ifdef VMM_SANITIZERS
@@ -370,6 +375,35 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* The passwd entry named `name` (or, name NULL, with uid `uid`), read from
+ * /etc/passwd itself; NULL if there is none.  Not getpwnam: the release
+ * vmm is a static program (Makefile), into which glibc cannot load NSS
+ * modules - systemd's, listed in Debian's nsswitch.conf, crashed it. */
+static struct passwd *passwd_entry(const char *name, uid_t uid)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw = NULL;
+
+	while (f && (pw = fgetpwent(f)) && (name ? strcmp(pw->pw_name, name) : pw->pw_uid != uid))
+		;
+	if (f)
+		fclose(f);
+	return pw;   /* fgetpwent's buffer outlives the stream */
+}
+
+/* The group named `name`, from /etc/group (see passwd_entry). */
+static struct group *group_entry(const char *name)
+{
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr = NULL;
+
+	while (f && (gr = fgetgrent(f)) && strcmp(gr->gr_name, name))
+		;
+	if (f)
+		fclose(f);
+	return gr;
+}
+
 /* USER[:GROUP], names or numbers, into sb.uid and sb.gid. */
 static int resolve_user(const char *spec, char *errbuf, size_t errlen)
 {
@@ -384,27 +418,29 @@ static int resolve_user(const char *spec, char *errbuf, size_t errlen)
 	}
 	if (group)
 		*group++ = '\0';
-	pw = *copy ? getpwnam(copy) : NULL;
+	pw = *copy ? passwd_entry(copy, 0) : NULL;
 	if (pw) {
 		sb.uid = pw->pw_uid;
 		sb.gid = pw->pw_gid;
 	} else if (all_digits(copy)) {
 		sb.uid = (uid_t)strtoul(copy, NULL, 10);
-		pw = getpwuid(sb.uid);
+		pw = passwd_entry(NULL, sb.uid);
 		sb.gid = pw ? pw->pw_gid : (gid_t)sb.uid;
 	} else {
-		snprintf(errbuf, errlen, "--user '%s': no such user", spec);
+		snprintf(errbuf, errlen, "--user '%s': no such user in /etc/passwd (give "
+			 "another user by number)", spec);
 		goto out;
 	}
 	if (group) {
-		struct group *gr = *group ? getgrnam(group) : NULL;
+		struct group *gr = *group ? group_entry(group) : NULL;
 
 		if (gr)
 			sb.gid = gr->gr_gid;
 		else if (all_digits(group))
 			sb.gid = (gid_t)strtoul(group, NULL, 10);
 		else {
-			snprintf(errbuf, errlen, "--user '%s': no such group '%s'", spec, group);
+			snprintf(errbuf, errlen, "--user '%s': no such group '%s' in /etc/group",
+				 spec, group);
 			goto out;
 		}
 	}

@@ -192,6 +192,14 @@ class GuestFailures(unittest.TestCase):
         self.assertRegex(res.stderr, r"\n  ([0-9a-f]{2} )*\[e4\] 99 ")
         self.assert_no_sanitizer(res)
 
+    def test_release_build_dumps_disassembled(self):
+        # The release vmm is static: its reaper's dlopen of Capstone brings
+        # a libc of its own, whose start needs a call more (prlimit64).
+        res = run_vmm("--timeout", 300, "--mem", "64M", GUEST, "selftest", "--kind=bad-port",
+                      vmm=guest_runner.RELEASE_VMM, timeout=T)
+        self.assertEqual(res.returncode, 122, res.stderr)
+        self.assertRegex(res.stderr, r"=> [0-9a-f]+: e4 99\s+in al, 0x99")
+
     def test_dump_when_the_reaper_dies(self):
         # The reaper breaks its own narrowed filter at its first request
         # (the test hook): vmm sees end-of-file, shows the bytes, carries
