@@ -174,6 +174,7 @@ static const char *const io_calls[] = {
  * (sendmsg hands the VM to the reaper over the socket it already has). */
 static const char *const main_calls[] = {
 	"read", "poll", "ppoll", "close", "getrusage", "mincore", "sendmsg",
+	"pread64",     /* VmHWM, from /proc/self/status opened before (stats.c) */
 };
 /* The reaper: wait for the VM's descriptor, then exit (which releases it);
  * answer disassembly requests (sendto), the first of which loads Capstone

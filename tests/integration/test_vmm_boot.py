@@ -135,6 +135,17 @@ class Reports(unittest.TestCase):
         self.assertGreater(rss["guest"], 0)
         self.assertEqual(doc["cmdline"], f"{GUEST} info")
 
+    def test_rss_is_vmms_own_not_its_parents(self):
+        # getrusage's ru_maxrss survives exec: whoever forked vmm (this
+        # Python process, made bigger here) counted as vmm's own memory.
+        ballast = b"x" * (128 << 20)
+        path = guest_runner.kvm().scratch_dir / "rss.json"
+        res = run_vmm("--json", path, "--mem", "64M", GUEST, "info", timeout=KVM_TIMEOUT)
+        del ballast
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rss = json.loads(path.read_text())["rss_kib"]
+        self.assertLess(rss["vmm"], 64 << 10, rss)
+
     def test_stats_report(self):
         res = run_vmm("--stats", "--smp", 2, "--mem", "256M", GUEST, "info",
                       timeout=KVM_TIMEOUT)
