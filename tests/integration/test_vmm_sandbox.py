@@ -113,10 +113,7 @@ class Sandbox(unittest.TestCase):
             kill -0 $v 2>/dev/null || {{ echo "vmm ended first"; exit 1; }}
             sleep 0.01
         done
-        for p in /proc/[0-9]*; do
-            if [ "$(cat $p/comm 2>/dev/null)" = vmm-reaper ] &&
-               [ "$(awk '{{print $4}}' $p/stat 2>/dev/null)" = "$v" ]; then r=${{p#/proc/}}; fi
-        done
+        {guest_runner.FIND_REAPER}
         echo "reaper $(awk '/^Seccomp_filters:/{{print $2}}' /proc/$r/status) filters"
         echo "capstone in vmm: $(grep -c libcapstone /proc/$v/maps)"
         echo "capstone in the reaper: $(grep -c libcapstone /proc/$r/maps)"
