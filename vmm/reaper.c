@@ -2,11 +2,12 @@
  * reaper.c - the process that releases the VM after vmm exits (reaper.h
  * says why).
  *
- * The child starts with four things only, all async-signal-safe, because
+ * The child starts with five things only, all async-signal-safe, because
  * vmm may have threads by the time it forks: it drops every descriptor it
  * inherited, leaves vmm's session (a harness that kills vmm's process
- * group after vmm exited should not find it), installs its own seccomp
- * filter (sandbox.h's reaper list), and waits on its socket.  A descriptor
+ * group after vmm exited should not find it), drops to --user's user,
+ * installs its own seccomp filter (sandbox.h's reaper list), and waits on
+ * its socket.  A descriptor
  * arriving there is the VM: closing it - by exiting - runs the kernel's VM
  * destruction.  End-of-file (vmm exited or was killed without handing
  * anything over) ends it as well, so it never outlives vmm by more than
@@ -32,7 +33,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-/* The answer's first byte. */
+/* The answer's first byte: text follows, or none (Capstone is missing;
+ * or the request was malformed, which vmm never sends). */
 enum { ANSWER_TEXT, ANSWER_NO_CAPSTONE };
 
 /* A message to the reaper: one byte with one descriptor (SCM_RIGHTS), the
@@ -76,8 +78,14 @@ static void answer(int sock, const struct disas_request *req)
 			_exit(VMM_STATUS_SANDBOX);
 		narrowed = true;
 	}
+	/* A decode that never ends (a Capstone bug) ends the reaper, by
+	 * SIGALRM's default action: vmm has stopped waiting by then
+	 * (REAPER_ANSWER_S) and would not hand it the VM, and nothing else
+	 * would end it. */
+	alarm(REAPER_ANSWER_S);
 	out[0] = loaded && disas_format(req, out + 1, sizeof(out) - 1) == 0 ?
 		 ANSWER_TEXT : ANSWER_NO_CAPSTONE;
+	alarm(0);
 	if (out[0] != ANSWER_TEXT)
 		out[1] = '\0';
 	send(sock, out, 1 + strlen(out + 1), MSG_NOSIGNAL);
@@ -93,6 +101,10 @@ __attribute__((noreturn)) static void reaper_main(int sock)
 	close_range((unsigned)sock + 1, ~0U, 0);
 	setsid();
 	prctl(PR_SET_NAME, "vmm-reaper", 0, 0, 0);
+	/* --user holds for the reaper too: it may load Capstone and decode
+	 * guest bytes, and vmm's own drop, later, does not reach it. */
+	if (sandbox_drop_privileges_here())
+		_exit(VMM_STATUS_SANDBOX);
 	/* Its own seccomp filter (sandbox.c's reaper list), if the sandbox
 	 * is on; a failure leaves nothing to report to (stderr is closed). */
 	if (sandbox_enter(SANDBOX_REAPER, "vmm-reaper", why, sizeof(why)))

@@ -181,7 +181,7 @@ static const char *const main_calls[] = {
  * with dlopen (open, read and map it, executable: add_common). */
 static const char *const reaper_calls[] = {
 	"recvmsg", "sendto", "close", "openat", "read", "pread64", "lseek",
-	"sysinfo",     /* below */
+	"sysinfo", "alarm",   /* below */
 };
 /* The reaper once Capstone is loaded (stacked on its first filter), while
  * it decodes guest bytes: its socket, memory for malloc, its end.  Not the
@@ -190,6 +190,7 @@ static const char *const disas_calls[] = {
 	"recvmsg", "sendto", "munmap", "madvise", "brk", "mremap", "exit", "exit_group",
 	"sysinfo",     /* glibc's qsort asks for the RAM size: Capstone sorts
 			  some tables at their first use, while decoding */
+	"alarm",       /* a time limit on each decode (reaper.c) */
 };
 /* --user's calls, which glibc repeats on every thread (its SIGSETXID
  * handler makes the same call there): the I/O threads already run,
@@ -449,6 +450,18 @@ static int resolve_user(const char *spec, char *errbuf, size_t errlen)
 out:
 	free(copy);
 	return ret;
+}
+
+int sandbox_drop_privileges_here(void)
+{
+	if (!sb.drop)
+		return 0;
+	/* Raw system calls: the caller is a child forked from a process that
+	 * may have threads, where only async-signal-safe calls are safe. */
+	if (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setresgid, sb.gid, sb.gid, sb.gid) ||
+	    syscall(SYS_setresuid, sb.uid, sb.uid, sb.uid))
+		return -1;
+	return 0;
 }
 
 int sandbox_drop_privileges(char *errbuf, size_t errlen)

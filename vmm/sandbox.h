@@ -56,6 +56,11 @@ int sandbox_enter(enum sandbox_kind kind, const char *name, char *errbuf, size_t
  * change to all of them).  Call after every file vmm needs is open. */
 int sandbox_drop_privileges(char *errbuf, size_t errlen);
 
+/* --user, for a forked child process of its own (the reaper), which
+ * glibc's drop in the parent does not reach: the same user and group,
+ * with raw system calls (async-signal-safe).  -1 if the kernel refused. */
+int sandbox_drop_privileges_here(void);
+
 /* The main thread installs its filter, then lets the vCPU threads waiting
  * in sandbox_wait_sealed() run.  -1 with errbuf (the gate opens anyway, so
  * the vCPUs see the stop and end). */

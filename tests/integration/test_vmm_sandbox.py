@@ -26,6 +26,23 @@ def host_only(test):
                                "vmm runs in a Linux VM here: its /proc is not ours")(test)
 
 
+def reaper_status(vmm_pid):
+    """{field: value} from /proc/PID/status of vmm's reaper (its child
+    named vmm-reaper), or None when there is none."""
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:]
+        if name == "vmm-reaper" and int(rest.split()[1]) == vmm_pid:
+            return fields
+    return None
+
+
 def thread_status(pid):
     """{thread name: {field: value}} from /proc/PID/task/*/status."""
     threads = {}
@@ -189,6 +206,12 @@ class Sandbox(unittest.TestCase):
             self.assertEqual(fields["Gid"].split()[0], str(NOBODY), name)
             self.assertEqual(fields["Groups"].strip(), "", name)
             self.assertEqual(fields["Seccomp"], "2", name)
+        # The reaper, a process of its own, drops too.
+        reaper = reaper_status(proc.pid)
+        self.assertIsNotNone(reaper)
+        self.assertEqual(reaper["Uid"].split(), [str(NOBODY)] * 4)
+        self.assertEqual(reaper["Gid"].split(), [str(NOBODY)] * 4)
+        self.assertEqual(reaper["Groups"].strip(), "")
         self.stop(proc)
         # Opened as root before the drop, written at the end as nobody.
         self.assertIn('"schema":"vmbench.vmm/1"', json_path.read_text())
