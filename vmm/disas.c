@@ -118,9 +118,11 @@ static void dump_lines(csh h, const struct disas_request *q, struct text *t)
 	/* First a stream through both RIP and the I/O instruction, then any
 	 * through RIP. */
 	for (int pass = io_at == rip || io_at < addr; pass < 2 && !count; pass++) {
-		for (uint64_t start = addr; start <= rip; start++) {
-			count = cs.disasm(h, code + (start - addr), len - (start - addr), start, 0,
-					  &insn);
+		/* By offset, not by address: an address loop ending at RIP never
+		 * ends when RIP is the last address (it wraps), and read past
+		 * the code - a guest can put RIP there. */
+		for (size_t off = 0; off <= rip - addr; off++) {
+			count = cs.disasm(h, code + off, len - off, addr + off, 0, &insn);
 			bool lands = false, lands_io = pass == 1;
 
 			for (size_t i = 0; i < count; i++) {
