@@ -44,10 +44,17 @@ static int disassemble(struct vm *vm, const struct disas_request *req, char *tex
 		/* Its filter would stop vmm at the first open: not tried. */
 		snprintf(why, whylen, "no disassembler: the reaper is off (%s) and vmm's "
 			 "seccomp filter lets it load nothing", vm->reaper_off);
-	} else if (disas_load() || disas_format(req, text, len)) {
-		snprintf(why, whylen, "Capstone, libcapstone.so.4, is not installed");
 	} else {
-		return 0;
+		/* In vmm, then: one vCPU thread at a time (Capstone's handles,
+		 * disas.c's lazy load). */
+		static pthread_mutex_t in_vmm = PTHREAD_MUTEX_INITIALIZER;
+
+		pthread_mutex_lock(&in_vmm);
+		ret = disas_load() || disas_format(req, text, len) ? -1 : 0;
+		pthread_mutex_unlock(&in_vmm);
+		if (ret == 0)
+			return 0;
+		snprintf(why, whylen, "Capstone, libcapstone.so.4, is not installed");
 	}
 	return -1;
 }
