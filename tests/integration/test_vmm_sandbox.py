@@ -106,59 +106,60 @@ class Sandbox(unittest.TestCase):
         # The stop path (signalfd, kicks, joins, --stats) works filtered.
         self.stop(proc)
 
-    @host_only
-    def test_capstone_stays_out_of_vmm(self):
-        # A normal run never maps Capstone: the reaper loads it at the
-        # first disassembly request, and none came.  (It was loaded before
-        # any thread existed: a vCPU thread means it would be there.)
+    def probe_hung_guest(self, options, ready, probes):
+        """vmm OPTIONS on a guest that hangs: once the shell test READY
+        holds, the shell PROBES run ($v is vmm's pid, $r its reaper's, $err
+        the file of vmm's stderr), then vmm gets SIGTERM.  Returns what the
+        probes printed and vmm's stderr, checked to have ended with 143."""
+        err = self.dir / f"sandbox-probe-{os.getpid()}.txt"
+        err.unlink(missing_ok=True)
+        self.addCleanup(lambda: err.unlink(missing_ok=True))
         script = f"""
-        {guest_runner.VMM} --mem 64M --timeout 300 {GUEST} selftest --kind=hang \
-            </dev/null >/dev/null 2>&1 &
+        err={err}
+        {guest_runner.VMM} {options} --mem 64M --timeout 300 {GUEST} selftest --kind=hang \
+            </dev/null >/dev/null 2>$err &
         v=$!
-        while [ "$(ls /proc/$v/task 2>/dev/null | wc -l)" -lt 2 ]; do
+        while ! {ready}; do
             kill -0 $v 2>/dev/null || {{ echo "vmm ended first"; exit 1; }}
             sleep 0.01
         done
-        echo "capstone in vmm: $(grep -c libcapstone /proc/$v/maps)"
+        {guest_runner.FIND_REAPER}
+        {probes}
         kill -TERM $v
         wait $v
         echo "vmm status $?"
         """
         out = guest_runner.run_sh(script, timeout=T)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        self.assertIn("capstone in vmm: 0\n", out.stdout)
-        self.assertIn("vmm status 143\n", out.stdout)
+        self.assertTrue(out.stdout.endswith("vmm status 143\n"), out.stdout)
+        return out.stdout, err.read_text()
+
+    @host_only
+    def test_capstone_stays_out_of_vmm(self):
+        # A normal run never maps Capstone: the reaper loads it at the
+        # first disassembly request, and none came.  (It was loaded before
+        # any thread existed: a vCPU thread means it would be there.)
+        out, _ = self.probe_hung_guest(
+            "", '[ "$(ls /proc/$v/task 2>/dev/null | wc -l)" -ge 2 ]',
+            'echo "capstone in vmm: $(grep -c libcapstone /proc/$v/maps)"')
+        self.assertIn("capstone in vmm: 0\n", out)
 
     @host_only
     def test_the_reaper_disassembles_under_a_narrower_filter(self):
         # --trace disassembles every exit: by the time a trace line is out,
         # the reaper has loaded Capstone and stacked its second filter;
         # vmm itself still has no Capstone.
-        trace = self.dir / f"sandbox-trace-{os.getpid()}.txt"
-        self.addCleanup(lambda: trace.unlink(missing_ok=True))
-        script = f"""
-        {guest_runner.VMM} --trace --mem 64M --timeout 300 {GUEST} selftest --kind=hang \
-            </dev/null >/dev/null 2>{trace} &
-        v=$!
-        while ! grep -q ' <- [0-9a-f]*: [a-z]' {trace}; do
-            kill -0 $v 2>/dev/null || {{ echo "vmm ended first"; exit 1; }}
-            sleep 0.01
-        done
-        {guest_runner.FIND_REAPER}
-        echo "reaper $(awk '/^Seccomp_filters:/{{print $2}}' /proc/$r/status) filters"
-        echo "capstone in vmm: $(grep -c libcapstone /proc/$v/maps)"
-        echo "capstone in the reaper: $(grep -c libcapstone /proc/$r/maps)"
-        kill -TERM $v
-        wait $v
-        echo "vmm status $?"
-        """
-        out = guest_runner.run_sh(script, timeout=T)
-        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        self.assertIn("reaper 2 filters\n", out.stdout)
-        self.assertIn("capstone in vmm: 0\n", out.stdout)
-        self.assertNotIn("capstone in the reaper: 0\n", out.stdout)
-        self.assertIn("vmm status 143\n", out.stdout)
-        self.assertNotIn("sandbox", trace.read_text())
+        out, err = self.probe_hung_guest(
+            "--trace", "grep -q ' <- [0-9a-f]*: [a-z]' $err",
+            """
+            echo "reaper $(awk '/^Seccomp_filters:/{print $2}' /proc/$r/status) filters"
+            echo "capstone in vmm: $(grep -c libcapstone /proc/$v/maps)"
+            echo "capstone in the reaper: $(grep -c libcapstone /proc/$r/maps)"
+            """)
+        self.assertIn("reaper 2 filters\n", out)
+        self.assertIn("capstone in vmm: 0\n", out)
+        self.assertNotIn("capstone in the reaper: 0\n", out)
+        self.assertNotIn("sandbox", err)
 
     @host_only
     def test_no_seccomp_leaves_no_new_privs_only(self):
