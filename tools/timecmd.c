@@ -2,12 +2,17 @@
  * timecmd - run a command, print its wall time and peak RSS as one JSON line:
  *
  *   timecmd [-q] [-n RUNS] -- COMMAND [ARGS ...]
- *   {"run":1,"wall_ns":31415926,"maxrss_kib":2304,"status":0}
+ *   {"run":1,"wall_ns":31415926,"maxrss_kib":2304,"status":0,"others_maxrss_kib":824}
  *
  * Like /usr/bin/time, but with nanosecond wall time measured from just
  * before fork to the moment wait4 returns, and usable where there is no
  * Python (inside the Linux VM that offers nested KVM).  -q sends the
  * command's stdout and stderr to /dev/null; -n repeats it.
+ *
+ * Processes the command leaves behind (vmm's reaper, which releases the
+ * VM after vmm has exited) come to timecmd, a child subreaper: it waits
+ * for them after the wall time is taken and reports the largest peak RSS
+ * among them, others_maxrss_kib (0 when there were none).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,8 +61,18 @@ static int run_once(char **argv, int quiet, int index)
 		return -1;
 	}
 	t1 = now_ns();
-	printf("{\"run\":%d,\"wall_ns\":%lld,\"maxrss_kib\":%ld,\"status\":%d}\n", index, t1 - t0,
-	       ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	/* The orphans, now ours: each one's own peak (wait4 of a process
+	 * whose children are gone). */
+	long others = 0;
+	struct rusage oru;
+	int ostatus;
+
+	while (wait4(-1, &ostatus, 0, &oru) > 0)
+		if (oru.ru_maxrss > others)
+			others = oru.ru_maxrss;
+	printf("{\"run\":%d,\"wall_ns\":%lld,\"maxrss_kib\":%ld,\"status\":%d,"
+	       "\"others_maxrss_kib\":%ld}\n", index, t1 - t0, ru.ru_maxrss,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), others);
 	fflush(stdout);
 	return 0;
 }
@@ -78,6 +94,10 @@ int main(int argc, char **argv)
 	if (optind >= argc) {
 		fprintf(stderr, "usage: timecmd [-q] [-n RUNS] -- COMMAND [ARGS ...]\n");
 		return 2;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) {
+		fprintf(stderr, "timecmd: cannot become a child subreaper: %s\n", strerror(errno));
+		return 1;
 	}
 	for (int i = 1; i <= runs; i++)
 		if (run_once(argv + optind, quiet, i))

@@ -1,120 +1,68 @@
 /*
  * dump.c - what vmm prints when a guest goes wrong: the reason, the
- * registers, and the code around RIP disassembled with Capstone (the
- * instruction at RIP marked "=>").  --trace uses the one-instruction form.
- * For a port-I/O exit both name the in/out instruction that made it, which
- * on PVM-style KVM ends at RIP rather than starting there (io_insn.c).
+ * registers, and the code around RIP disassembled (the instruction at RIP
+ * marked "=>").  --trace uses the one-instruction form.  For a port-I/O
+ * exit both name the in/out instruction that made it, which on PVM-style
+ * KVM ends at RIP rather than starting there (io_insn.c).
  *
  * Guest code is read through KVM_TRANSLATE (so paging is honoured) and
  * guest_ptr() (so nothing outside guest RAM is touched).
  *
- * Capstone is loaded with dlopen the first time it is needed: linked in,
- * its relocated tables cost every vmm start about 5 ms and 3.3 MiB of RSS,
- * for a library most runs never call.  Without it, dumps show raw bytes.
+ * The disassembly itself (Capstone, disas.c) is done by the reaper
+ * process (reaper.h), which loads Capstone at the first request: vmm never
+ * maps it, and guest bytes are decoded outside vmm, by a process that can
+ * open nothing.  Without a reaper (--sync-teardown, or it could not start
+ * or has gone) vmm loads Capstone itself only if no seccomp filter forbids
+ * that (--no-seccomp); otherwise, and without Capstone, dumps show the raw
+ * bytes with a line saying why.
  */
 #include "vmm.h"
 
-#include <capstone/capstone.h>
-#include <dlfcn.h>
-#include <link.h>
+#include "disas.h"
+#include "sandbox.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-struct capstone_api {
-	cs_err (*open)(cs_arch, cs_mode, csh *);
-	size_t (*disasm)(csh, const uint8_t *, size_t, uint64_t, size_t, cs_insn **);
-	void (*free)(cs_insn *, size_t);
-	cs_err (*close)(csh *);
-};
-
-/* Capstone's entry points, or NULL if the library cannot be loaded. */
-static const struct capstone_api *capstone(void)
+/* The text of `req`: 0, or -1 with why there is none in `why` (a dump's
+ * note). */
+static int disassemble(struct vm *vm, const struct disas_request *req, char *text, size_t len,
+		       char *why, size_t whylen)
 {
-	static struct capstone_api api;
-	static int state;   /* 0 untried, 1 loaded, -1 unavailable */
-	void *lib;
+	int ret = vm->reaper.sock >= 0 ? reaper_disas(&vm->reaper, req, text, len) : -1;
 
-	if (state)
-		return state > 0 ? &api : NULL;
-	state = -1;
-	lib = dlopen("libcapstone.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (!lib)
-		lib = dlopen("libcapstone.so", RTLD_NOW | RTLD_LOCAL);
-	if (!lib)
-		return NULL;
-	*(void **)&api.open = dlsym(lib, "cs_open");
-	*(void **)&api.disasm = dlsym(lib, "cs_disasm");
-	*(void **)&api.free = dlsym(lib, "cs_free");
-	*(void **)&api.close = dlsym(lib, "cs_close");
-	if (!api.open || !api.disasm || !api.free || !api.close)
-		return NULL;
-	state = 1;
-	return &api;
-}
-
-/* dl_iterate_phdr callback: gives back the pages of Capstone's read-only
- * segments that loading it touched.  Most of them are its 1.8 MiB of
- * relocation records, read once by the loader; the pages are clean copies
- * of the file, read again from it if ever touched.  Writable segments (the
- * relocated tables) are kept. */
-static int drop_read_only_pages(struct dl_phdr_info *info, size_t size, void *data)
-{
-	long page = sysconf(_SC_PAGESIZE);
-
-	(void)size;
-	(void)data;
-	if (!info->dlpi_name || !strstr(info->dlpi_name, "libcapstone"))
+	if (ret == 0)
 		return 0;
-	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-		uintptr_t end = start + ph->p_memsz;
+	if (ret == 1) {
+		snprintf(why, whylen, "Capstone, libcapstone.so.4, is not installed");
+	} else if (vm->reaper.sock >= 0) {
+		snprintf(why, whylen, "the disassembler, vmm-reaper (pid %d), is gone",
+			 (int)vm->reaper.pid);
+	} else if (sandbox_active()) {
+		/* Its filter would stop vmm at the first open: not tried. */
+		snprintf(why, whylen, "no disassembler: the reaper is off (%s) and vmm's "
+			 "seccomp filter lets it load nothing", vm->reaper_off);
+	} else {
+		/* In vmm, then: one vCPU thread at a time (Capstone's handles,
+		 * disas.c's lazy load). */
+		static pthread_mutex_t in_vmm = PTHREAD_MUTEX_INITIALIZER;
 
-		if (ph->p_type != PT_LOAD || ph->p_flags != PF_R)
-			continue;
-		start = (start + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-		if (end > start)
-			madvise((void *)start, end - start, MADV_DONTNEED);
+		pthread_mutex_lock(&in_vmm);
+		ret = disas_load() || disas_format(req, text, len) ? -1 : 0;
+		pthread_mutex_unlock(&in_vmm);
+		if (ret == 0)
+			return 0;
+		snprintf(why, whylen, "Capstone, libcapstone.so.4, is not installed");
 	}
-	return 1;
+	return -1;
 }
 
-static pthread_t preload_thread;
-static bool preload_started;
-
-static void *preload(void *arg)
+static void print_raw_bytes(FILE *out, const char *why, const uint8_t *code, size_t len,
+			    uint64_t addr, uint64_t rip)
 {
-	(void)arg;
-	/* Loaded before the sandbox's filter, which lets nothing be opened or
-	 * mapped executable later: this costs every run the library's
-	 * relocated tables (about 1.4 MiB), not the pages read to relocate. */
-	if (capstone())
-		dl_iterate_phdr(drop_read_only_pages, NULL);
-	return NULL;
-}
-
-void dump_preload_start(void)
-{
-	/* No thread, no overlap: load it here and now. */
-	preload_started = !pthread_create(&preload_thread, NULL, preload, NULL);
-	if (!preload_started)
-		preload(NULL);
-}
-
-void dump_preload_wait(void)
-{
-	if (preload_started)
-		pthread_join(preload_thread, NULL);
-	preload_started = false;
-}
-
-static void print_raw_bytes(FILE *out, const uint8_t *code, size_t len, uint64_t addr,
-			    uint64_t rip)
-{
-	fprintf(out, "  (Capstone, libcapstone.so.4, is not installed: raw bytes, RIP marked)\n  ");
+	fprintf(out, "  (%s: raw bytes, RIP marked)\n  ", why);
 	for (size_t i = 0; i < len; i++)
 		fprintf(out, addr + i == rip ? "[%02x] " : "%02x ", code[i]);
 	fputc('\n', out);
@@ -147,18 +95,13 @@ static size_t read_guest_linear(struct vcpu *vcpu, uint64_t la, uint8_t *buf, si
 	return done;
 }
 
-static cs_mode code_mode(const struct kvm_sregs *s)
+static enum io_insn_mode code_mode(const struct kvm_sregs *s)
 {
 	if (s->efer & (1 << 10) && s->cs.l)   /* EFER.LMA and a 64-bit CS */
-		return CS_MODE_64;
+		return IO_INSN_64;
 	if (s->cr0 & 1 && s->cs.db)
-		return CS_MODE_32;
-	return CS_MODE_16;
-}
-
-static enum io_insn_mode io_mode(cs_mode m)
-{
-	return m == CS_MODE_64 ? IO_INSN_64 : m == CS_MODE_32 ? IO_INSN_32 : IO_INSN_16;
+		return IO_INSN_32;
+	return IO_INSN_16;
 }
 
 /* The port-I/O instruction behind exit `io`: reads the code bytes around
@@ -182,12 +125,12 @@ static bool find_io_insn(struct vcpu *vcpu, const struct kvm_regs *r,
 			w->readable |= ((1u << chunk) - 1) << i;
 		i += (unsigned)chunk;
 	}
-	return io_insn_find(w, r->rip, io_mode(code_mode(s)), r->rdx, io, addr, insn);
+	return io_insn_find(w, r->rip, code_mode(s), r->rdx, io, addr, insn);
 }
 
-static const char *mode_name(cs_mode m)
+static const char *mode_name(enum io_insn_mode m)
 {
-	return m == CS_MODE_64 ? "64-bit" : m == CS_MODE_32 ? "32-bit" : "16-bit";
+	return m == IO_INSN_64 ? "64-bit" : m == IO_INSN_32 ? "32-bit" : "16-bit";
 }
 
 static void print_segment(FILE *out, const char *name, const struct kvm_segment *s)
@@ -198,68 +141,19 @@ static void print_segment(FILE *out, const char *name, const struct kvm_segment 
 		s->unusable ? " unusable" : "");
 }
 
-/* Disassembles code[0..len) (placed at `addr`) and prints the instructions
- * around `rip`.  Decoding backwards is ambiguous on x86, so it tries each
- * start point before RIP and keeps the first whose stream lands on RIP (and
- * on `io_at`, the port-I/O instruction of the exit, which is marked "io"
- * when it is not at RIP; io_at == rip when there is none). */
-static void print_code(FILE *out, cs_mode mode, const uint8_t *code, size_t len,
-		       uint64_t addr, uint64_t rip, uint64_t io_at)
+/* The code around RIP, disassembled (see disas.h for the lines). */
+static void print_code(struct vm *vm, FILE *out, enum io_insn_mode mode, const uint8_t *code,
+		       size_t len, uint64_t addr, uint64_t rip, uint64_t io_at)
 {
-	const struct capstone_api *cs_api = capstone();
-	csh cs;
-	cs_insn *insn = NULL;
-	size_t count = 0;
+	struct disas_request req = {.mode = (uint8_t)mode, .len = (uint8_t)len, .addr = addr,
+				    .rip = rip, .io_at = io_at};
+	char text[DISAS_TEXT_MAX], why[384];
 
-	if (!cs_api) {
-		print_raw_bytes(out, code, len, addr, rip);
-		return;
-	}
-	if (cs_api->open(CS_ARCH_X86, mode, &cs) != CS_ERR_OK) {
-		fprintf(out, "  (Capstone could not start)\n");
-		return;
-	}
-	/* First a stream through both RIP and the I/O instruction, then any
-	 * through RIP. */
-	for (int pass = io_at == rip || io_at < addr; pass < 2 && !count; pass++) {
-		for (uint64_t start = addr; start <= rip; start++) {
-			count = cs_api->disasm(cs, code + (start - addr), len - (start - addr),
-					       start, 0, &insn);
-			bool lands = false, lands_io = pass == 1;
-
-			for (size_t i = 0; i < count; i++) {
-				lands |= insn[i].address == rip;
-				lands_io |= insn[i].address == io_at;
-			}
-			if (lands && lands_io)
-				break;
-			cs_api->free(insn, count);
-			insn = NULL;
-			count = 0;
-		}
-	}
-	if (!count) {
-		/* Nothing decodes into RIP: show what RIP itself holds. */
-		count = cs_api->disasm(cs, code + (rip - addr), len - (rip - addr), rip, 0, &insn);
-	}
-	size_t at = 0;
-	for (size_t i = 0; i < count; i++)
-		if (insn[i].address == rip)
-			at = i;
-	for (size_t i = at > 4 ? at - 4 : 0; i < count && i <= at + 4; i++) {
-		char bytes[3 * 16 + 1] = "";
-
-		for (unsigned b = 0; b < insn[i].size && b < 16; b++)
-			snprintf(bytes + 3 * b, 4, "%02x ", insn[i].bytes[b]);
-		fprintf(out, "  %s %llx: %-24s %s %s\n", insn[i].address == rip ? "=>" :
-			insn[i].address == io_at && io_at != rip ? "io" : "  ",
-			(unsigned long long)insn[i].address, bytes, insn[i].mnemonic,
-			insn[i].op_str);
-	}
-	if (!count)
-		fprintf(out, "  (the bytes at RIP do not decode as an instruction)\n");
-	cs_api->free(insn, count);
-	cs_api->close(&cs);
+	memcpy(req.code, code, len);
+	if (disassemble(vm, &req, text, sizeof(text), why, sizeof(why)))
+		print_raw_bytes(out, why, code, len, addr, rip);
+	else
+		fputs(text, out);
 }
 
 void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out)
@@ -276,7 +170,7 @@ void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out)
 		fprintf(out, "  (cannot read registers: %s)\n", strerror(errno));
 		return;
 	}
-	cs_mode mode = code_mode(&s);
+	enum io_insn_mode mode = code_mode(&s);
 	/* AMD's KVM re-initialises a vCPU on a shutdown intercept (the VMCB is
 	 * undefined after one), so a triple fault arrives with the reset state:
 	 * say so rather than let it pass for the state at the fault. */
@@ -339,22 +233,20 @@ void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out)
 		return;
 	}
 	fprintf(out, "  code:\n");
-	print_code(out, mode, code, got, start, rip_la, io_la);
+	print_code(vcpu->vm, out, mode, code, got, start, rip_la, io_la);
 }
 
 void dump_instruction(struct vcpu *vcpu, const struct io_access *io, char *buf, size_t len)
 {
-	const struct capstone_api *cs_api = capstone();
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	struct io_insn_window w;
 	struct io_insn io_insn;
-	uint8_t code[16];
-	const uint8_t *bytes = code;
+	struct disas_request req = {.one = 1};
+	const uint8_t *bytes = req.code;
 	uint64_t at;
-	csh cs;
-	cs_insn *insn;
 	size_t got;
+	char why[384];
 
 	snprintf(buf, len, "?");
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
@@ -364,27 +256,22 @@ void dump_instruction(struct vcpu *vcpu, const struct io_access *io, char *buf, 
 		/* Exactly the instruction's bytes: the window holds them. */
 		bytes = w.bytes + (IO_INSN_MAX - (size_t)(r.rip - at));
 		got = io_insn.len;
+		memcpy(req.code, bytes, got);
 	} else {
 		at = r.rip;
-		got = read_guest_linear(vcpu, s.cs.base + r.rip, code, sizeof(code));
+		got = read_guest_linear(vcpu, s.cs.base + r.rip, req.code, 16);
 	}
 	if (!got) {
 		snprintf(buf, len, "%llx: (unreadable)", (unsigned long long)at);
 		return;
 	}
-	if (!cs_api || cs_api->open(CS_ARCH_X86, code_mode(&s), &cs) != CS_ERR_OK) {
+	req.mode = (uint8_t)code_mode(&s);
+	req.len = (uint8_t)got;
+	req.addr = req.rip = req.io_at = at;
+	if (disassemble(vcpu->vm, &req, buf, len, why, sizeof(why))) {
 		int n = snprintf(buf, len, "%llx:", (unsigned long long)at);
 
 		for (size_t i = 0; i < got && i < 8 && n > 0 && (size_t)n < len; i++)
 			n += snprintf(buf + n, len - (size_t)n, " %02x", bytes[i]);
-		return;
 	}
-	if (cs_api->disasm(cs, bytes, got, at, 1, &insn) == 1) {
-		snprintf(buf, len, "%llx: %s %s", (unsigned long long)at, insn->mnemonic,
-			 insn->op_str);
-		cs_api->free(insn, 1);
-	} else {
-		snprintf(buf, len, "%llx: (undecodable)", (unsigned long long)at);
-	}
-	cs_api->close(&cs);
 }

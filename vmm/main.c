@@ -77,7 +77,6 @@ int main(int argc, char **argv)
 	int built = vm_build(&vm, &cfg, err, sizeof(err));
 
 	setup_watchdog_stop(&watchdog);
-	dump_preload_wait();     /* Capstone, loaded meanwhile (sandbox_prepare) */
 	if (built || sandbox_drop_privileges(err, sizeof(err))) {
 		vmm_error("%s", err);
 		report_discard();

@@ -438,7 +438,7 @@ enum options_result options_parse(int argc, char **argv, struct vmm_config *cfg,
 			cfg->seccomp_violate = sandbox_kind_parse(optarg);
 			if (cfg->seccomp_violate == SANDBOX_NONE) {
 				snprintf(errbuf, errlen, "--debug-seccomp-violate '%s': expected "
-					 "main, vcpu or io", optarg);
+					 "main, vcpu, io, reaper or disas", optarg);
 				return OPTIONS_ERROR;
 			}
 			break;

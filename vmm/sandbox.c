@@ -14,7 +14,7 @@
  * name on whatever architecture vmm is built for, compiles the argument
  * checks (ioctl request numbers, mmap's PROT_EXEC, tgkill's pid) into a
  * correct program, and names a system call by number for the report.  It
- * is only used here, before any thread runs: the three programs are
+ * is only used here, before any thread runs: the programs are
  * compiled once into plain BPF (seccomp_export_bpf), which each thread
  * installs with one prctl, no allocation and no library call.
  *
@@ -60,7 +60,7 @@
 
 #define MAX_SYSCALL_NAMES 512
 
-static const char *const kind_names[SANDBOX_KINDS] = {"main", "vcpu", "io", "reaper"};
+static const char *const kind_names[SANDBOX_KINDS] = {"main", "vcpu", "io", "reaper", "disas"};
 
 static struct {
 	bool active;                       /* filters on */
@@ -161,10 +161,10 @@ static const char *const common_calls[] = {
 	"clock_nanosleep", "munmap", "madvise", "brk", "mremap", "rt_sigreturn",
 	"rt_sigprocmask", "exit", "exit_group", "getpid", "gettid", "restart_syscall",
 	"sched_yield", "fstat", "newfstatat", "getrandom",
-	"sysinfo",     /* glibc's qsort asks for the RAM size (Capstone's cs_open sorts) */
 };
-/* vCPU: the exit loop; read for pci-testdev's eventfd counters. */
-static const char *const vcpu_calls[] = {"read"};
+/* vCPU: the exit loop; read for pci-testdev's eventfd counters and, with
+ * sendto, a crash dump's or --trace's disassembly from the reaper. */
+static const char *const vcpu_calls[] = {"read", "sendto"};
 /* I/O threads: wait for a doorbell, serve requests, flush. */
 static const char *const io_calls[] = {
 	"read", "poll", "ppoll", "pread64", "preadv", "preadv2", "pwrite64", "pwritev",
@@ -174,9 +174,24 @@ static const char *const io_calls[] = {
  * (sendmsg hands the VM to the reaper over the socket it already has). */
 static const char *const main_calls[] = {
 	"read", "poll", "ppoll", "close", "getrusage", "mincore", "sendmsg",
+	"pread64",     /* VmHWM, from /proc/self/status opened before (stats.c) */
 };
-/* The reaper: wait for the VM's descriptor, then exit (which releases it). */
-static const char *const reaper_calls[] = {"recvmsg", "close"};
+/* The reaper: wait for the VM's descriptor, then exit (which releases it);
+ * answer disassembly requests (sendto), the first of which loads Capstone
+ * with dlopen (open, read and map it, executable: add_common). */
+static const char *const reaper_calls[] = {
+	"recvmsg", "sendto", "close", "openat", "read", "pread64", "lseek",
+	"sysinfo", "alarm",   /* below */
+};
+/* The reaper once Capstone is loaded (stacked on its first filter), while
+ * it decodes guest bytes: its socket, memory for malloc, its end.  Not the
+ * common list: no write, no futex, no file. */
+static const char *const disas_calls[] = {
+	"recvmsg", "sendto", "munmap", "madvise", "brk", "mremap", "exit", "exit_group",
+	"sysinfo",     /* glibc's qsort asks for the RAM size: Capstone sorts
+			  some tables at their first use, while decoding */
+	"alarm",       /* a time limit on each decode (reaper.c) */
+};
 /* --user's calls, which glibc repeats on every thread (its SIGSETXID
  * handler makes the same call there): the I/O threads already run,
  * filtered, when vmm drops privileges.  Once the drop is done they can only
@@ -246,15 +261,25 @@ static int allow_ioctls(scmp_filter_ctx ctx, const unsigned long *reqs, size_t n
 	return 0;
 }
 
-static int add_common(scmp_filter_ctx ctx, pid_t pid)
+/* mmap and mprotect, never with PROT_EXEC: no code is loaded after
+ * set-up (but by the reaper, see add_common). */
+static int allow_memory(scmp_filter_ctx ctx)
 {
-	/* Memory, but never executable: no code is loaded after set-up. */
 	struct scmp_arg_cmp no_exec = arg_cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+
+	return allow(ctx, "mmap", 1, &no_exec) || allow(ctx, "mprotect", 1, &no_exec) ? -1 : 0;
+}
+
+static int add_common(scmp_filter_ctx ctx, enum sandbox_kind kind, pid_t pid)
+{
 	/* Signals to this process's own threads only (vCPU kicks, abort). */
 	struct scmp_arg_cmp own = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)pid, 0);
+	/* The reaper maps Capstone's code (dlopen) before its disas filter,
+	 * which forbids that again, is stacked. */
+	int mem = kind == SANDBOX_REAPER ?
+		allow(ctx, "mmap", 0, NULL) || allow(ctx, "mprotect", 0, NULL) : allow_memory(ctx);
 
-	if (allow_list(ctx, common_calls, COUNT(common_calls)) ||
-	    allow(ctx, "mmap", 1, &no_exec) || allow(ctx, "mprotect", 1, &no_exec) ||
+	if (mem || allow_list(ctx, common_calls, COUNT(common_calls)) ||
 	    allow(ctx, "tgkill", 1, &own))
 		return -1;
 #ifdef VMM_SANITIZERS
@@ -278,8 +303,24 @@ static int add_kind(scmp_filter_ctx ctx, enum sandbox_kind kind)
 	case SANDBOX_MAIN:
 		return allow_list(ctx, main_calls, COUNT(main_calls)) ||
 		       allow_ioctls(ctx, main_ioctls, COUNT(main_ioctls)) ? -1 : 0;
-	case SANDBOX_REAPER:
-		return allow_list(ctx, reaper_calls, COUNT(reaper_calls));
+	case SANDBOX_REAPER: {
+		/* Its one prctl: stacking the disas filter. */
+		struct scmp_arg_cmp stack = arg_cmp(0, SCMP_CMP_EQ, PR_SET_SECCOMP, 0);
+		/* Reading a limit, never setting one: in the static build, dlopen
+		 * brings a libc of Capstone's own, whose start asks for the stack
+		 * limit. */
+		struct scmp_arg_cmp read_only = arg_cmp(2, SCMP_CMP_EQ, 0, 0);
+
+		return allow_list(ctx, reaper_calls, COUNT(reaper_calls)) ||
+		       allow(ctx, "prctl", 1, &stack) || allow(ctx, "prlimit64", 1, &read_only) ?
+		       -1 : 0;
+	}
+	case SANDBOX_DISAS:
+#ifdef VMM_SANITIZERS
+		if (allow_list(ctx, sanitizer_calls, COUNT(sanitizer_calls)))
+			return -1;
+#endif
+		return allow_list(ctx, disas_calls, COUNT(disas_calls)) || allow_memory(ctx) ? -1 : 0;
 	default:
 		return -1;
 	}
@@ -298,8 +339,8 @@ static int compile(enum sandbox_kind kind, pid_t pid, char *errbuf, size_t errle
 		return -1;
 	}
 	/* vmm sets NO_NEW_PRIVS itself, once, before any thread exists. */
-	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) || add_common(ctx, pid) ||
-	    add_kind(ctx, kind)) {
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) ||
+	    (kind != SANDBOX_DISAS && add_common(ctx, kind, pid)) || add_kind(ctx, kind)) {
 		snprintf(errbuf, errlen, "sandbox: cannot build the %s threads' filter",
 			 kind_names[kind]);
 		goto out;
@@ -336,6 +377,35 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* The passwd entry named `name` (or, name NULL, with uid `uid`), read from
+ * /etc/passwd itself; NULL if there is none.  Not getpwnam: the release
+ * vmm is a static program (Makefile), into which glibc cannot load NSS
+ * modules - systemd's, listed in Debian's nsswitch.conf, crashed it. */
+static struct passwd *passwd_entry(const char *name, uid_t uid)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw = NULL;
+
+	while (f && (pw = fgetpwent(f)) && (name ? strcmp(pw->pw_name, name) : pw->pw_uid != uid))
+		;
+	if (f)
+		fclose(f);
+	return pw;   /* fgetpwent's buffer outlives the stream */
+}
+
+/* The group named `name`, from /etc/group (see passwd_entry). */
+static struct group *group_entry(const char *name)
+{
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr = NULL;
+
+	while (f && (gr = fgetgrent(f)) && strcmp(gr->gr_name, name))
+		;
+	if (f)
+		fclose(f);
+	return gr;
+}
+
 /* USER[:GROUP], names or numbers, into sb.uid and sb.gid. */
 static int resolve_user(const char *spec, char *errbuf, size_t errlen)
 {
@@ -350,27 +420,29 @@ static int resolve_user(const char *spec, char *errbuf, size_t errlen)
 	}
 	if (group)
 		*group++ = '\0';
-	pw = *copy ? getpwnam(copy) : NULL;
+	pw = *copy ? passwd_entry(copy, 0) : NULL;
 	if (pw) {
 		sb.uid = pw->pw_uid;
 		sb.gid = pw->pw_gid;
 	} else if (all_digits(copy)) {
 		sb.uid = (uid_t)strtoul(copy, NULL, 10);
-		pw = getpwuid(sb.uid);
+		pw = passwd_entry(NULL, sb.uid);
 		sb.gid = pw ? pw->pw_gid : (gid_t)sb.uid;
 	} else {
-		snprintf(errbuf, errlen, "--user '%s': no such user", spec);
+		snprintf(errbuf, errlen, "--user '%s': no such user in /etc/passwd (give "
+			 "another user by number)", spec);
 		goto out;
 	}
 	if (group) {
-		struct group *gr = *group ? getgrnam(group) : NULL;
+		struct group *gr = *group ? group_entry(group) : NULL;
 
 		if (gr)
 			sb.gid = gr->gr_gid;
 		else if (all_digits(group))
 			sb.gid = (gid_t)strtoul(group, NULL, 10);
 		else {
-			snprintf(errbuf, errlen, "--user '%s': no such group '%s'", spec, group);
+			snprintf(errbuf, errlen, "--user '%s': no such group '%s' in /etc/group",
+				 spec, group);
 			goto out;
 		}
 	}
@@ -378,6 +450,18 @@ static int resolve_user(const char *spec, char *errbuf, size_t errlen)
 out:
 	free(copy);
 	return ret;
+}
+
+int sandbox_drop_privileges_here(void)
+{
+	if (!sb.drop)
+		return 0;
+	/* Raw system calls: the caller is a child forked from a process that
+	 * may have threads, where only async-signal-safe calls are safe. */
+	if (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setresgid, sb.gid, sb.gid, sb.gid) ||
+	    syscall(SYS_setresuid, sb.uid, sb.uid, sb.uid))
+		return -1;
+	return 0;
 }
 
 int sandbox_drop_privileges(char *errbuf, size_t errlen)
@@ -450,9 +534,6 @@ int sandbox_prepare(const struct vmm_config *cfg, char *errbuf, size_t errlen)
 	 * allows; found with a ,direct disk's bounce buffer.  vmm's threads
 	 * allocate rarely, so sharing the main arena costs nothing. */
 	mallopt(M_ARENA_MAX, 1);
-	/* Crash dumps and --trace disassemble with Capstone, loaded by dlopen:
-	 * after the filter nothing can be opened or mapped executable. */
-	dump_preload_start();
 	gate_closed = true;
 	sb.active = true;
 	return 0;

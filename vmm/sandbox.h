@@ -7,9 +7,8 @@
  * The order, in main() and vm.c:
  *
  *   sandbox_prepare()          before any thread: checks --user, sets
- *                              NO_NEW_PRIVS, compiles the three filters,
- *                              installs the SIGSYS reporter, loads what
- *                              must be loaded before the filter (Capstone)
+ *                              NO_NEW_PRIVS, compiles the filters,
+ *                              installs the SIGSYS reporter
  *   vm_build()                 /dev/kvm, RAM, disks; I/O threads start and
  *                              each installs the I/O filter (sandbox_enter)
  *   sandbox_drop_privileges()  --user: setgroups, setgid, setuid
@@ -33,12 +32,15 @@ enum sandbox_kind {
 	SANDBOX_MAIN,     /* waits for the stop, reports, tears down */
 	SANDBOX_VCPU,     /* KVM_RUN and the device handlers of the exit loop */
 	SANDBOX_IO,       /* a device's I/O thread (a disk's "blk N") */
-	SANDBOX_REAPER,   /* the reaper process (reaper.c): receives the VM, releases it */
+	SANDBOX_REAPER,   /* the reaper process (reaper.c): receives the VM, releases it,
+			     loads Capstone at the first disassembly request */
+	SANDBOX_DISAS,    /* the reaper from then on, stacked on its first filter:
+			     decodes guest code, opens and maps nothing */
 	SANDBOX_KINDS,
 	SANDBOX_NONE = -1,
 };
 
-/* "main", "vcpu", "io" -> the kind, or SANDBOX_NONE. */
+/* "main", "vcpu", "io", "reaper", "disas" -> the kind, or SANDBOX_NONE. */
 enum sandbox_kind sandbox_kind_parse(const char *name);
 const char *sandbox_kind_name(enum sandbox_kind kind);
 
@@ -53,6 +55,11 @@ int sandbox_enter(enum sandbox_kind kind, const char *name, char *errbuf, size_t
 /* --user: drops to its user and group (every thread: glibc applies the
  * change to all of them).  Call after every file vmm needs is open. */
 int sandbox_drop_privileges(char *errbuf, size_t errlen);
+
+/* --user, for a forked child process of its own (the reaper), which
+ * glibc's drop in the parent does not reach: the same user and group,
+ * with raw system calls (async-signal-safe).  -1 if the kernel refused. */
+int sandbox_drop_privileges_here(void);
 
 /* The main thread installs its filter, then lets the vCPU threads waiting
  * in sandbox_wait_sealed() run.  -1 with errbuf (the gate opens anyway, so

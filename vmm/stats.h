@@ -40,6 +40,9 @@ struct rss_figures {
 	uint64_t peak_kib;
 	uint64_t guest_kib;
 };
+/* Opens /proc/self/status, where rss_measure reads the peak: call before
+ * the sandbox's filter, which lets no thread open a file. */
+void rss_prepare(void);
 void rss_measure(const struct vm *vm, struct rss_figures *rss);
 
 /* Name of a stats slot ("serial", "hlt", "shutdown" ...). */

@@ -322,6 +322,7 @@ int vm_run(struct vm *vm, char *errbuf, size_t errlen)
 		return -1;
 	}
 	vm->locked_kib = placement_locked_kib();   /* /proc: before the filter */
+	rss_prepare();
 	if (vcpu_start_all(vm, errbuf, errlen)) {
 		char scratch[160];
 

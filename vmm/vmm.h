@@ -37,7 +37,11 @@
  *   dev_virtio_blk.c  virtio-blk disks (--disk) (virtio_blk.h)
  *   dev_pci_testdev.c  QEMU's pci-testdev: port and MMIO registers with and
  *                 without ioeventfds, for exit timing (pci_testdev.h)
- *   dump.c        register and code dumps (Capstone) on a bad exit
+ *   dump.c        register and code dumps on a bad exit
+ *   disas.c       guest code as text with Capstone, for dump.c; run by
+ *                 the reaper (disas.h)
+ *   reaper.c      the process that releases the VM after vmm exits and
+ *                 disassembles for dumps (reaper.h)
  *   placement.c   host CPUs and SCHED_FIFO of vmm's threads, locked guest
  *                 RAM: --pin, --io-pin, --rt, --mlock (placement.h)
  *   stats.c       per-vCPU exit counters with latency; --stats (stats.h)
@@ -272,10 +276,5 @@ void dump_vcpu(struct vcpu *vcpu, const char *why, FILE *out);
 /* Disassembles one instruction of guest code at RIP into buf (for --trace);
  * for a port-I/O exit (io not NULL), the instruction that made it. */
 void dump_instruction(struct vcpu *vcpu, const struct io_access *io, char *buf, size_t len);
-/* Loads Capstone now (the sandbox: nothing can be loaded after its filter),
- * on a thread of its own, so that the 3-4 ms it takes overlap vm_build's
- * KVM set-up; dump_preload_wait() joins it (before any vCPU runs). */
-void dump_preload_start(void);
-void dump_preload_wait(void);
 
 #endif /* VMM_H */

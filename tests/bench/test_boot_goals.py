@@ -52,5 +52,15 @@ class Goals(unittest.TestCase):
                       out.getvalue())
 
 
+class Memory(unittest.TestCase):
+    def test_the_reaper_is_shown_beside_vmm(self):
+        vmm = Run("vmm", "host", [20, 22, 24], maxrss_kib=5400, guest_rss_kib=4096,
+                  vmm_rss_kib=1300, others_maxrss_kib=700)
+        self.assertEqual(boot.memory_line(vmm.runs),
+                         "vmm memory (medians): peak RSS 5400 KiB = guest RAM touched 4096 KiB "
+                         "+ vmm 1300 KiB; its reaper process (releases the VM after vmm exits) "
+                         "700 KiB peak RSS of its own, most of it pages shared with vmm")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -10,8 +10,11 @@
  *   DIR/virtio_pci  a driver's set-up and a read request; a reset mid-set-up
  *   DIR/devices  console output, PCI enumeration, a virtio-blk read through
  *                MMIO and the doorbell, the pci-testdev, rep outs, stray ports
+ *   DIR/disas    a crash dump's request (RIP past an out, as PVM leaves it)
+ *                and a --trace line's
  * The test target adds build/guest.elf to DIR/loader when it exists.
  */
+#include "disas.h"
 #include "elf_builder.h"
 #include "le.h"
 
@@ -451,6 +454,23 @@ static void devices_seeds(void)
 	put_ops("devices", "stray-port", &o);
 }
 
+/* fuzz_disas's input: the request's bytes, then the text buffer's size. */
+static void disas_seeds(void)
+{
+	uint8_t in[sizeof(struct disas_request) + 1];
+	struct disas_request req = {.mode = IO_INSN_32, .len = 9, .addr = 0x100000,
+				    .rip = 0x100008, .io_at = 0x100007,
+				    .code = {0xbe, 0x99, 0, 0, 0, 0x89, 0xf2, 0xee, 0xf4}};
+
+	memcpy(in, &req, sizeof(req));
+	in[sizeof(req)] = 255;
+	put("disas", "dump", in, sizeof(in));
+	req = (struct disas_request){.one = 1, .mode = IO_INSN_64, .len = 2, .addr = 0x103fa8,
+				     .rip = 0x103fa8, .io_at = 0x103fa8, .code = {0xe4, 0x99}};
+	memcpy(in, &req, sizeof(req));
+	put("disas", "trace", in, sizeof(in));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -468,6 +488,7 @@ int main(int argc, char **argv)
 	make_dir("virtio_pci");
 	make_dir("devices");
 	make_dir("buffer_console");
+	make_dir("disas");
 	loader_seeds();
 	json_seeds();
 	options_seeds();
@@ -477,5 +498,6 @@ int main(int argc, char **argv)
 	virtio_pci_seeds();
 	devices_seeds();
 	buffer_console_seeds();
+	disas_seeds();
 	return 0;
 }

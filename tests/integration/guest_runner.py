@@ -88,6 +88,17 @@ def run_vmm(*args, timeout=HANG_GUARD_S, vmm=None, env=None):
     return kvm().run([vmm or VMM, *args], timeout=timeout, env=env)
 
 
+# Shell, for run_sh scripts: sets $r to the pid of the vmm-reaper whose
+# parent is vmm, $v (empty when there is none).
+FIND_REAPER = r"""
+r=
+for p in /proc/[0-9]*; do
+    if [ "$(cat $p/comm 2>/dev/null)" = vmm-reaper ] &&
+       [ "$(awk '{print $4}' $p/stat 2>/dev/null)" = "$v" ]; then r=${p#/proc/}; fi
+done
+"""
+
+
 def run_sh(script, timeout=HANG_GUARD_S):
     return kvm().run(["sh", "-c", script], timeout=timeout)
 

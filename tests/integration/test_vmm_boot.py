@@ -139,6 +139,33 @@ class Reports(unittest.TestCase):
         self.assertGreater(rss["guest"], 0)
         self.assertEqual(doc["cmdline"], f"{GUEST} info")
 
+    def test_rss_is_vmms_own_not_its_parents(self):
+        # getrusage's ru_maxrss survives exec: whoever forked vmm (this
+        # Python process, made bigger here) counted as vmm's own memory.
+        ballast = b"x" * (128 << 20)
+        path = guest_runner.kvm().scratch_dir / "rss.json"
+        res = run_vmm("--json", path, "--mem", "64M", GUEST, "info", timeout=KVM_TIMEOUT)
+        del ballast
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rss = json.loads(path.read_text())["rss_kib"]
+        self.assertLess(rss["vmm"], 64 << 10, rss)
+
+    @unittest.skipUnless(guest_runner.kvm().mode == "host", "timecmd runs on this host only")
+    def test_rss_peak_is_the_whole_runs(self):
+        # vmm measured its peak, then filled a 1-byte-per-guest-page mincore
+        # vector (2 MiB for 8 GiB): its real peak, as wait4 sees it from
+        # outside, was that much above the reported one.
+        path = guest_runner.kvm().scratch_dir / "rss-peak.json"
+        out = subprocess.run([str(guest_runner.BUILD / "timecmd"), "-q", "--",
+                              str(guest_runner.RELEASE_VMM), "--json", str(path), "--mem", "8G",
+                              str(GUEST), "info"],
+                             capture_output=True, text=True, timeout=KVM_TIMEOUT)
+        run = json.loads(out.stdout.splitlines()[-1])
+        self.assertEqual(run["status"], 0, out.stderr)
+        rss = json.loads(path.read_text())["rss_kib"]
+        # The kernel's RSS counters are per CPU and read with some lag.
+        self.assertLess(run["maxrss_kib"], rss["peak"] + 512, rss)
+
     def test_stats_report(self):
         res = run_vmm("--stats", "--smp", 2, "--mem", "256M", GUEST, "info",
                       timeout=KVM_TIMEOUT)

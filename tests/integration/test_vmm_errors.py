@@ -195,6 +195,40 @@ class GuestFailures(unittest.TestCase):
                       res.stderr)
         self.assertRegex(res.stderr, r"=> [0-9a-f]+: e4 99\s+in al, 0x99")
 
+    def test_dump_without_the_reaper(self):
+        # The reaper disassembles (vmm/reaper.h).  Without it, vmm loads
+        # Capstone itself only if no filter forbids it; under its filter
+        # it shows the bytes and says why.
+        res = self.selftest("bad-port", "--sync-teardown", "--no-seccomp")
+        self.assertEqual(res.returncode, 122, res.stderr)
+        self.assertRegex(res.stderr, r"=> [0-9a-f]+: e4 99\s+in al, 0x99")
+        res = self.selftest("bad-port", "--sync-teardown")
+        self.assertEqual(res.returncode, 122, res.stderr)
+        self.assertIn("  (no disassembler: the reaper is off (--sync-teardown) and vmm's "
+                      "seccomp filter lets it load nothing: raw bytes, RIP marked)\n",
+                      res.stderr)
+        self.assertRegex(res.stderr, r"\n  ([0-9a-f]{2} )*\[e4\] 99 ")
+        self.assert_no_sanitizer(res)
+
+    def test_release_build_dumps_disassembled(self):
+        # The release vmm is static: its reaper's dlopen of Capstone brings
+        # a libc of its own, whose start needs a call more (prlimit64).
+        res = run_vmm("--timeout", 300, "--mem", "64M", GUEST, "selftest", "--kind=bad-port",
+                      vmm=guest_runner.RELEASE_VMM, timeout=T)
+        self.assertEqual(res.returncode, 122, res.stderr)
+        self.assertRegex(res.stderr, r"=> [0-9a-f]+: e4 99\s+in al, 0x99")
+
+    def test_dump_when_the_reaper_dies(self):
+        # The reaper breaks its own narrowed filter at its first request
+        # (the test hook): vmm sees end-of-file, shows the bytes, carries
+        # on, and releases the VM itself.
+        res = self.selftest("bad-port", "--stats", "--debug-seccomp-violate", "disas")
+        self.assertEqual(res.returncode, 122, res.stderr)
+        self.assertRegex(res.stderr, r"  \(the disassembler, vmm-reaper \(pid \d+\), is gone: "
+                                     r"raw bytes, RIP marked\)\n  ([0-9a-f]{2} )*\[e4\] 99 ")
+        self.assertRegex(res.stderr, r"released by vmm itself \(the reaper \(pid \d+\) is gone\)")
+        self.assert_no_sanitizer(res)
+
     def test_mmio_no_device_handles(self):
         res = self.selftest("bad-mmio")
         self.assertEqual(res.returncode, 122, res.stderr)

@@ -63,11 +63,7 @@ class Teardown(unittest.TestCase):
             gone $v && {{ echo "vmm ended first"; exit 1; }}
             sleep 0.01
         done
-        r=
-        for p in /proc/[0-9]*; do
-            if [ "$(cat $p/comm 2>/dev/null)" = vmm-reaper ] &&
-               [ "$(awk '{{print $4}}' $p/stat 2>/dev/null)" = "$v" ]; then r=${{p#/proc/}}; fi
-        done
+        {guest_runner.FIND_REAPER}
         [ -n "$r" ] || {{ echo "no reaper"; kill -9 $v; exit 1; }}
         # Once it waits in recvmsg (47), its own seccomp filter is on.
         while [ "$(cut -d' ' -f1 /proc/$r/syscall 2>/dev/null)" != 47 ]; do sleep 0.01; done

@@ -375,7 +375,8 @@ static void test_sandbox_options(void **state)
 	assert_parse_ok(p);
 	assert_int_equal(p->cfg.seccomp_violate, SANDBOX_MAIN);
 	PARSE(p, "--debug-seccomp-violate=disk", "g");
-	assert_parse_error(p, "--debug-seccomp-violate 'disk': expected main, vcpu or io");
+	assert_parse_error(p, "--debug-seccomp-violate 'disk': expected main, vcpu, io, reaper "
+			   "or disas");
 	PARSE(p, "--user=", "g");
 	assert_parse_error(p, "--user '': expected USER or USER:GROUP");
 	PARSE(p, "--user", ":wheel", "g");

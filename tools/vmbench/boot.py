@@ -15,7 +15,9 @@ Wall time from process start to exit for the guest's `info` test (default:
 
 The contestants run interleaved (A, B, C, A, B, C ...) so drift hits all
 alike.  Peak RSS comes from wait4; for vmm it is split, from its --json
-report, into guest RAM the guest touched and vmm's own memory.
+report, into guest RAM the guest touched and vmm's own memory, and its
+reaper's (the process that releases the VM after vmm exits, reaped by
+timecmd) is shown beside it.
 
 Where this host's /dev/kvm cannot run guests, the KVM contestants run inside
 a Linux VM that offers nested KVM (vmbench.vmmrun) and are labelled so; the
@@ -104,7 +106,8 @@ def measure(contestant, places, record):
                  f"{contestant.ok_status}: {' '.join(contestant.argv)}")
     if not record:
         return
-    run = {"wall_ms": m["wall_ns"] / 1e6, "maxrss_kib": m["maxrss_kib"]}
+    run = {"wall_ms": m["wall_ns"] / 1e6, "maxrss_kib": m["maxrss_kib"],
+           "others_maxrss_kib": m.get("others_maxrss_kib", 0)}
     if contestant.vmm_json:
         doc = json.loads(Path(contestant.vmm_json).read_text())
         run["vmm_rss_kib"] = doc["rss_kib"]["vmm"]
@@ -148,6 +151,15 @@ def goals(vmm, contestants):
                            if microvm and microvm.where == vmm.where else None),
         "vmm_rss_mib": median_of(report.runs, "vmm_rss_kib") / 1024,
     }
+
+
+def memory_line(runs):
+    """vmm's memory (medians): its peak RSS split in two, and its reaper's."""
+    return (f"vmm memory (medians): peak RSS {median_of(runs, 'maxrss_kib')} KiB = guest RAM "
+            f"touched {median_of(runs, 'guest_rss_kib')} KiB + vmm "
+            f"{median_of(runs, 'vmm_rss_kib')} KiB; its reaper process (releases the VM after "
+            f"vmm exits) {median_of(runs, 'others_maxrss_kib')} KiB peak RSS of its own, most of "
+            f"it pages shared with vmm")
 
 
 def print_goals(measured):
@@ -229,9 +241,7 @@ def main():
         same = "" if c.where == vmm.where else f"  (measured on: {c.where})"
         print(f"  {c.name:18} {other / vmm_ms:6.1f}x{same}")
     report = contestants[1]
-    print(f"\nvmm memory (medians of vmm-report): peak RSS {median_of(report.runs, 'maxrss_kib')} "
-          f"KiB = guest RAM touched {median_of(report.runs, 'guest_rss_kib')} KiB + vmm "
-          f"{median_of(report.runs, 'vmm_rss_kib')} KiB")
+    print("\n" + memory_line(report.runs) + " (vmm-report's runs)")
     t = {k: median_of(report.runs, "timeline_ms", k) for k in report.runs[0]["timeline_ms"]}
     g = {k: median_of(report.runs, "guest_boot_ms", k) for k in report.runs[0]["guest_boot_ms"]}
     print("vmm phases (medians, ms since vmm started): " +
