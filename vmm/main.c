@@ -52,14 +52,15 @@ int main(int argc, char **argv)
 	/* The sandbox (sandbox.h): prepared before any thread exists, the
 	 * --json file opened before --user's drop, which comes once every
 	 * file is open; the filters go on as the vCPUs start (vm_run). */
+	/* KVM's lane (vmm.h): from here on, KVM creates the VM while the rest
+	 * is set up; vm_build joins it and reports its errors in their turn. */
+	sandbox_before_threads();
+	vm_start_kvm(&vm, &cfg);
 	if (sandbox_prepare(&cfg, err, sizeof(err))) {
 		vmm_error("%s", err);
 		options_free(&cfg);
 		return VMM_STATUS_SETUP;
 	}
-	/* KVM's lane (vmm.h): from here on, KVM creates the VM while the rest
-	 * is set up; vm_build joins it and reports its errors in their turn. */
-	vm_start_kvm(&vm, &cfg);
 	if (report_prepare(cfg.json_path, err, sizeof(err))) {
 		vmm_error("%s", err);
 		options_free(&cfg);

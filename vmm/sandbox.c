@@ -489,6 +489,16 @@ int sandbox_drop_privileges(char *errbuf, size_t errlen)
 
 /* ---- set-up and entry ------------------------------------------------------ */
 
+void sandbox_before_threads(void)
+{
+	/* One malloc arena: when a thread's own arena gives memory back,
+	 * glibc reads /proc/sys/vm/overcommit_memory (once), which no filter
+	 * allows; found with a ,direct disk's bounce buffer.  vmm's threads
+	 * allocate rarely, so sharing the main arena costs nothing.  Set
+	 * before the first thread: an arena, once made, stays for later ones. */
+	mallopt(M_ARENA_MAX, 1);
+}
+
 int sandbox_prepare(const struct vmm_config *cfg, char *errbuf, size_t errlen)
 {
 	struct sigaction sa;
@@ -529,11 +539,6 @@ int sandbox_prepare(const struct vmm_config *cfg, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "sandbox: cannot handle SIGSYS: %s", strerror(errno));
 		return -1;
 	}
-	/* One malloc arena: when a thread's own arena gives memory back,
-	 * glibc reads /proc/sys/vm/overcommit_memory (once), which no filter
-	 * allows; found with a ,direct disk's bounce buffer.  vmm's threads
-	 * allocate rarely, so sharing the main arena costs nothing. */
-	mallopt(M_ARENA_MAX, 1);
 	gate_closed = true;
 	sb.active = true;
 	return 0;

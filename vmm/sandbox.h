@@ -44,7 +44,11 @@ enum sandbox_kind {
 enum sandbox_kind sandbox_kind_parse(const char *name);
 const char *sandbox_kind_name(enum sandbox_kind kind);
 
-/* Before any thread exists.  -1 with one line in errbuf (--user not root,
+/* First thing in main, before any thread exists: what the filters need of
+ * every thread (one malloc arena). */
+void sandbox_before_threads(void);
+/* Before any thread but KVM's set-up lane (vm_start_kvm), which ends
+ * before the filters go on.  -1 with one line in errbuf (--user not root,
  * no such user, libseccomp failing). */
 int sandbox_prepare(const struct vmm_config *cfg, char *errbuf, size_t errlen);
 

@@ -241,8 +241,8 @@ struct vm {
  * (tests/fuzz/fuzz_devices.c) needs before devices_setup() without KVM. */
 void vm_init(struct vm *vm, const struct vmm_config *cfg);
 /* vm_init, then maps guest RAM and starts KVM's lane of the set-up (see
- * struct vm): as early as the sandbox allows (after sandbox_prepare's
- * single malloc arena), since on PVM-style KVM the first memory slot
+ * struct vm): as early as the sandbox allows (after
+ * sandbox_before_threads' single malloc arena), since on PVM-style KVM the first memory slot
  * sleeps 4-10 ms in an SRCU grace period that the rest can overlap. */
 void vm_start_kvm(struct vm *vm, const struct vmm_config *cfg);
 /* Build the VM described by cfg (after vm_start_kvm; errbuf says what
