@@ -100,8 +100,9 @@ class PciTestdev(unittest.TestCase):
         kind = doc["host"]["kvm_kind"]
         flags = 3 if kind == "pvm" else 0        # ring 0 emulated, no hypercalls
         level = doc["virt_level"] + 1            # ECX: hypervisors below the guest
-        self.assertIn(f"vmm cpuid: kind {KIND_NUMBERS[kind]} flags {flags} ecx {level} edx 0\n",
-                      res.stdout)
+        console = 0x4f8                          # EDX: the buffer console's port
+        self.assertIn(f"vmm cpuid: kind {KIND_NUMBERS[kind]} flags {flags} ecx {level} "
+                      f"edx {console}\n", res.stdout)
 
     def test_no_testdev_leaves_it_out(self):
         res, doc = self.run_guest("--no-testdev")
