@@ -722,7 +722,8 @@ static void blk_print_stats(const struct vm *vm, FILE *out)
 		fprintf(out, "vmm: disk %u (%s): %llu reads (%.1f MiB), %llu writes (%.1f MiB), "
 			"%llu flushes, %llu other, %llu errors (%llu bad chains); "
 			"%llu wake-ups, %llu polled (%llu pauses; poll %s, window %.1f us, "
-			"%llu up, %llu down), %llu interrupts, %.3f ms in host I/O\n", i,
+			"%llu up, %llu down), %llu interrupts, %.3f ms in host I/O; waits for a "
+			"request %.1f us by doorbell, %.1f us by polling\n", i,
 			d->path ? d->path : "?", (unsigned long long)d->reads,
 			d->read_bytes / (double)MIB, (unsigned long long)d->writes,
 			d->write_bytes / (double)MIB, (unsigned long long)d->flushes,
@@ -731,7 +732,9 @@ static void blk_print_stats(const struct vm *vm, FILE *out)
 			(unsigned long long)k->notifies, (unsigned long long)k->polled,
 			(unsigned long long)k->poll_backoffs, poll_word(k), k->window.ns / 1e3,
 			(unsigned long long)k->window.grown, (unsigned long long)k->window.shrunk,
-			(unsigned long long)k->interrupts, d->ns_total / 1e6);
+			(unsigned long long)k->interrupts, d->ns_total / 1e6,
+			k->notifies ? k->woken_wait_ns / 1e3 / (double)k->notifies : 0.0,
+			k->polled_waits ? k->polled_wait_ns / 1e3 / (double)k->polled_waits : 0.0);
 	}
 }
 

@@ -100,6 +100,8 @@ static bool poll_queues(struct virtio_kvm *k, uint64_t *idle_since)
 		if (n > 0) {
 			k->polled += (uint64_t)n;
 			found += (uint64_t)n;
+			k->polled_waits++;
+			k->polled_wait_ns += now - *idle_since;
 			*idle_since = last = now;
 			continue;
 		}
@@ -167,9 +169,12 @@ static void *io_thread(void *arg)
 			break;
 		if (!(fds[0].revents & POLLIN) || read(k->notify_fd, &n, sizeof(n)) != sizeof(n))
 			continue;
+		uint64_t waited = now_ns() - idle_since;
+
 		k->notifies++;
+		k->woken_wait_ns += waited;
 		if (k->polls)
-			poll_window_after_block(&k->window, now_ns() - idle_since);
+			poll_window_after_block(&k->window, waited);
 		k->serve(k->vp, false);
 		idle_since = now_ns();
 	}

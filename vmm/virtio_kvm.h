@@ -52,6 +52,11 @@ struct virtio_kvm {
 	uint64_t poll_off_until;   /* now_ns(): no polling before (virtio_kvm.c) */
 	unsigned poll_wasted;      /* poll windows in a row that found nothing */
 	uint64_t interrupts;       /* MSI-X messages sent */
+	/* How long the thread waited for requests, from finding its queues
+	 * empty: until a doorbell woke it (the guest's turn-around, the
+	 * doorbell exit, the wake-up), and until polling found one (the
+	 * turn-around alone); the difference is what a doorbell costs. */
+	uint64_t woken_wait_ns, polled_wait_ns, polled_waits;
 };
 
 /* No descriptors yet (so virtio_kvm_close is safe at any point). */
