@@ -250,12 +250,31 @@ class FileioTests:
         self.assertGreater(io["interrupts"], 0)
         self.assertGreater(io["irq_waits"], 0)
         self.assertGreater(io["write_ops"], 0)
+        # Threads outnumber vCPUs: none spins (it would hold a sibling's
+        # vCPU), so a request is caught without sleeping only when another
+        # thread reaped it first; the rest asked for an interrupt.
+        self.assertEqual(io["irq_spun"] + io["irq_armed"], io["requests"], io)
         self.assertEqual(result["options"]["file-completion"], "irq")
         # Prepare takes the same path.
         disk = self.image("irq-prepare.img")
         self.run_ok(["fileio", *LAYOUT, "--file-completion=irq", "--validate=on", "prepare"],
                     disk, smp=1)
         self.assert_image_valid(disk)
+
+    def test_irq_waiter_spins_before_it_asks_for_an_interrupt(self):
+        disk = self.dir / "hybrid.img"
+        write_image(disk, 8 * MIB)
+        out = self.run_ok(["fileio", *LAYOUT, "--file-test-mode=rndrd", "--file-completion=irq",
+                           "--events=300", "--time=0", "run"], disk)
+        _, result = self.report(out)
+        io = result["io"]
+        # Each request either completed while its thread spun, or asked for
+        # an interrupt and slept; how many of each depends on the disk's
+        # speed, not asserted.  Only a request that asked can get an
+        # interrupt (one: the thread takes the request back when it wakes),
+        # plus at most one late from the layout block's read before the run.
+        self.assertEqual(io["irq_spun"] + io["irq_armed"], io["requests"], io)
+        self.assertLessEqual(io["interrupts"], io["irq_armed"] + 1, io)
 
     def test_polling_threads_share_one_vcpu(self):
         disk = self.dir / "share.img"
