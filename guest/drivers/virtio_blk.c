@@ -493,17 +493,24 @@ static void post(struct vblk *d, struct vblk_req *r, enum vblk_type type, void *
 	__atomic_store_n(&d->avail[1], ++d->avail_idx, __ATOMIC_RELEASE);
 }
 
+/* A waiter's look at the used ring: reaps what the device posted, unless
+ * another thread holds the lock (it reaps them then); true if it reaped. */
+static bool reap_if_posted(struct vblk *d)
+{
+	if (used_idx(d) == __atomic_load_n(&d->last_used, __ATOMIC_RELAXED) || !queue_trylock(d))
+		return false;
+	reap(d);
+	queue_unlock(d);
+	return true;
+}
+
 static int wait_poll(struct vblk *d, struct vblk_req *r)
 {
 	uint64_t spins = 0, start = rdtsc();
 
 	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
-		if (used_idx(d) != __atomic_load_n(&d->last_used, __ATOMIC_RELAXED) &&
-		    queue_trylock(d)) {
-			reap(d);
-			queue_unlock(d);
+		if (reap_if_posted(d))
 			continue;
-		}
 		__builtin_ia32_pause();
 		spins++;
 		if (d->share_cpus && spins % POLL_SPINS == 0) {
@@ -539,12 +546,8 @@ static bool spin_for(struct vblk *d, struct vblk_req *r, uint64_t budget)
 	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
 		if (rdtsc() - start >= budget)
 			return false;
-		if (used_idx(d) != __atomic_load_n(&d->last_used, __ATOMIC_RELAXED) &&
-		    queue_trylock(d)) {
-			reap(d);
-			queue_unlock(d);
+		if (reap_if_posted(d))
 			continue;
-		}
 		__builtin_ia32_pause();
 	}
 	return true;
