@@ -18,8 +18,9 @@
  * it needs none: VRING_USED_F_NO_NOTIFY, or with EVENT_IDX an avail_event
  * this request's index did not cross (a device that is busy, or polls the
  * ring, keeps it behind).  With EVENT_IDX, used_event asks for the next
- * completion's interrupt (irq mode) or is kept behind what was reaped, so
- * that a polling driver gets no interrupts.
+ * completion's interrupt (irq mode, a thread about to sleep) or is kept
+ * half the index space away from what was reaped, so that a polling driver,
+ * or a spinning one, gets no interrupts.
  */
 #include "virtio_blk.h"
 
@@ -448,10 +449,13 @@ again:
 	}
 	if (d->event_idx) {
 		/* The next completion's interrupt while a thread sleeps for
-		 * one, or none (polling, or every waiter still spinning): one
-		 * behind what we reaped is an index the device has passed. */
+		 * one, or none (polling, or every waiter still spinning): half
+		 * the index space away from what we reaped.  Not one behind
+		 * it: a device that published that entry and reads used_event
+		 * only after we reaped it would find it in the range it just
+		 * published (vring_need_event) and interrupt. */
 		uint16_t want = d->mode == VBLK_IRQ && d->sleepers ? d->last_used
-								   : (uint16_t)(d->last_used - 1);
+								   : (uint16_t)(d->last_used + 0x8000);
 
 		if (*used_event(d) != want) {
 			*used_event(d) = want;
