@@ -94,14 +94,16 @@ static bool poll_queues(struct virtio_kvm *k, uint64_t *idle_since)
 	uint64_t now = now_ns(), last = now, found = 0;
 
 	for (;;) {
+		uint64_t looked = now;     /* the look starts (a pause after the last) */
 		int n = k->serve(k->vp, true);
 
 		now = now_ns();
 		if (n > 0) {
+			/* The wait ended at the look, not once it was served. */
 			k->polled += (uint64_t)n;
 			found += (uint64_t)n;
 			k->polled_waits++;
-			k->polled_wait_ns += now - *idle_since;
+			k->polled_wait_ns += looked > *idle_since ? looked - *idle_since : 0;
 			*idle_since = last = now;
 			continue;
 		}
