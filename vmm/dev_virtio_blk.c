@@ -102,10 +102,15 @@ int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
 		} else if (n == 8 && !strncmp(word, "readonly", 8)) {
 			disk->readonly = true;
 		} else if (n == 4 && !strncmp(word, "poll", 4)) {
+			disk->poll = POLL_FIXED;
 			disk->poll_us = DISK_POLL_US_DEFAULT;
+		} else if (n == 8 && !strncmp(word, "poll=off", 8)) {
+			disk->poll = POLL_OFF;
+			disk->poll_us = 0;
 		} else if (n >= 5 && !strncmp(word, "poll=", 5)) {
+			disk->poll = POLL_FIXED;
 			if (parse_poll_us(word + 5, n - 5, &disk->poll_us)) {
-				snprintf(errbuf, errlen, "poll=%.*s: expected a number of "
+				snprintf(errbuf, errlen, "poll=%.*s: expected off or a number of "
 					 "microseconds from 1 to %u", (int)(n - 5), word + 5,
 					 DISK_POLL_US_MAX);
 				return -1;
@@ -126,7 +131,7 @@ int disk_option_parse(const char *arg, struct disk_config *disk, char *errbuf,
 			return -1;
 		} else {
 			snprintf(errbuf, errlen, "unknown disk option '%.*s' (expected direct, "
-				 "readonly, poll[=USEC], locking=off or format=raw)", (int)n, word);
+				 "readonly, poll[=USEC|off], locking=off or format=raw)", (int)n, word);
 			return -1;
 		}
 	}
@@ -667,7 +672,7 @@ static int blk_setup(struct vm *vm, const struct vmm_config *cfg, char *errbuf, 
 		disks[ndisks++] = b;
 		snprintf(b->name, sizeof(b->name), "virtio-blk%u", i);
 		snprintf(tname, sizeof(tname), "blk %u", i);
-		b->kvm.poll_ns = disk_cfg[i].poll_us * 1000ull;
+		poll_window_init(&b->kvm.window, disk_cfg[i].poll, disk_cfg[i].poll_us * 1000ull);
 		if (virtio_kvm_start(&b->kvm, vm, &b->vp, blk_serve, tname, errbuf, errlen))
 			return -1;
 	}
@@ -696,6 +701,17 @@ static void blk_teardown(struct vm *vm)
 	ndisks = 0;
 }
 
+/* What the I/O thread's polling was: the mode as asked, and whether the
+ * thread polled at all (an adaptive one without a CPU of its own did not). */
+static const char *poll_word(const struct virtio_kvm *k)
+{
+	switch (k->window.mode) {
+	case POLL_FIXED: return "fixed";
+	case POLL_OFF: return "off";
+	default: return k->polls ? "adaptive" : "adaptive, no CPU of its own";
+	}
+}
+
 static void blk_print_stats(const struct vm *vm, FILE *out)
 {
 	(void)vm;
@@ -705,15 +721,20 @@ static void blk_print_stats(const struct vm *vm, FILE *out)
 
 		fprintf(out, "vmm: disk %u (%s): %llu reads (%.1f MiB), %llu writes (%.1f MiB), "
 			"%llu flushes, %llu other, %llu errors (%llu bad chains); "
-			"%llu wake-ups, %llu polled (%llu pauses), %llu interrupts, %.3f ms in host I/O\n", i,
+			"%llu wake-ups, %llu polled (%llu pauses; poll %s, window %.1f us, "
+			"%llu up, %llu down), %llu interrupts, %.3f ms in host I/O; waits for a "
+			"request %.1f us by doorbell, %.1f us by polling\n", i,
 			d->path ? d->path : "?", (unsigned long long)d->reads,
 			d->read_bytes / (double)MIB, (unsigned long long)d->writes,
 			d->write_bytes / (double)MIB, (unsigned long long)d->flushes,
 			(unsigned long long)(d->get_ids + d->unsupported),
 			(unsigned long long)d->errors, (unsigned long long)d->bad_chains,
 			(unsigned long long)k->notifies, (unsigned long long)k->polled,
-			(unsigned long long)k->poll_backoffs, (unsigned long long)k->interrupts,
-			d->ns_total / 1e6);
+			(unsigned long long)k->poll_backoffs, poll_word(k), k->window.ns / 1e3,
+			(unsigned long long)k->window.grown, (unsigned long long)k->window.shrunk,
+			(unsigned long long)k->interrupts, d->ns_total / 1e6,
+			k->notifies ? k->woken_wait_ns / 1e3 / (double)k->notifies : 0.0,
+			k->polled_waits ? k->polled_wait_ns / 1e3 / (double)k->polled_waits : 0.0);
 	}
 }
 
@@ -730,7 +751,8 @@ static void blk_write_json(const struct vm *vm, FILE *f)
 		fprintf(f, ",\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,\"get_ids\":%llu,"
 			"\"unsupported\":%llu,\"read_bytes\":%llu,\"write_bytes\":%llu,"
 			"\"errors\":%llu,\"bad_chains\":%llu,\"notifies\":%llu,\"polled\":%llu,"
-			"\"poll_pauses\":%llu,"
+			"\"poll_pauses\":%llu,\"poll\":\"%s\",\"polling\":%s,"
+			"\"poll_window_ns\":%llu,\"poll_window_max_ns\":%llu,"
 			"\"interrupts\":%llu,\"host_io_ms\":%.3f}",
 			(unsigned long long)d->reads, (unsigned long long)d->writes,
 			(unsigned long long)d->flushes, (unsigned long long)d->get_ids,
@@ -738,6 +760,9 @@ static void blk_write_json(const struct vm *vm, FILE *f)
 			(unsigned long long)d->write_bytes, (unsigned long long)d->errors,
 			(unsigned long long)d->bad_chains, (unsigned long long)k->notifies,
 			(unsigned long long)k->polled, (unsigned long long)k->poll_backoffs,
+			k->window.mode == POLL_FIXED ? "fixed" : k->window.mode == POLL_OFF ? "off" :
+			"adaptive", k->polls ? "true" : "false",
+			(unsigned long long)k->window.ns, (unsigned long long)k->window.max_ns,
 			(unsigned long long)k->interrupts, d->ns_total / 1e6);
 	}
 	fputs("]", f);
@@ -751,12 +776,14 @@ static const struct option blk_options[] = {
 VMM_DEVICE(virtio_blk, .name = "virtio-blk", .level = VMM_INIT_DEV,
 	   .options = blk_options, .shortopts = "d:",
 	   .usage =
-	"  -d, --disk FILE[,direct][,readonly][,poll[=USEC]][,locking=off][,format=raw]\n"
+	"  -d, --disk FILE[,direct][,readonly][,poll[=USEC|off]][,locking=off][,format=raw]\n"
 	"                       a raw disk image or block device as a virtio-blk\n"
 	"                       PCI disk (repeatable, up to 8); direct: O_DIRECT,\n"
-	"                       readonly: writes fail, poll: the I/O thread polls\n"
-	"                       the queue (no doorbells) until idle USEC (50);\n"
-	"                       it burns a host CPU meanwhile (--io-pin).\n"
+	"                       readonly: writes fail. The I/O thread polls the\n"
+	"                       queue (no doorbells) after serving it, for an\n"
+	"                       adaptive 0-32 us if it has a CPU of its own;\n"
+	"                       poll: always, until idle USEC (50), burning a\n"
+	"                       host CPU meanwhile (--io-pin); poll=off: never.\n"
 	"                       The image is locked (shared if readonly) against\n"
 	"                       other users; locking=off: no lock, as QEMU's.\n"
 	"                       qcow2 is not read: convert\n"

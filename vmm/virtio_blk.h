@@ -19,7 +19,7 @@
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)
 #define VIRTIO_BLK_MAX_REQUEST (64 * MIB)   /* larger data: IOERR */
 
-/* --disk FILE[,format=raw][,direct][,readonly][,poll[=USEC]][,locking=off]
+/* --disk FILE[,format=raw][,direct][,readonly][,poll[=USEC|off]][,locking=off]
  * (repeatable). */
 #define VMM_MAX_DISKS 8
 
@@ -28,9 +28,9 @@ struct disk_config {
 	bool direct;               /* O_DIRECT */
 	bool readonly;
 	bool nolock;               /* ,locking=off: no OFD lock on the image */
-	unsigned poll_us;          /* ,poll[=USEC]: the I/O thread polls the
-				    * queue until it has been empty this long;
-				    * 0: it sleeps until a doorbell */
+	enum poll_mode poll;       /* adaptive (the default), ,poll[=USEC]:
+				    * fixed, ,poll=off (poll_window.h) */
+	unsigned poll_us;          /* fixed: the window; else 0 */
 };
 
 #define DISK_POLL_US_DEFAULT 50

@@ -12,8 +12,10 @@
 
 #include "error.h"
 #include "kvm.h"
+#include "options.h"
 #include "pci.h"
 #include "stats.h"
+#include "vmm.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -69,8 +71,10 @@ static void hook_msi(struct virtio_pci *vp, unsigned v, uint64_t addr, uint32_t 
  * CPU (the windows run out empty, the request comes by doorbell after
  * them), or a request posted without a doorbell waits for the poller's
  * next time slice (a long gap between two looks).  Either way polling then
- * stops for POLL_BACKOFF_NS: requests come by doorbell, as without it. */
-#define POLL_WASTED_MAX 8                  /* empty windows in a row */
+ * stops for POLL_BACKOFF_NS: requests come by doorbell, as without it.
+ * (An adaptive window needs no count of empty windows: each one shrinks
+ * or grows it, poll_window.c.) */
+#define POLL_WASTED_MAX 8                  /* empty fixed windows in a row */
 #define POLL_PREEMPTED_NS 500000ull        /* a gap between two looks */
 #define POLL_BACKOFF_NS 50000000ull
 
@@ -82,20 +86,25 @@ static void poll_backoff(struct virtio_kvm *k, uint64_t now)
 }
 
 /* Serves the queues without sleeping (the driver told not to notify)
- * until they have been empty for poll_ns, then asks for notifies again;
+ * until they have been empty for the window, then asks for notifies
+ * again; *idle_since: when they were last found empty after serving.
  * false when vmm is stopping. */
-static bool poll_queues(struct virtio_kvm *k)
+static bool poll_queues(struct virtio_kvm *k, uint64_t *idle_since)
 {
-	uint64_t now = now_ns(), idle_since = now, last = now, found = 0;
+	uint64_t now = now_ns(), last = now, found = 0;
 
 	for (;;) {
+		uint64_t looked = now;     /* the look starts (a pause after the last) */
 		int n = k->serve(k->vp, true);
 
 		now = now_ns();
 		if (n > 0) {
+			/* The wait ended at the look, not once it was served. */
 			k->polled += (uint64_t)n;
 			found += (uint64_t)n;
-			idle_since = last = now;
+			k->polled_waits++;
+			k->polled_wait_ns += looked > *idle_since ? looked - *idle_since : 0;
+			*idle_since = last = now;
 			continue;
 		}
 		/* A look at an empty ring takes well under a microsecond:
@@ -108,7 +117,7 @@ static bool poll_queues(struct virtio_kvm *k)
 		last = now;
 		if (atomic_load_explicit(&k->stopping, memory_order_relaxed))
 			return false;
-		if (n < 0 || now - idle_since >= k->poll_ns)
+		if (n < 0 || now - *idle_since >= k->window.ns)
 			break;
 		/* pause, not sched_yield(): under EEVDF a yielding poller
 		 * loses its place and the request it was to catch waits
@@ -116,24 +125,42 @@ static bool poll_queues(struct virtio_kvm *k)
 		 * 1.5x slower). */
 		__builtin_ia32_pause();
 	}
-	if (found)
+	if (found || k->window.mode != POLL_FIXED)
 		k->poll_wasted = 0;
 	else if (++k->poll_wasted >= POLL_WASTED_MAX)
 		poll_backoff(k, now);
 	/* Notifies on, and one more look: what came meanwhile is served. */
 	int n = k->serve(k->vp, false);
 
-	if (n > 0)
+	if (n > 0) {
 		k->polled += (uint64_t)n;
+		*idle_since = now_ns();
+	}
 	return true;
+}
+
+/* Whether this thread polls at all: a fixed window because it was asked
+ * for, an adaptive one where the thread has a CPU of its own. */
+static bool may_poll(const struct virtio_kvm *k)
+{
+	const struct vmm_config *cfg = k->vm->cfg;
+
+	if (k->window.mode == POLL_FIXED)
+		return true;
+	return k->window.mode == POLL_ADAPTIVE && k->io.state.known &&
+	       poll_has_own_cpu(&k->io.state.affinity, cfg->pin_cpus,
+				cfg->pin_cpus ? cfg->pin_count : 0);
 }
 
 static void *io_thread(void *arg)
 {
 	struct virtio_kvm *k = arg;
+	uint64_t idle_since = now_ns();
 
+	k->polls = may_poll(k);
 	for (;;) {
-		if (k->poll_ns && now_ns() >= k->poll_off_until && !poll_queues(k))
+		if (k->polls && k->window.ns && now_ns() >= k->poll_off_until &&
+		    !poll_queues(k, &idle_since))
 			break;
 		struct pollfd fds[2] = {{k->notify_fd, POLLIN, 0}, {k->stop_fd, POLLIN, 0}};
 		uint64_t n;
@@ -144,8 +171,14 @@ static void *io_thread(void *arg)
 			break;
 		if (!(fds[0].revents & POLLIN) || read(k->notify_fd, &n, sizeof(n)) != sizeof(n))
 			continue;
+		uint64_t waited = now_ns() - idle_since;
+
 		k->notifies++;
+		k->woken_wait_ns += waited;
+		if (k->polls)
+			poll_window_after_block(&k->window, waited);
 		k->serve(k->vp, false);
+		idle_since = now_ns();
 	}
 	return NULL;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "placement.h"
+#include "poll_window.h"
 #include "virtio_pci.h"
 
 struct vm;
@@ -38,10 +39,11 @@ struct virtio_kvm {
 	struct msix_entry routed[VIRTIO_PCI_MSIX_VECTORS];
 	bool route_valid[VIRTIO_PCI_MSIX_VECTORS];
 	struct io_thread io;       /* on --io-pin's CPUs (placement.h) */
-	/* Set before virtio_kvm_start: after each doorbell the I/O thread
-	 * keeps serving without sleeping until the queues have been empty
-	 * this long (0: it sleeps at once). */
-	uint64_t poll_ns;
+	/* Set before virtio_kvm_start (poll_window_init): after serving,
+	 * the I/O thread keeps looking at the queues without sleeping until
+	 * they have been empty this long (poll_window.h). */
+	struct poll_window window;
+	bool polls;                /* the thread polls (virtio_kvm.c, may_poll) */
 	atomic_bool stopping;      /* virtio_kvm_stop, for a polling thread */
 	/* Counters for the device's --stats and --json (the I/O thread's). */
 	uint64_t notifies;         /* I/O thread wake-ups */
@@ -50,6 +52,11 @@ struct virtio_kvm {
 	uint64_t poll_off_until;   /* now_ns(): no polling before (virtio_kvm.c) */
 	unsigned poll_wasted;      /* poll windows in a row that found nothing */
 	uint64_t interrupts;       /* MSI-X messages sent */
+	/* How long the thread waited for requests, from finding its queues
+	 * empty: until a doorbell woke it (the guest's turn-around, the
+	 * doorbell exit, the wake-up), and until polling found one (the
+	 * turn-around alone); the difference is what a doorbell costs. */
+	uint64_t woken_wait_ns, polled_wait_ns, polled_waits;
 };
 
 /* No descriptors yet (so virtio_kvm_close is safe at any point). */

@@ -34,6 +34,7 @@
  *   virtio_kvm.c  what every virtio device needs from KVM: doorbell
  *                 ioeventfds, MSI routes and irqfds, the I/O thread
  *                 (virtio_kvm.h)
+ *   poll_window.c  how long an I/O thread polls its queues (poll_window.h)
  *   dev_virtio_blk.c  virtio-blk disks (--disk) (virtio_blk.h)
  *   dev_pci_testdev.c  QEMU's pci-testdev: port and MMIO registers with and
  *                 without ioeventfds, for exit timing (pci_testdev.h)

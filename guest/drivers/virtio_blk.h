@@ -18,10 +18,14 @@
  *   VBLK_IRQ   MSI-X vector -> LAPIC -> the kernel's handler (trap.c,
  *              sched_irq), which wakes the threads blocked in SYS_IRQ_WAIT;
  *              each looks at the used ring itself.  The general case.
- *              Per request: one SYS_IRQ_WAIT unless the completion came
- *              first, one interrupt and its EOI, about 120 ring-0
- *              instructions in all (tools/ring0-profile under QEMU TCG);
- *              polling takes none.
+ *              Hybrid: a waiter first spins on the used ring for twice the
+ *              recent completion time (at most 200 us), interrupts
+ *              suppressed while no thread sleeps; only then it asks for an
+ *              interrupt and sleeps.  Per request that sleeps: one
+ *              SYS_IRQ_WAIT unless the completion came first, one
+ *              interrupt and its EOI, about 120 ring-0 instructions in all
+ *              (tools/ring0-profile under QEMU TCG); one caught while
+ *              spinning, and polling, take none.
  */
 #ifndef GUEST_VIRTIO_BLK_H
 #define GUEST_VIRTIO_BLK_H
@@ -61,8 +65,10 @@ struct vblk_req {
 	volatile uint8_t done;
 	/* What this slot's requests cost, for the report (ring-0 work above
 	 * all): requests, notifies written (each an exit), notifies the device
-	 * asked us to skip, sys_yield calls and SYS_IRQ_WAIT calls. */
-	uint64_t requests, notifies, notifies_skipped, yields, irq_waits;
+	 * asked us to skip, sys_yield calls, SYS_IRQ_WAIT calls, and (interrupt
+	 * mode) requests whose completion came while the thread still spun, and
+	 * those that asked for an interrupt instead (spun + armed = requests). */
+	uint64_t requests, notifies, notifies_skipped, yields, irq_waits, irq_spun, irq_armed;
 } __attribute__((aligned(64)));
 
 struct vblk {
@@ -90,6 +96,8 @@ struct vblk {
 	volatile uint16_t *used;     /* flags, idx, then {u32 id, u32 len}[qsize] */
 	volatile int lock;
 	uint16_t free_head, num_free, avail_idx, last_used;
+	unsigned sleepers;           /* interrupt mode: threads in SYS_IRQ_WAIT (lock held) */
+	uint64_t latency_avg;        /* recent completion time, TSC cycles */
 	struct vblk_req *inflight[VBLK_QUEUE_MAX];   /* by head descriptor */
 };
 

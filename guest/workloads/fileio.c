@@ -937,7 +937,7 @@ static int fileio_run_cmd(const struct test_args *args)
 	bench_print_report(&s);
 
 	/* What the I/O path cost, all threads' requests together. */
-	uint64_t requests = 0, notifies = 0, skipped = 0, yields = 0, waits = 0;
+	uint64_t requests = 0, notifies = 0, skipped = 0, yields = 0, waits = 0, spun = 0, armed = 0;
 	for (unsigned i = 0; i < F.threads; i++) {
 		const struct vblk_req *q = F.per_thread[i].req;
 
@@ -946,6 +946,8 @@ static int fileio_run_cmd(const struct test_args *args)
 		skipped += q->notifies_skipped;
 		yields += q->yields;
 		waits += q->irq_waits;
+		spun += q->irq_spun;
+		armed += q->irq_armed;
 	}
 
 	effective_options(args, &eff);
@@ -975,6 +977,8 @@ static int fileio_run_cmd(const struct test_args *args)
 	json_u64(&j, "notifies_skipped", skipped);
 	json_u64(&j, "yields", yields);
 	json_u64(&j, "irq_waits", waits);
+	json_u64(&j, "irq_spun", spun);
+	json_u64(&j, "irq_armed", armed);
 	json_u64(&j, "interrupts", irqs);
 	json_double(&j, "syscalls_per_request", requests ? (double)(yields + waits) / requests : 0);
 	json_end(&j);

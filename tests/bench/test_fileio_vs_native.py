@@ -69,6 +69,27 @@ class Figures(unittest.TestCase):
         self.assertEqual([met for _, met in fvn.targets(fvn.summarise(slow))], [False, False])
         self.assertEqual([met for _, met in fvn.targets({})], [None, None])
 
+    def test_qemu_with_an_iothread_is_a_fourth_side(self):
+        self.assertEqual(fvn.sides_of(False), ("native", "vmm", "qemu"))
+        sides = fvn.sides_of(True)
+        self.assertEqual(sides, ("native", "vmm", "qemu", "qemu-iothread"))
+        figures = {"rndrd 16K 1t direct": {"native": [100.0], "vmm": [90.0], "qemu": [60.0],
+                                           "qemu-iothread": [80.0]}}
+        summary = fvn.summarise(figures)
+        labels = {"native": "native", "vmm": "vmm", "qemu": "QEMU-KVM",
+                  "qemu-iothread": "QEMU-KVM,iothread"}
+        lines = fvn.table(summary, labels, sides)
+        self.assertTrue(lines[0].endswith("| QEMU-KVM,iothread median | QEMU-KVM,iothread min-max "
+                                          "| vmm / native | vmm / QEMU-KVM | "
+                                          "vmm / QEMU-KVM,iothread |"), lines[0])
+        self.assertTrue(lines[2].endswith("| 80.0 | 80.0-80.0 | 0.900 | 1.500 | 1.125 |"), lines[2])
+        # Both QEMU ratios are held to the 1.2x.
+        self.assertEqual(fvn.targets(summary, sides),
+                         [("rndrd 16K 1t direct: vmm / native = 0.900 (target >= 0.85)", True),
+                          ("rndrd 16K 1t direct: vmm / qemu = 1.500 (target >= 1.2)", True),
+                          ("rndrd 16K 1t direct: vmm / qemu-iothread = 1.125 (target >= 1.2)",
+                           False)])
+
 
 class Caveats(unittest.TestCase):
     def test_the_kind_of_kvm_is_a_caveat_unless_hardware(self):

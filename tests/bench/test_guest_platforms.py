@@ -105,6 +105,17 @@ class GuestDisks(unittest.TestCase):
         argv = qemu_argv(1, 256, "fileio run", "tcg", "pc", "/d/a.raw")
         self.assertEqual(argv[argv.index("-drive") + 1], "file=/d/a.raw,format=raw,if=none,id=d0")
         self.assertNotIn("-drive", qemu_argv(1, 256, "cpu", "tcg", "pc"))
+        self.assertNotIn("iothread", " ".join(argv))     # QEMU's default: the main loop
+
+    def test_qemu_drive_in_an_iothread(self):
+        argv = qemu_argv(1, 256, "fileio run", "kvm", "pc", "/d/a.raw", direct=True,
+                         iothread=True)
+        obj = argv.index("-object")
+        self.assertEqual(argv[obj:obj + 6],
+                         ["-object", "iothread,id=io0",
+                          "-drive", "file=/d/a.raw,format=raw,if=none,id=d0,cache=none",
+                          "-device", "virtio-blk-pci,drive=d0,iothread=io0"])
+        self.assertNotIn("-object", qemu_argv(1, 256, "cpu", "kvm", "pc", iothread=True))
 
     def test_qemu_pci_testdev_on_pc_only(self):
         # The guest's vmexit test needs it, as vmm has it; microvm has no PCI.

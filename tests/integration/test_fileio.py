@@ -5,8 +5,9 @@ file), checked from the host side both ways.
 
 Each platform (a Guest subclass) boots build/guest.elf with a raw image as
 its virtio-blk disk; FileioTests runs on each (one TestCase per platform):
-QEMU, vmm, and vmm with a polling I/O thread (--disk FILE,poll), which
-tells the driver not to notify.
+QEMU, vmm (whose I/O thread polls adaptively where it has a CPU of its
+own), and vmm with a fixed polling window (--disk FILE,poll), which tells
+the driver not to notify.
 The files are disk regions: file i at byte i * stride (stride: the file
 size rounded up to the block size), the layout block in the last 4 KiB of
 the disk (guest/workloads/fileio.c)."""
@@ -25,6 +26,9 @@ from vmbench.fileio_image import LAYOUT_SIZE, check_block, layout_block, make_bl
 
 T = 240
 MIB = 1 << 20
+# I/O-thread wake-ups of a `run` boot that its io block does not count:
+# the layout block's read and vmm's kick when the driver is ready.
+WAKEUPS_OUTSIDE_THE_RUN = 2
 
 
 # ---- the on-disk format, from the host's side: vmbench.fileio_image ------------------
@@ -246,12 +250,31 @@ class FileioTests:
         self.assertGreater(io["interrupts"], 0)
         self.assertGreater(io["irq_waits"], 0)
         self.assertGreater(io["write_ops"], 0)
+        # Threads outnumber vCPUs: none spins (it would hold a sibling's
+        # vCPU), so a request is caught without sleeping only when another
+        # thread reaped it first; the rest asked for an interrupt.
+        self.assertEqual(io["irq_spun"] + io["irq_armed"], io["requests"], io)
         self.assertEqual(result["options"]["file-completion"], "irq")
         # Prepare takes the same path.
         disk = self.image("irq-prepare.img")
         self.run_ok(["fileio", *LAYOUT, "--file-completion=irq", "--validate=on", "prepare"],
                     disk, smp=1)
         self.assert_image_valid(disk)
+
+    def test_irq_waiter_spins_before_it_asks_for_an_interrupt(self):
+        disk = self.dir / "hybrid.img"
+        write_image(disk, 8 * MIB)
+        out = self.run_ok(["fileio", *LAYOUT, "--file-test-mode=rndrd", "--file-completion=irq",
+                           "--events=300", "--time=0", "run"], disk)
+        _, result = self.report(out)
+        io = result["io"]
+        # Each request either completed while its thread spun, or asked for
+        # an interrupt and slept; how many of each depends on the disk's
+        # speed, not asserted.  Only a request that asked can get an
+        # interrupt (one: the thread takes the request back when it wakes),
+        # plus at most one late from the layout block's read before the run.
+        self.assertEqual(io["irq_spun"] + io["irq_armed"], io["requests"], io)
+        self.assertLessEqual(io["interrupts"], io["irq_armed"] + 1, io)
 
     def test_polling_threads_share_one_vcpu(self):
         disk = self.dir / "share.img"
@@ -368,7 +391,62 @@ class QemuFileio(FileioTests, unittest.TestCase):
 
 
 class VmmFileio(FileioTests, unittest.TestCase):
+    """vmm's default: an adaptive polling window where the I/O thread has a
+    CPU of its own (vmm/poll_window.h)."""
     platform = UnderVmm()
+
+    def run_counted(self, name, events, *vmm_args, disk_words=""):
+        """rndrd of `events` requests, one thread; (the guest's io block,
+        vmm's --json disk)."""
+        disk = self.dir / f"{name}.img"
+        write_image(disk, 8 * MIB)
+        report = self.dir / f"{name}.json"
+        res = run_vmm("--json", report, "--timeout", 200, *vmm_args, "--disk",
+                      f"{disk}{disk_words}", GUEST, "fileio", *LAYOUT, "--file-test-mode=rndrd",
+                      f"--events={events}", "--time=0", "run", timeout=T)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertNotIn("Sanitizer", res.stderr)
+        _, result = self.report(res.stdout)
+        io, d = result["io"], json.loads(report.read_text())["disks"][0]
+        self.assertGreaterEqual(d["reads"], events)    # and the layout block
+        self.assertEqual(io["notifies"] + io["notifies_skipped"], io["requests"])
+        # A guest that polls its completions gets no interrupt, polled or not.
+        self.assertEqual((d["interrupts"], io["interrupts"], io["irq_waits"]), (0, 0, 0))
+        return io, d
+
+    def assert_never_polled(self, io, d):
+        """Every request came by doorbell: no poll window ever ran."""
+        self.assertFalse(d["polling"], d)
+        self.assertEqual((d["polled"], d["poll_window_ns"]), (0, 0), d)
+        # Each wake-up is a doorbell at least (the eventfd adds them up):
+        # the run's, the layout block's read and vmm's own kick at
+        # DRIVER_OK (a guest's io block counts the run's alone).
+        self.assertGreater(d["notifies"], 0, d)
+        self.assertLessEqual(d["notifies"], io["notifies"] + WAKEUPS_OUTSIDE_THE_RUN, (d, io))
+
+    def test_poll_off_takes_every_request_by_doorbell(self):
+        io, d = self.run_counted("off", 300, disk_words=",poll=off")
+        self.assertEqual(d["poll"], "off")
+        self.assert_never_polled(io, d)
+
+    def test_no_adaptive_polling_on_a_vcpus_cpu(self):
+        # The I/O thread's one CPU is the vCPU's: polling would take the
+        # time the vCPU needs to make the next request.
+        io, d = self.run_counted("shared", 300, "--smp", 1, "--pin", 0, "--io-pin", 0)
+        self.assertEqual(d["poll"], "adaptive")
+        self.assert_never_polled(io, d)
+
+    def test_adaptive_polling_with_a_cpu_of_its_own(self):
+        from test_vmm_placement import online_cpus
+        if not {0, 1} <= online_cpus():
+            self.skipTest("needs host CPUs 0 and 1")
+        io, d = self.run_counted("own", 2000, "--smp", 1, "--pin", 0, "--io-pin", 1)
+        self.assertEqual((d["poll"], d["polling"]), ("adaptive", True), d)
+        # Whether the window grows depends on how soon the guest's next
+        # request comes (the host's speed): not asserted.  What it found
+        # needed no doorbell, so no wake-up either.
+        self.assertLessEqual(d["poll_window_ns"], d["poll_window_max_ns"])
+        self.assertLessEqual(d["notifies"], io["notifies"] + WAKEUPS_OUTSIDE_THE_RUN, (d, io))
 
 
 class VmmPollingFileio(FileioTests, unittest.TestCase):

@@ -42,9 +42,9 @@ class DiskRefusals(unittest.TestCase):
             (["--disk", f"{disk},format=qcow2"], r"qcow2 images are not supported; convert "
                                                  r"to raw with: qemu-img convert -O raw"),
             (["--disk", f"{disk},fast"], r"unknown disk option 'fast'"),
-            (["--disk", f"{disk},poll=0"], r"poll=0: expected a number of microseconds "
+            (["--disk", f"{disk},poll=0"], r"poll=0: expected off or a number of microseconds "
                                           r"from 1 to 1000000"),
-            (["--disk", f"{disk},poll=fast"], r"poll=fast: expected a number"),
+            (["--disk", f"{disk},poll=fast"], r"poll=fast: expected off or a number"),
             (["--disk", guest_runner.kvm().scratch_dir], r"not a regular file or block device"),
             (["--disk", self.scratch("tiny.img", b"x" * 100)], r"smaller than one 512-byte"),
         ]

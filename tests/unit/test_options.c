@@ -704,16 +704,24 @@ static void test_disk_options(void **state)
 	assert_true(disks[1].direct);
 	assert_string_equal(disks[2].path, "c.raw");
 	assert_false(disks[2].readonly);
+	/* No poll word: an adaptive window (poll_window.h). */
+	assert_int_equal(disks[2].poll, POLL_ADAPTIVE);
 	assert_int_equal(disks[2].poll_us, 0);
-	/* ,poll: the I/O thread polls, by default DISK_POLL_US_DEFAULT. */
+	/* ,poll: a fixed window, by default DISK_POLL_US_DEFAULT; poll=off:
+	 * none, the last word winning. */
 	PARSE(p, "--disk", "a.img,poll", "--disk", "b.img,direct,poll=1", "--disk",
-	      "c.img,poll=1000000", "g");
+	      "c.img,poll=1000000", "--disk", "d.img,poll=off", "--disk", "e.img,poll=off,poll",
+	      "g");
 	assert_parse_ok(p);
-	assert_int_equal(blk_disk_configs(&disks), 3);
+	assert_int_equal(blk_disk_configs(&disks), 5);
+	assert_int_equal(disks[0].poll, POLL_FIXED);
 	assert_int_equal(disks[0].poll_us, DISK_POLL_US_DEFAULT);
 	assert_int_equal(disks[1].poll_us, 1);
 	assert_true(disks[1].direct);
 	assert_int_equal(disks[2].poll_us, 1000000);
+	assert_int_equal(disks[3].poll, POLL_OFF);
+	assert_int_equal(disks[3].poll_us, 0);
+	assert_int_equal(disks[4].poll, POLL_FIXED);
 	assert_false(disks[0].nolock);
 	/* ,locking=off: no image lock (QEMU's word); locking=on is the default. */
 	PARSE(p, "--disk", "a.img,locking=off", "--disk", "b.img,locking=off,locking=on", "g");
@@ -741,14 +749,15 @@ static void test_disk_bad_values(void **state)
 	PARSE(p, "--disk", ",readonly", "g");
 	assert_parse_error(p, "no file name");
 	static const char *const bad_polls[] = {"x,poll=", "x,poll=0", "x,poll=1000001",
-						"x,poll=-5", "x,poll=10us", "x,poll=99999999"};
+						"x,poll=-5", "x,poll=10us", "x,poll=99999999",
+						"x,poll=of", "x,poll=offf"};
 	for (unsigned i = 0; i < sizeof(bad_polls) / sizeof(bad_polls[0]); i++) {
 		PARSE(p, "--disk", bad_polls[i], "g");
-		assert_parse_error(p, "expected a number of microseconds from 1 to 1000000");
+		assert_parse_error(p, "expected off or a number of microseconds from 1 to 1000000");
 	}
 	PARSE(p, "--disk", "x,locking=maybe", "g");
 	assert_parse_error(p, "unknown disk option 'locking=maybe' (expected direct, readonly, "
-			   "poll[=USEC], locking=off or format=raw)");
+			   "poll[=USEC|off], locking=off or format=raw)");
 	PARSE(p, "--disk", "x,polling", "g");
 	assert_parse_error(p, "unknown disk option 'polling'");
 	PARSE(p, "--disk", "", "g");

@@ -13,7 +13,12 @@ Three sides, each case run by each in turn (native, vmm, QEMU, native, ...),
 - QEMU: the same guest, the same two boots, with `-drive
   file=IMG,format=raw,if=none,id=d0[,cache=none] -device
   virtio-blk-pci,drive=d0` and -accel kvm; where QEMU cannot use KVM here it
-  falls back to TCG, and every line of the output says "QEMU-TCG".
+  falls back to TCG, and every line of the output says "QEMU-TCG".  That is
+  QEMU's default set-up: aio=threads, no IOThread (the main loop serves the
+  disk and does not poll).  --qemu-iothread adds a fourth side, the same
+  QEMU with the disk in an IOThread (`-object iothread,id=io0`,
+  `iothread=io0`), which polls adaptively as vmm's I/O thread does by
+  default; the table and the targets then give vmm against both.
 
 So the guest's disk images and native's files sit on the same file system.
 With `direct` the case passes --file-extra-flags=direct to sysbench and to
@@ -42,6 +47,7 @@ guest's interrupts and ring-0 code are emulated and every exit costs 5-20 us.
 
     bench/fileio-vs-native [--reps 5] [--time 5] [--size 256M] [--only WORDS]
                            [--dir DIR] [--quick] [--json FILE] [--vmm-disk WORDS]
+                           [--qemu-iothread]
 """
 
 import argparse
@@ -61,8 +67,9 @@ BLOCKS = ("16K", "4K")
 THREADS = (1, 2)
 VCPUS, MEM_MIB = 2, 1024
 SIDES = ("native", "vmm", "qemu")
+IOTHREAD_SIDE = "qemu-iothread"                    # with --qemu-iothread
 TARGET_CASE = "rndrd 16K 1t direct"
-TARGETS = (("native", 0.85), ("qemu", 1.2))        # vmm / side >= ratio
+TARGETS = (("native", 0.85), ("qemu", 1.2), (IOTHREAD_SIDE, 1.2))   # vmm / side >= ratio
 QUICK_CASES = (TARGET_CASE, "rndrw 4K 2t buffered")
 
 
@@ -110,11 +117,19 @@ def ratio(a, b):
     return a["median"] / b["median"]
 
 
-def targets(summary):
-    """[(text, met)] for the issue's targets; met is None when not measured."""
+def sides_of(qemu_iothread):
+    """The sides a run has, in the order they run and are shown."""
+    return SIDES + ((IOTHREAD_SIDE,) if qemu_iothread else ())
+
+
+def targets(summary, sides=SIDES):
+    """[(text, met)] for the issue's targets (against every QEMU side there
+    is); met is None when not measured."""
     out = []
     s = summary.get(TARGET_CASE)
     for side, want in TARGETS:
+        if side not in sides:
+            continue
         r = ratio(s["vmm"], s[side]) if s else None
         out.append((f"{TARGET_CASE}: vmm / {side} = "
                     f"{'not measured' if r is None else f'{r:.3f}'} (target >= {want})",
@@ -137,21 +152,22 @@ def caveats(env):
     return out
 
 
-def table(summary, labels):
+def table(summary, labels, sides=SIDES):
     """The Markdown table; labels: {side: column title}."""
+    others = [side for side in sides if side != "vmm"]
     head = ["case"]
-    for side in SIDES:
+    for side in sides:
         head += [f"{labels[side]} median", f"{labels[side]} min-max"]
-    head += [f"vmm / {labels['native']}", f"vmm / {labels['qemu']}"]
+    head += [f"vmm / {labels[other]}" for other in others]
     lines = ["| " + " | ".join(head) + " |",
              "| --- |" + " ---: |" * (len(head) - 1)]
-    for name, sides in summary.items():
+    for name, by_side in summary.items():
         row = [name]
-        for side in SIDES:
-            s = sides[side]
+        for side in sides:
+            s = by_side[side]
             row += [f"{s['median']:.1f}", f"{s['min']:.1f}-{s['max']:.1f}"] if s else ["-", "-"]
-        for other in ("native", "qemu"):
-            r = ratio(sides["vmm"], sides[other])
+        for other in others:
+            r = ratio(by_side["vmm"], by_side[other])
             row.append("-" if r is None else f"{r:.3f}")
         lines.append("| " + " | ".join(row) + " |")
     return lines
@@ -172,8 +188,11 @@ def main(argv=None):
                     help="a smoke run: two cases (unless --only), 16M, --time 1, 1 rep")
     ap.add_argument("--json", help="write every figure here")
     ap.add_argument("--vmm-disk", default="", metavar="WORDS",
-                    help='words added to vmm\'s --disk, comma-separated (e.g. "poll" or '
-                         '"poll=20"; docs/virtio-blk.md)')
+                    help='words added to vmm\'s --disk, comma-separated (e.g. "poll", '
+                         '"poll=20" or "poll=off"; docs/virtio-blk.md)')
+    ap.add_argument("--qemu-iothread", action="store_true",
+                    help="a fourth side: QEMU with the disk in an IOThread, which polls "
+                         "adaptively (QEMU's default for IOThreads)")
     args = ap.parse_args(argv)
     if args.quick:
         args.reps, args.time, args.size = 1, 1, "16M"
@@ -193,11 +212,15 @@ def main(argv=None):
     Path(args.dir).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="fileio-vs-native-", dir=args.dir))
     cases = {name: make_case(m, b, t, d, args.size, args.time) for name, m, b, t, d in todo}
+    order = sides_of(args.qemu_iothread)
     sides = {"native": NativePlatform(scratch_dir=scratch),
              "vmm": VmmPlatform(scratch_dir=scratch, disk_options=vmm_disk),
              "qemu": QemuGuestPlatform(accel="auto", scratch_dir=scratch)}
-    figures = {name: {side: [] for side in SIDES} for name in cases}
-    runs, started, done = len(cases) * args.reps * len(SIDES), time.monotonic(), 0
+    if args.qemu_iothread:
+        sides[IOTHREAD_SIDE] = QemuGuestPlatform(accel="auto", scratch_dir=scratch,
+                                                 iothread=True)
+    figures = {name: {side: [] for side in order} for name in cases}
+    runs, started, done = len(cases) * args.reps * len(order), time.monotonic(), 0
     try:
         for side, platform in sides.items():
             try:
@@ -206,7 +229,7 @@ def main(argv=None):
                 sys.exit(f"fileio-vs-native: {side}: {e}")
         for rep in range(args.reps):
             for name, case in cases.items():
-                for side in SIDES:
+                for side in order:
                     try:
                         record = sides[side].run(case)
                     except PlatformError as e:
@@ -225,12 +248,15 @@ def main(argv=None):
 
     qemu_accel = env["qemu"]["accelerator"]
     labels = {"native": "native", "vmm": ",".join(["vmm", *vmm_disk]),
-              "qemu": f"QEMU-{qemu_accel.upper()}"}
+              "qemu": f"QEMU-{qemu_accel.upper()}",
+              IOTHREAD_SIDE: f"QEMU-{qemu_accel.upper()},iothread"}
     summary = summarise(figures)
     print(f"\nsysbench fileio 1.0.20 on this host ({filesystem_type(args.dir)} under "
           f"{args.dir}) against the vmbench guest's fileio on a raw virtio-blk disk image in "
           f"the same place, under vmm ({env['vmm']['accelerator']}) and under QEMU "
-          f"({labels['qemu']}, machine pc); guests --smp {VCPUS} --mem {MEM_MIB}M; "
+          f"({labels['qemu']}, machine pc, aio=threads, "
+          f"{'with and without an IOThread' if args.qemu_iothread else 'no IOThread'}); "
+          f"guests --smp {VCPUS} --mem {MEM_MIB}M; "
           f"--file-total-size={args.size}, --time={args.time}, {args.reps} runs each, "
           f"alternating.  Figure: reads/s + writes/s.\n")
     if qemu_accel != "kvm":
@@ -238,9 +264,9 @@ def main(argv=None):
     print(f"vmm ran on KVM: {kvmkind.describe(env['vmm'].get('kvm_kind'))}\n")
     if env["vmm"].get("note"):
         print(f"vmm: {env['vmm']['note']}\n")
-    print("\n".join(table(summary, labels)))
+    print("\n".join(table(summary, labels, order)))
     print()
-    for text, met in targets(summary):
+    for text, met in targets(summary, order):
         said = [c for c in caveats(env) if "QEMU" not in c or "/ qemu" in text]
         print(f"- {text}: {'met' if met else 'not met' if met is False else 'not measured'}"
               + (f" ({'; '.join(said)})" if said else ""))
@@ -248,7 +274,7 @@ def main(argv=None):
         Path(args.json).write_text(json.dumps(
             {"size": args.size, "time": args.time, "reps": args.reps, "labels": labels,
              "environment": env, "figures": figures, "summary": summary,
-             "targets": [{"text": t, "met": m} for t, m in targets(summary)]},
+             "targets": [{"text": t, "met": m} for t, m in targets(summary, order)]},
             indent=1) + "\n")
 
 

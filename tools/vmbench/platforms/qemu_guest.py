@@ -6,7 +6,12 @@ fileio: a fresh raw image per run (guest.py), attached as
 `-drive file=IMG,format=raw,if=none,id=d0[,cache=none] -device
 virtio-blk-pci,drive=d0` (cache=none, QEMU's O_DIRECT, when the case asks
 for --file-extra-flags=direct; else QEMU's default, writeback), one boot for
-prepare and one for run.  microvm has no PCI bus: fileio is skipped there.
+prepare and one for run.  QEMU's defaults otherwise: aio=threads (a pool
+thread makes each preadv) and no IOThread, so the disk is served by the
+main loop, which does not poll.  iothread=True adds `-object
+iothread,id=io0` and `iothread=io0` to the device: an IOThread, which
+polls its queue adaptively (poll-max-ns 32 us, QEMU's default) before it
+sleeps.  microvm has no PCI bus: fileio is skipped there.
 
 On pc the guest also gets `-device pci-testdev` (after the disk, so the
 disk's slot does not change), as vmm offers it by default: the guest's
@@ -27,11 +32,13 @@ QEMU = "qemu-system-x86_64"
 PROBE_STATUS = 3
 
 
-def qemu_argv(vcpus, mem_mib, append, accel, machine, disk=None, direct=False):
+def qemu_argv(vcpus, mem_mib, append, accel, machine, disk=None, direct=False,
+              iothread=False):
     """QEMU's command line booting guest.elf.  On pc, with QEMU's PCI test
     device (-device pci-testdev: a port and an MMIO doorbell that exit to
     QEMU, and the same with an ioeventfd in the kernel), which the guest's
-    vmexit test measures, as vmm offers one by default."""
+    vmexit test measures, as vmm offers one by default.  iothread: the
+    disk's virtio-blk device runs in an IOThread of its own."""
     cpu = ["-cpu", "host"] if accel == "kvm" else ["-cpu", "max"]
     argv = [QEMU, "-M", machine, "-accel", accel, *cpu, "-smp", str(vcpus),
             "-m", f"{mem_mib}M", "-nodefaults", "-no-user-config", "-display", "none",
@@ -39,9 +46,10 @@ def qemu_argv(vcpus, mem_mib, append, accel, machine, disk=None, direct=False):
             "-no-reboot", "-kernel", str(guest.GUEST), "-append", append]
     if disk:
         path = str(disk).replace(",", ",,")
+        argv += ["-object", "iothread,id=io0"] if iothread else []
         argv += ["-drive", f"file={path},format=raw,if=none,id=d0"
                            + (",cache=none" if direct else ""),
-                 "-device", "virtio-blk-pci,drive=d0"]
+                 "-device", "virtio-blk-pci,drive=d0" + (",iothread=io0" if iothread else "")]
     if machine != "microvm":          # microvm has no PCI bus
         argv += ["-device", "pci-testdev"]
     return argv
@@ -50,9 +58,10 @@ def qemu_argv(vcpus, mem_mib, append, accel, machine, disk=None, direct=False):
 class QemuGuestPlatform(Platform):
     name = "qemu-guest"
 
-    def __init__(self, accel="auto", machine="pc", scratch_dir=None):
-        """scratch_dir: where fileio's disk images go (default build/)."""
-        self.asked, self.machine = accel, machine
+    def __init__(self, accel="auto", machine="pc", scratch_dir=None, iothread=False):
+        """scratch_dir: where fileio's disk images go (default build/);
+        iothread: the disk in an IOThread (qemu_argv)."""
+        self.asked, self.machine, self.iothread = accel, machine, iothread
         self.scratch_dir = Path(scratch_dir) if scratch_dir else BUILD
         self.accel = None
         self.why = None
@@ -95,7 +104,8 @@ class QemuGuestPlatform(Platform):
         try:
             argv = qemu_argv(case.vcpus, case.mem_mib,
                              " ".join(guest.guest_args(case, command)), self.accel,
-                             self.machine, disk, disk is not None and guest.direct(case))
+                             self.machine, disk, disk is not None and guest.direct(case),
+                             iothread=self.iothread)
             res = subprocess.run(argv, capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
             raise PlatformError(f"qemu-guest: QEMU did not finish in {limit} s")
@@ -128,7 +138,8 @@ class QemuGuestPlatform(Platform):
         record["env"]["qemu"] = {"accel": self.accel, "machine": self.machine}
         if disk:
             record["env"].update(disk_format="raw", disk_bytes=guest.raw_disk_bytes(case),
-                                 disk_cache="none" if guest.direct(case) else "writeback")
+                                 disk_cache="none" if guest.direct(case) else "writeback",
+                                 disk_iothread=self.iothread)
         return record
 
 
