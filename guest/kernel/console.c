@@ -24,8 +24,6 @@
 #define UART_FIFO_BYTES 16
 #define PIO_BURST_MAX 4096   /* KVM's PIO data page */
 
-#define VMM_CPUID_BASE 0x40000100u
-#define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define BUFFER_CONSOLE_MAX 65536   /* vmm's limit per write */
 
 static bool uart_never_full;
@@ -40,16 +38,9 @@ static struct {
 /* vmm's port, from its CPUID leaves, or 0 (QEMU, GRUB, bare metal). */
 static uint16_t find_buffer_console(void)
 {
-	uint32_t r[4];
+	uint32_t leaf[4];
 
-	cpuid(1, 0, r);
-	if (!(r[2] & CPUID_1_ECX_HYPERVISOR))
-		return 0;
-	cpuid(VMM_CPUID_BASE, 0, r);
-	if (r[0] < VMM_CPUID_BASE + 1 || memcmp(&r[1], "VMBENCHVMM\0\0", 12))
-		return 0;
-	cpuid(VMM_CPUID_BASE + 1, 0, r);
-	return (uint16_t)r[3];
+	return vmm_cpuid_leaf(leaf) ? (uint16_t)leaf[3] : 0;
 }
 
 void console_init(bool virtual_uart, bool com1_only)

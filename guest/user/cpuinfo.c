@@ -81,14 +81,3 @@ uint32_t cpu_apic_id(void)
 	cpuid(1, 0, r);
 	return r[1] >> 24;
 }
-
-bool cpu_vmm_leaf(uint32_t kind[4])
-{
-	uint32_t r[4];
-
-	cpuid(VMM_CPUID_BASE, 0, r);
-	if (memcmp(&r[1], "VMBENCHVMM\0\0", 12) || r[0] < VMM_CPUID_BASE + 1)
-		return false;
-	cpuid(VMM_CPUID_BASE + 1, 0, kind);
-	return true;
-}

@@ -136,11 +136,6 @@ struct cpu_identity {
 	uint32_t family, model, stepping;
 };
 void cpu_identify(struct cpu_identity *id);
-/* vmm's own CPUID leaves (docs/design.md): false unless 0x40000100 says
- * "VMBENCHVMM"; else kind[] = leaf 0x40000101 (EAX the kind of KVM, EBX
- * flags, ECX the guest's level).  Call only with a hypervisor present. */
-#define VMM_CPUID_BASE 0x40000100u
-bool cpu_vmm_leaf(uint32_t kind[4]);
 uint32_t cpu_apic_id(void);
 
 /* ---- maths (math.c) ----------------------------------------------------------- */

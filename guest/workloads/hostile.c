@@ -681,7 +681,7 @@ static int case_console(struct outcome *o)
 	uint16_t port;
 	unsigned bad = 0;
 
-	if (!cpu_vmm_leaf(kind) || !(port = (uint16_t)kind[3])) {
+	if (!vmm_cpuid_leaf(kind) || !(port = (uint16_t)kind[3])) {
 		observed(o, false, "no buffer console here (CPUID 0x40000101 EDX is 0)");
 		return STATUS_UNAVAILABLE;
 	}

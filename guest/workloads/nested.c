@@ -54,7 +54,7 @@ static void detect(struct host *h)
 	memset(h, 0, sizeof(*h));
 	cpu_identify(&id);
 	strlcpy(h->signature, id.hypervisor, sizeof(h->signature));
-	if (id.hypervisor[0] && cpu_vmm_leaf(r)) {
+	if (id.hypervisor[0] && vmm_cpuid_leaf(r)) {
 		h->vmm_kind = r[0] < ARRAY_SIZE(vmm_kinds) ? vmm_kinds[r[0]] : "unknown";
 		h->guest_level = r[2];
 	}

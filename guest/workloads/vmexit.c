@@ -240,7 +240,7 @@ static void detect_host(struct vmexit *vx)
 	vx->amd = !strcmp(id.vendor, "AuthenticAMD") || !strcmp(id.vendor, "HygonGenuine");
 	h->ring0_ratio = ring0_ratio();
 	measured_emulated = h->ring0_ratio > RING0_EMULATED_RATIO;
-	if (id.hypervisor[0] && cpu_vmm_leaf(r)) {
+	if (id.hypervisor[0] && vmm_cpuid_leaf(r)) {
 		h->source = "vmm-cpuid";
 		h->kind = r[0] < ARRAY_SIZE(vmm_kinds) ? vmm_kinds[r[0]] : "unknown";
 		h->ring0_emulated = r[1] & VMM_RING0_EMULATED;
