@@ -48,7 +48,6 @@ struct sysinfo {
 	uint64_t free_start;         /* first byte after the kernel's own memory */
 	char loader[64];             /* the boot loader's name */
 	char cmdline[SYSINFO_CMDLINE_MAX];
-	bool virtual_uart;           /* the UART never fills (vmm) */
 	bool console_com1;           /* --console=com1: not vmm's buffer console */
 	bool x2apic;
 	bool acpi;                   /* CPUs came from an MADT */

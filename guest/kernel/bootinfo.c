@@ -79,5 +79,4 @@ void bootinfo_parse(uint32_t magic, uint32_t info_addr)
 	 * (sysinfo.loader is 64 bytes, zero past the name: one compare of 11
 	 * bytes, which gcc makes two loads instead of a loop.) */
 	boot_loader_is_vmm = !__builtin_memcmp(sysinfo.loader, VMM_LOADER, sizeof(VMM_LOADER) - 1);
-	sysinfo.virtual_uart = boot_loader_is_vmm;
 }

@@ -26,7 +26,7 @@ void kernel_main(uint32_t magic, uint32_t info)
 	sysinfo.boot_tsc[BOOT_ENTRY] = boot_tsc_entry;
 	sysinfo.boot_tsc[BOOT_LONG_MODE] = rdtsc();
 	bootinfo_parse(magic, info);
-	console_init(sysinfo.virtual_uart, sysinfo.console_com1);
+	console_init(boot_loader_is_vmm, sysinfo.console_com1);
 
 	bsp->kstack_top = (uint64_t)bsp_boot_stack_top;
 	idt_init();
