@@ -76,6 +76,12 @@ def _is_number(v):
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+def _one_of(value, allowed, what):
+    """Raises ResultError unless value is one of `allowed`; `what` names it."""
+    if value not in allowed:
+        raise ResultError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
 def validate_result(obj, guest=False):
     """Raises ResultError unless `obj` is a vmbench.result/1 object.
 
@@ -167,12 +173,8 @@ def _validate_vmexit(obj):
     host = v.get("host")
     if not isinstance(host, dict):
         raise ResultError("'vmexit.host' must be an object")
-    if host.get("kind") not in VMEXIT_HOST_KINDS:
-        raise ResultError(f"'vmexit.host.kind' must be one of {', '.join(VMEXIT_HOST_KINDS)}, "
-                          f"not {host.get('kind')!r}")
-    if host.get("source") not in VMEXIT_HOST_SOURCES:
-        raise ResultError(f"'vmexit.host.source' must be one of "
-                          f"{', '.join(VMEXIT_HOST_SOURCES)}, not {host.get('source')!r}")
+    _one_of(host.get("kind"), VMEXIT_HOST_KINDS, "'vmexit.host.kind'")
+    _one_of(host.get("source"), VMEXIT_HOST_SOURCES, "'vmexit.host.source'")
     if not isinstance(host.get("ring0_emulated"), bool):
         raise ResultError("'vmexit.host.ring0_emulated' must be true or false")
     for op in _named_ops(v, "vmexit", VMEXIT_OPS):
@@ -189,9 +191,8 @@ def _validate_vmexit(obj):
             if not (_is_number(op.get(key)) and op[key] > 0):
                 raise ResultError(f"vmexit op {name}: '{key}' must be a number > 0, "
                                   f"not {op.get(key)!r}")
-        if "handled" in op and op["handled"] not in VMEXIT_HANDLED:
-            raise ResultError(f"vmexit op {name}: 'handled' must be one of "
-                              f"{', '.join(VMEXIT_HANDLED)}, not {op['handled']!r}")
+        if "handled" in op:
+            _one_of(op["handled"], VMEXIT_HANDLED, f"vmexit op {name}: 'handled'")
         # The ring that waited for the op's interrupt (the LAPIC ops, hlt).
         if "wait" in op and (op["wait"] not in (0, 3) or isinstance(op["wait"], bool)):
             raise ResultError(f"vmexit op {name}: 'wait' must be 0 or 3, not {op['wait']!r}")
@@ -209,9 +210,7 @@ def _validate_nested(obj):
     v = obj.get("nested")
     if not isinstance(v, dict):
         raise ResultError("nested result lacks its 'nested' object")
-    if v.get("route") not in NESTED_ROUTES:
-        raise ResultError(f"'nested.route' must be one of {', '.join(NESTED_ROUTES)}, "
-                          f"not {v.get('route')!r}")
+    _one_of(v.get("route"), NESTED_ROUTES, "'nested.route'")
     if not isinstance(v.get("host"), dict):
         raise ResultError("'nested.host' must be an object")
     if "skipped" in v:
