@@ -36,6 +36,7 @@ class LevelSkipped(Exception):
 
 
 def label(depth):
+    """A level's column heading (the levels view's too)."""
     return "L0 (this host)" if depth == 0 else f"L{depth}"
 
 

@@ -21,6 +21,7 @@ Two tables:
 """
 
 from vmbench import specs
+from vmbench.levels import label
 from vmbench.views import common
 
 TITLE = "Levels: the same benchmarks one and two Linux VMs down"
@@ -29,11 +30,6 @@ ROW_TESTS = ("cpu", "memory", "fileio", "vmexit", "nested")
 # Each op's figure, per test: vmexit's cycles per op; nested's are the
 # cycles of one L2 exit round trip (docs/guest.md).
 OP_CYCLES = {"nested": "l2_cycles"}
-
-
-def label(depth):
-    """A level's column heading."""
-    return "L0 (this host)" if depth == 0 else f"L{depth}"
 
 
 def _depth(environment, platform, default):
