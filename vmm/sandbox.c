@@ -377,6 +377,23 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* A user or group number: all digits and below (uid_t)-1, which
+ * setresuid() reads as "unchanged" (a number that wrapped to 0 would have
+ * been root). */
+static bool parse_id(const char *s, uint32_t *id)
+{
+	unsigned long long v;
+
+	if (!all_digits(s))
+		return false;
+	errno = 0;
+	v = strtoull(s, NULL, 10);
+	if (errno || v >= (uid_t)-1)
+		return false;
+	*id = (uint32_t)v;
+	return true;
+}
+
 /* The passwd entry named `name` (or, name NULL, with uid `uid`), read from
  * /etc/passwd itself; NULL if there is none.  Not getpwnam: the release
  * vmm is a static program (Makefile), into which glibc cannot load NSS
@@ -412,6 +429,7 @@ static int resolve_user(const char *spec, char *errbuf, size_t errlen)
 	char *copy = strdup(spec);
 	char *group = copy ? strchr(copy, ':') : NULL;
 	struct passwd *pw;
+	uint32_t id;
 	int ret = -1;
 
 	if (!copy) {
@@ -424,13 +442,15 @@ static int resolve_user(const char *spec, char *errbuf, size_t errlen)
 	if (pw) {
 		sb.uid = pw->pw_uid;
 		sb.gid = pw->pw_gid;
-	} else if (all_digits(copy)) {
-		sb.uid = (uid_t)strtoul(copy, NULL, 10);
+	} else if (parse_id(copy, &id)) {
+		sb.uid = id;
 		pw = passwd_entry(NULL, sb.uid);
 		sb.gid = pw ? pw->pw_gid : (gid_t)sb.uid;
 	} else {
-		snprintf(errbuf, errlen, "--user '%s': no such user in /etc/passwd (give "
-			 "another user by number)", spec);
+		snprintf(errbuf, errlen, all_digits(copy) ?
+			 "--user '%s': a user number must be below 4294967295" :
+			 "--user '%s': no such user in /etc/passwd (give another user by number)",
+			 spec);
 		goto out;
 	}
 	if (group) {
@@ -438,11 +458,12 @@ static int resolve_user(const char *spec, char *errbuf, size_t errlen)
 
 		if (gr)
 			sb.gid = gr->gr_gid;
-		else if (all_digits(group))
-			sb.gid = (gid_t)strtoul(group, NULL, 10);
+		else if (parse_id(group, &id))
+			sb.gid = id;
 		else {
-			snprintf(errbuf, errlen, "--user '%s': no such group '%s' in /etc/group",
-				 spec, group);
+			snprintf(errbuf, errlen, all_digits(group) ?
+				 "--user '%s': a group number must be below 4294967295 ('%s')" :
+				 "--user '%s': no such group '%s' in /etc/group", spec, group);
 			goto out;
 		}
 	}

@@ -240,6 +240,15 @@ class Sandbox(unittest.TestCase):
              r"^vmm: --user 'nobody:no-such-group': no such group 'no-such-group' in "
              r"/etc/group$"),
             (("--user", ":x"), r"^vmm: --user ':x': expected USER or USER:GROUP$"),
+            # 2^32 wrapped to uid 0 (root, and no error); 2^32 - 1 is
+            # setresuid's "unchanged", which left the reaper root.
+            (("--user", "4294967296"),
+             r"^vmm: --user '4294967296': a user number must be below 4294967295$"),
+            (("--user", "4294967295"),
+             r"^vmm: --user '4294967295': a user number must be below 4294967295$"),
+            (("--user", "65534:4294967296"),
+             r"^vmm: --user '65534:4294967296': a group number must be below 4294967295 "
+             r"\('4294967296'\)$"),
         ]
         # Both builds: the release vmm is static, and glibc's getpwnam there
         # loaded systemd's NSS module, which crashed it (SIGSEGV) on a name
