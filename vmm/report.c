@@ -446,11 +446,13 @@ int report_write_json(const struct vm *vm, const char *path, double wall_s,
 		MS_SINCE_START(t->reporting));
 #undef MS_SINCE_START
 	/* Written before the teardown: says who will release the VM. */
-	if (vm->reaper.sock >= 0) {
+	if (vm->reaper.sock >= 0 && !vm->reaper.gone) {
 		fprintf(f, ",\"vm_release\":{\"by\":\"reaper\",\"pid\":%d}", (int)vm->reaper.pid);
 	} else {
+		/* A reaper that stopped answering (a crash dump's request) is
+		 * not handed the VM: vm_destroy() releases it here. */
 		fprintf(f, ",\"vm_release\":{\"by\":\"vmm\",\"why\":");
-		json_put_string(f, vm->reaper_off);
+		json_put_string(f, vm->reaper.gone ? "the reaper stopped answering" : vm->reaper_off);
 		fputc('}', f);
 	}
 	struct rss_figures rss;

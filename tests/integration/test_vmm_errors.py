@@ -1,6 +1,7 @@
 """Every bad input and every way a guest can fail: one clear line, a
 distinct status, no crash and no hang."""
 
+import json
 import unittest
 
 import guest_runner
@@ -222,11 +223,16 @@ class GuestFailures(unittest.TestCase):
         # The reaper breaks its own narrowed filter at its first request
         # (the test hook): vmm sees end-of-file, shows the bytes, carries
         # on, and releases the VM itself.
-        res = self.selftest("bad-port", "--stats", "--debug-seccomp-violate", "disas")
+        report = guest_runner.kvm().scratch_dir / "reaper-gone.json"
+        res = self.selftest("bad-port", "--stats", "--json", report,
+                            "--debug-seccomp-violate", "disas")
         self.assertEqual(res.returncode, 122, res.stderr)
         self.assertRegex(res.stderr, r"  \(the disassembler, vmm-reaper \(pid \d+\), is gone: "
                                      r"raw bytes, RIP marked\)\n  ([0-9a-f]{2} )*\[e4\] 99 ")
         self.assertRegex(res.stderr, r"released by vmm itself \(the reaper \(pid \d+\) is gone\)")
+        # The report said "by reaper" here although vmm released the VM.
+        self.assertEqual(json.loads(report.read_text())["vm_release"],
+                         {"by": "vmm", "why": "the reaper stopped answering"})
         self.assert_no_sanitizer(res)
 
     def test_mmio_no_device_handles(self):
