@@ -69,8 +69,14 @@ static void answer(int sock, const struct disas_request *req)
 	static char out[1 + DISAS_TEXT_MAX];
 	static bool narrowed;
 	char why[128];
-	bool loaded = disas_load() == 0;
+	bool loaded;
 
+	/* A load or decode that never ends (a library constructor, a
+	 * Capstone bug) ends the reaper, by SIGALRM's default action: vmm has
+	 * stopped waiting by then (REAPER_ANSWER_S) and would not hand it the
+	 * VM, and nothing else would end it. */
+	alarm(REAPER_ANSWER_S);
+	loaded = disas_load() == 0;
 	if (!narrowed) {
 		/* Before the first guest byte is decoded; a failure ends the
 		 * reaper, and vmm, seeing end-of-file, shows raw bytes. */
@@ -78,11 +84,6 @@ static void answer(int sock, const struct disas_request *req)
 			_exit(VMM_STATUS_SANDBOX);
 		narrowed = true;
 	}
-	/* A decode that never ends (a Capstone bug) ends the reaper, by
-	 * SIGALRM's default action: vmm has stopped waiting by then
-	 * (REAPER_ANSWER_S) and would not hand it the VM, and nothing else
-	 * would end it. */
-	alarm(REAPER_ANSWER_S);
 	out[0] = loaded && disas_format(req, out + 1, sizeof(out) - 1) == 0 ?
 		 ANSWER_TEXT : ANSWER_NO_CAPSTONE;
 	alarm(0);
