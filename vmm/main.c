@@ -49,11 +49,12 @@ int main(int argc, char **argv)
 		break;
 	}
 
-	/* The sandbox (sandbox.h): prepared before any thread exists, the
-	 * --json file opened before --user's drop, which comes once every
-	 * file is open; the filters go on as the vCPUs start (vm_run). */
-	/* KVM's lane (vmm.h): from here on, KVM creates the VM while the rest
-	 * is set up; vm_build joins it and reports its errors in their turn. */
+	/* The sandbox (sandbox.h): what every thread inherits before the
+	 * first one (KVM's lane: from here on KVM creates the VM while the rest
+	 * is set up; vm_build joins it and reports its errors in their turn),
+	 * the filters compiled, the --json file opened before --user's drop,
+	 * which comes once every file is open; the filters go on as the vCPUs
+	 * start (vm_run). */
 	sandbox_before_threads();
 	vm_start_kvm(&vm, &cfg);
 	if (sandbox_prepare(&cfg, err, sizeof(err))) {

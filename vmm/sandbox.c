@@ -510,8 +510,19 @@ int sandbox_drop_privileges(char *errbuf, size_t errlen)
 
 /* ---- set-up and entry ------------------------------------------------------ */
 
+/* Why PR_SET_NO_NEW_PRIVS failed in sandbox_before_threads (0: it did
+ * not), reported by sandbox_prepare with the other set-up errors. */
+static int nnp_errno;
+static bool before_threads_done;
+
 void sandbox_before_threads(void)
 {
+	before_threads_done = true;
+	/* vmm never executes a program: nothing it starts may gain privileges
+	 * (set-user-ID files, file capabilities).  Inherited by every thread
+	 * created after it, so first, before KVM's lane. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		nnp_errno = errno;
 	/* One malloc arena: when a thread's own arena gives memory back,
 	 * glibc reads /proc/sys/vm/overcommit_memory (once), which no filter
 	 * allows; found with a ,direct disk's bounce buffer.  vmm's threads
@@ -538,10 +549,11 @@ int sandbox_prepare(const struct vmm_config *cfg, char *errbuf, size_t errlen)
 		sb.drop = true;
 		sb.user = cfg->user;
 	}
-	/* vmm never executes a program: nothing it starts may gain privileges
-	 * (set-user-ID files, file capabilities).  Inherited by every thread. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
-		snprintf(errbuf, errlen, "sandbox: cannot set no_new_privs: %s", strerror(errno));
+	if (!before_threads_done)
+		sandbox_before_threads();   /* callers without a main (tests) */
+	if (nnp_errno) {
+		snprintf(errbuf, errlen, "sandbox: cannot set no_new_privs: %s",
+			 strerror(nnp_errno));
 		return -1;
 	}
 	if (cfg->no_seccomp)

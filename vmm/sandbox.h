@@ -44,8 +44,8 @@ enum sandbox_kind {
 enum sandbox_kind sandbox_kind_parse(const char *name);
 const char *sandbox_kind_name(enum sandbox_kind kind);
 
-/* First thing in main, before any thread exists: what the filters need of
- * every thread (one malloc arena). */
+/* First thing in main, before any thread exists: what every thread must
+ * inherit (no_new_privs; one malloc arena for the filters). */
 void sandbox_before_threads(void);
 /* Before any thread but KVM's set-up lane (vm_start_kvm), which ends
  * before the filters go on.  -1 with one line in errbuf (--user not root,
