@@ -154,6 +154,7 @@ struct l2_job {
 static struct vmcb vmcb __attribute__((aligned(4096)));
 static uint8_t hsave[4096] __attribute__((aligned(4096)));
 static uint8_t iopm[IOPM_SIZE] __attribute__((aligned(4096)));
+/* Never written (bss, zero): MSR_PROT is off, so the CPU never reads it. */
 static uint8_t msrpm[MSRPM_SIZE] __attribute__((aligned(4096)));
 static uint8_t l2_stack[L2_STACK_SIZE] __attribute__((aligned(16)));
 static struct l2_job job;
@@ -326,7 +327,7 @@ static long run_l2(void (*fn)(struct l2_job *), struct nested_bench *rq, bool nr
 		   const uint32_t leaf0[4])
 {
 	struct svm_gprs g;
-	uint64_t t0, limit = rq->iterations + 64;
+	uint64_t t0, limit = job.iterations + 64;
 
 	memset(&g, 0, sizeof(g));
 	g.rbx = (uint64_t)(uintptr_t)fn;
@@ -407,12 +408,17 @@ static uint64_t l1_ops(uint32_t op, uint64_t n)
 
 long nested_svm_run(struct nested_bench *rq)
 {
+	/* Read once: ring 3's other threads can write the request while ring
+	 * 0 runs it with interrupts off, so only these copies are trusted. */
+	uint32_t op = rq->op;
+	uint64_t n = rq->iterations;
 	uint32_t r[4], leaf0[4];
 	uint64_t efer;
 	bool nrips;
 	long err;
 
-	if (rq->op >= NESTED_OPS || rq->iterations == 0 || rq->iterations > NESTED_MAX_PRIMES)
+	if (op >= NESTED_OPS || n == 0 ||
+	    n > (op == NESTED_OP_PRIMES ? NESTED_MAX_PRIMES : NESTED_MAX_EXITS))
 		return -SYS_ERR_INVAL;
 	cpuid(0x80000000, 0, r);
 	if (r[0] < 0x8000000a)
@@ -436,16 +442,15 @@ long nested_svm_run(struct nested_bench *rq)
 	wrmsr(MSR_EFER, efer | EFER_SVME);
 	wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(uintptr_t)hsave);
 	memset(iopm, 0xff, sizeof(iopm));     /* every port: L1's */
-	memset(msrpm, 0, sizeof(msrpm));      /* unused: MSR_PROT is off */
 	vmcb_build();
 
-	job = (struct l2_job){.op = rq->op, .iterations = rq->iterations};
-	err = run_l2(rq->op == NESTED_OP_PRIMES ? l2_primes : l2_ops, rq, nrips, leaf0);
+	job = (struct l2_job){.op = op, .iterations = n};
+	err = run_l2(op == NESTED_OP_PRIMES ? l2_primes : l2_ops, rq, nrips, leaf0);
 	if (!err) {
 		rq->l2_ticks = job.ticks;
 		rq->result = job.result;
-		if (rq->op == NESTED_OP_CPUID || rq->op == NESTED_OP_PIO_WRITE)
-			rq->l1_ticks = l1_ops(rq->op, rq->iterations);
+		if (op == NESTED_OP_CPUID || op == NESTED_OP_PIO_WRITE)
+			rq->l1_ticks = l1_ops(op, n);
 	}
 	wrmsr(MSR_EFER, efer);
 	__atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
