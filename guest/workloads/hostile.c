@@ -460,9 +460,8 @@ static unsigned parse_ranges(const char *s, uint64_t (*r)[2], unsigned n)
 		for (unsigned k = 0; k < 2; k++) {
 			const char *end;
 			bool ok;
-			int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
 
-			r[count][k] = strtou64(base == 16 ? s + 2 : s, &end, base, &ok);
+			r[count][k] = strtou64(s, &end, 0, &ok);   /* 0x... or decimal */
 			if (!ok || end == s || (k == 0 && *end != '-') ||
 			    (k == 1 && *end && *end != ','))
 				return 0;
