@@ -21,12 +21,16 @@ static const struct user_output *user_output;
 void syscall_flush_user_output(void)
 {
 	const struct user_output *o = user_output;
-	uint32_t len;
+	uint32_t len, size;
 
 	if (!o)
 		return;
-	/* Ring 3 may have scribbled on it since: check again what it names. */
-	len = o->len < o->size ? o->len : o->size;
+	/* Ring 3 may have scribbled on it since (and may still, from another
+	 * CPU): read each field once, check again what they name. */
+	len = o->len;
+	size = o->size;
+	if (len > size)
+		len = size;
 	if (len && user_range_ok(o->buf, len))
 		console_write((const char *)o->buf, len);
 }
