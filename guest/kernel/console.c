@@ -46,7 +46,9 @@ static uint16_t find_buffer_console(void)
 void console_init(bool virtual_uart, bool com1_only)
 {
 	uart_never_full = virtual_uart;
-	buffer_console_port = com1_only ? 0 : find_buffer_console();
+	/* Only vmm offers it: other loaders' boots ask no CPUID (an exit each
+	 * where ring 0 is emulated). */
+	buffer_console_port = virtual_uart && !com1_only ? find_buffer_console() : 0;
 	if (virtual_uart)
 		return;
 	outb(COM1 + 1, 0x00);   /* no interrupts */
